@@ -1,0 +1,49 @@
+// The public JavaScript API, shared by the production entry (index.js, which loads the
+// .wasm file) and the development entry (index.dev.js, with the bytes inlined). It only
+// loads the module once per page, defines TokenwardError and binds methods so that
+// `auth.fetch` can be passed around like `window.fetch`. Every decision is in the wasm.
+
+/** An error with a stable `code` (see the README for the list). */
+export class TokenwardError extends Error {
+  constructor(code, message, options) {
+    super(message || code, options);
+    this.name = 'TokenwardError';
+    this.code = code;
+  }
+}
+
+class TokenClient {
+  #c;
+  constructor(inner) {
+    this.#c = inner;
+    // Bound, so that `auth.fetch` and `auth.accessToken` work when passed around.
+    this.fetch = (input, init) => inner.fetch(input, init);
+    this.accessToken = () => inner.accessToken();
+  }
+  setTokens(response) { this.#c.setTokens(response); }
+  refresh() { return this.#c.refresh(); }
+  signOut(options) { return this.#c.signOut(options); }
+  on(event, listener) { return this.#c.on(event, listener); }
+  get status() { return this.#c.status; }
+  get expiresAt() { return this.#c.expiresAt; }
+  get claims() { return this.#c.claims; }
+  dispose() { this.#c.dispose(); }
+}
+
+export function makeCreate(wasm, load) {
+  let ready = null;
+  return async function createTokenClient(options) {
+    if (!ready) {
+      ready = load().then(
+        () => wasm.setErrorClass(TokenwardError),
+        (e) => {
+          ready = null;
+          const code = e instanceof TypeError ? 'network' : 'unsupported';
+          throw new TokenwardError(code, 'the tokenward WebAssembly module could not be loaded', { cause: e });
+        },
+      );
+    }
+    await ready;
+    return new TokenClient(await wasm.WasmClient.create(options));
+  };
+}

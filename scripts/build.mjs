@@ -1,0 +1,34 @@
+// `npm run build`: the publishable files in dist/.
+// Release build of the crate for wasm32, wasm-bindgen (--target web, no default module
+// path: the entries say where the .wasm is), wasm-opt -Oz from the npm `binaryen`
+// package, then the JS entries, the types and the inlined-bytes module for dev servers.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+run('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown']);
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+run('wasm-bindgen', [
+  'target/wasm32-unknown-unknown/release/tokenward.wasm',
+  '--out-dir', dist, '--target', 'web', '--omit-default-module-path', '--no-typescript',
+]);
+const wasm = join(dist, 'tokenward_bg.wasm');
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
+for (const f of ['client.js', 'index.js', 'index.dev.js', 'index.d.ts']) copyFileSync(join(root, 'js', f), join(dist, f));
+const b64 = readFileSync(wasm).toString('base64');
+writeFileSync(join(dist, 'wasm-inline.js'),
+  '// The .wasm bytes, for the development entry only (dev servers that pre-bundle).\n' +
+  `const b64 = '${b64}';\n` +
+  'export function wasmBytes() {\n' +
+  '  const s = atob(b64);\n' +
+  '  const bytes = new Uint8Array(s.length);\n' +
+  '  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);\n' +
+  '  return bytes;\n' +
+  '}\n');
+console.log(`dist/tokenward_bg.wasm: ${statSync(wasm).size} bytes`);

@@ -1,0 +1,646 @@
+//! The token client: the core's session driven by the browser shell.
+//!
+//! [`TokenClient`] is the Rust API (for Yew/Leptos apps); the JavaScript API in
+//! `bindings.rs` is a thin layer over it. Every step is the same: take the time, let the
+//! core decide, then perform its actions (persist, clear, refresh, emit, announce) with
+//! no borrow held, so listeners may call back into the client.
+
+use super::http;
+use super::lifecycle::{Lifecycle, Signal};
+use super::storage::{StorageKind, Store};
+use super::tabs::{LockGuard, Msg, Tabs};
+use super::timer::Timeout;
+use crate::core::attach::{self, AttachRule, ParsedUrl};
+use crate::core::error::{Error, ErrorCode};
+use crate::core::jwt::{self, Claims};
+use crate::core::policy;
+use crate::core::session::{
+    Action, Config, Demand, Event, EventKind, Failure, RefreshMode, Session, Status,
+};
+use crate::core::tokens::{form_encode, TokenResponse};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, Response};
+
+/// An event listener.
+pub type Listener = Rc<dyn Fn(&Event)>;
+
+/// The future an app's refresh function returns.
+pub type RefreshFuture = Pin<Box<dyn Future<Output = Result<TokenResponse, Error>>>>;
+
+/// An app's own refresh function: given the refresh token (if any), new tokens.
+pub type RefreshFn = Rc<dyn Fn(Option<String>) -> RefreshFuture>;
+
+/// A clock in ms since the epoch.
+pub type Clock = Rc<dyn Fn() -> f64>;
+
+/// How long a tab waits for another tab's refresh lock before taking it over.
+const LOCK_WAIT_MAX_MS: f64 = 10_000.0;
+/// How long the barrier and the start-up question wait for tabs that do not answer.
+const TABS_WAIT_MS: f64 = 1_000.0;
+
+/// Options for [`TokenClient::new`]; see API.md for each one's meaning.
+#[derive(Clone)]
+pub struct Options {
+    /// Where the session is kept.
+    pub storage: StorageKind,
+    /// Namespaces the storage record, the lock and the channel.
+    pub storage_key: String,
+    /// The token endpoint for the refresh_token grant.
+    pub token_endpoint: Option<String>,
+    /// Sent as `client_id` with refresh and revocation requests.
+    pub client_id: Option<String>,
+    /// The app's own refresh function, instead of `token_endpoint`.
+    pub refresh: Option<RefreshFn>,
+    /// RFC 7009 revocation endpoint.
+    pub revocation_endpoint: Option<String>,
+    /// Origins or origin + path prefixes that receive the token; `None`: the page's origin.
+    pub attach_to: Option<Vec<String>>,
+    /// Refresh this long before expiry (never more than half the lifetime).
+    pub refresh_lead_seconds: f64,
+    /// Refresh once and retry once on a 401 from an attached URL.
+    pub retry_on_401: bool,
+    /// One refresh for all tabs, shared sign-out.
+    pub cross_tab: bool,
+    /// The clock; `None`: `Date.now`.
+    pub now: Option<Clock>,
+    /// Listeners attached before the session is restored.
+    pub on: Vec<(EventKind, Listener)>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            storage: StorageKind::Memory,
+            storage_key: "tokenward".to_string(),
+            token_endpoint: None,
+            client_id: None,
+            refresh: None,
+            revocation_endpoint: None,
+            attach_to: None,
+            refresh_lead_seconds: 60.0,
+            retry_on_401: true,
+            cross_tab: true,
+            now: None,
+            on: Vec::new(),
+        }
+    }
+}
+
+/// Why `fetch` failed.
+#[derive(Debug)]
+pub enum FetchError {
+    /// No token could be had (e.g. the refresh failed and the token expired).
+    Token(Error),
+    /// The request itself failed, as `window.fetch` would have (the browser's error).
+    Fetch(JsValue),
+}
+
+/// Parses a URL with the browser's parser, relative to the page.
+pub(crate) fn parse_url(url: &str) -> Option<web_sys::Url> {
+    let base = web_sys::window().and_then(|w| w.location().href().ok());
+    match base {
+        Some(b) => web_sys::Url::new_with_base(url, &b).ok(),
+        None => web_sys::Url::new(url).ok(),
+    }
+}
+
+fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) -> R) -> R {
+    let (protocol, origin, pathname) = (url.protocol(), url.origin(), url.pathname());
+    f(ParsedUrl {
+        protocol: &protocol,
+        origin: &origin,
+        pathname: &pathname,
+        has_credentials: !url.username().is_empty() || !url.password().is_empty(),
+        has_query_or_fragment: !url.search().is_empty() || !url.hash().is_empty(),
+    })
+}
+
+fn endpoint(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
+    let Some(v) = value else { return Ok(None) };
+    let url = parse_url(v).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
+    if !matches!(url.protocol().as_str(), "http:" | "https:") {
+        return Err(Error::options(format!("`{name}` must be an http(s) URL")));
+    }
+    Ok(Some(url.href()))
+}
+
+struct Inner {
+    session: RefCell<Session>,
+    store: Store,
+    token_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    client_id: Option<String>,
+    refresh_fn: Option<RefreshFn>,
+    rules: Vec<AttachRule>,
+    retry_on_401: bool,
+    clock: Option<Clock>,
+    listeners: RefCell<Vec<(u64, EventKind, Listener)>>,
+    next_listener: Cell<u64>,
+    timer: RefCell<Option<(f64, Timeout)>>,
+    refresh: RefCell<Option<js_sys::Promise>>,
+    lifecycle: RefCell<Option<Lifecycle>>,
+    tabs: RefCell<Option<Rc<Tabs>>>,
+    disposed: Cell<bool>,
+}
+
+/// The token client. Cloning gives another handle on the same client.
+#[derive(Clone)]
+pub struct TokenClient {
+    inner: Rc<Inner>,
+}
+
+/// Identifies a listener added with [`TokenClient::on`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerId(u64);
+
+impl TokenClient {
+    /// Creates a client and restores any stored session. Fails only for options that
+    /// cannot work (`invalid_options`); what is in storage never makes it fail.
+    pub async fn new(options: Options) -> Result<TokenClient, Error> {
+        if options.token_endpoint.is_some() && options.refresh.is_some() {
+            return Err(Error::options(
+                "give either `tokenEndpoint` or `refresh`, not both",
+            ));
+        }
+        if !options.refresh_lead_seconds.is_finite() || options.refresh_lead_seconds < 0.0 {
+            return Err(Error::options(
+                "`refreshLeadSeconds` must be a non-negative number",
+            ));
+        }
+        if options.storage_key.is_empty() {
+            return Err(Error::options("`storageKey` must not be empty"));
+        }
+        let attach_to = match &options.attach_to {
+            Some(list) => list.clone(),
+            None => match web_sys::window().and_then(|w| w.location().origin().ok()) {
+                Some(origin) if origin != "null" => vec![origin],
+                _ => Vec::new(),
+            },
+        };
+        let mut rules = Vec::with_capacity(attach_to.len());
+        for entry in &attach_to {
+            let url = web_sys::Url::new(entry).map_err(|_| {
+                Error::options("an `attachTo` entry must be an absolute http(s) origin or prefix")
+            })?;
+            rules.push(with_parts(&url, AttachRule::new)?);
+        }
+        let refresh = match (&options.token_endpoint, &options.refresh) {
+            (Some(_), _) => RefreshMode::Endpoint,
+            (None, Some(_)) => RefreshMode::Callback,
+            (None, None) => RefreshMode::None,
+        };
+        let seed = (js_sys::Math::random() * 9.0e15) as u64;
+        let inner = Rc::new(Inner {
+            session: RefCell::new(Session::new(Config {
+                lead_ms: options.refresh_lead_seconds * 1000.0,
+                refresh,
+                seed,
+            })),
+            store: Store::new(options.storage, &options.storage_key),
+            token_endpoint: endpoint("tokenEndpoint", &options.token_endpoint)?,
+            revocation_endpoint: endpoint("revocationEndpoint", &options.revocation_endpoint)?,
+            client_id: options.client_id.clone(),
+            refresh_fn: options.refresh.clone(),
+            rules,
+            retry_on_401: options.retry_on_401,
+            clock: options.now.clone(),
+            listeners: RefCell::new(Vec::new()),
+            next_listener: Cell::new(1),
+            timer: RefCell::new(None),
+            refresh: RefCell::new(None),
+            lifecycle: RefCell::new(None),
+            tabs: RefCell::new(None),
+            disposed: Cell::new(false),
+        });
+        let client = TokenClient { inner };
+        for (kind, listener) in options.on.iter().cloned() {
+            client.on_listener(kind, listener);
+        }
+        client.start(&options).await;
+        Ok(client)
+    }
+
+    async fn start(&self, options: &Options) {
+        let inner = &self.inner;
+        // Page lifecycle: wake the core when the page comes back.
+        let weak = Rc::downgrade(inner);
+        *inner.lifecycle.borrow_mut() = Some(Lifecycle::listen(move |signal| {
+            if let Some(i) = weak.upgrade() {
+                match signal {
+                    Signal::Visible => i.step(|s, now| s.wake(now)),
+                    Signal::Online => i.step(|s, now| s.online(now)),
+                }
+            }
+        }));
+        // Other tabs.
+        if options.cross_tab {
+            let weak = Rc::downgrade(inner);
+            let handler =
+                Rc::new(move |msg: Msg| weak.upgrade().and_then(|i| i.on_tab_message(msg)));
+            match Tabs::open(&options.storage_key, handler).await {
+                Ok(tabs) => {
+                    if !tabs.has_locks() {
+                        inner.report(Error::new(
+                            ErrorCode::Unsupported,
+                            "this browser has no Web Locks: refreshes are not coordinated between tabs",
+                        ));
+                    }
+                    *inner.tabs.borrow_mut() = Some(Rc::new(tabs));
+                }
+                Err(_) => inner.report(Error::new(
+                    ErrorCode::Unsupported,
+                    "this browser has no BroadcastChannel: the session is not shared with other tabs",
+                )),
+            }
+        }
+        // The stored session, or (memory and session storage) another tab's.
+        let stored = match inner.store.read() {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = inner.store.clear();
+                inner.report(e);
+                None
+            }
+        };
+        match stored {
+            Some(record) => inner.step(|s, now| s.restore(now, Some(&record))),
+            None => {
+                let tabs = inner.tabs.borrow().clone();
+                if let (Some(tabs), true) = (tabs, inner.store.kind() != StorageKind::Local) {
+                    if let Some(record) = tabs.ask(TABS_WAIT_MS).await {
+                        inner.step(|s, now| s.adopt(now, &record));
+                    }
+                }
+            }
+        }
+        inner.reschedule();
+    }
+
+    /// Stores a fresh token response (e.g. after a sign-in). Nothing changes when it is
+    /// not a usable response.
+    pub fn set_tokens(&self, response: TokenResponse) {
+        self.inner.step(|s, now| s.set_tokens(now, response));
+    }
+
+    /// Stores a token response given as JSON text; `invalid_token_response` when it is
+    /// not usable (then nothing stored changes).
+    pub fn set_tokens_json(&self, json: &str) -> Result<(), Error> {
+        let response = TokenResponse::parse(json)?;
+        self.set_tokens(response);
+        Ok(())
+    }
+
+    /// A valid access token, refreshed first when it is about to expire.
+    pub async fn access_token(&self) -> Result<String, Error> {
+        self.inner.clone().authorize(None).await
+    }
+
+    /// Refreshes now (joining a refresh in flight).
+    pub async fn refresh(&self) -> Result<(), Error> {
+        let current = self
+            .inner
+            .session
+            .borrow()
+            .tokens()
+            .map(|t| t.access_token.clone());
+        let Some(current) = current else {
+            return Err(Error::signed_out());
+        };
+        let token = self.inner.clone().authorize(Some(current.clone())).await?;
+        if token == current {
+            let e = self.inner.session.borrow().tokens().map(|_| ());
+            return match e {
+                Some(()) => Err(Error::network(
+                    "the refresh did not succeed; the current token is kept",
+                )),
+                None => Err(Error::signed_out()),
+            };
+        }
+        Ok(())
+    }
+
+    /// `window.fetch` with the token attached when the URL matches `attachTo`.
+    pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
+        self.inner.clone().fetch(request).await
+    }
+
+    /// Signs out here and in every tab, revoking the refresh token first when
+    /// `revoke` and a revocation endpoint are set. A failed revocation still signs
+    /// out and is reported as an `error` event.
+    pub async fn sign_out(&self, revoke: bool) {
+        let inner = &self.inner;
+        let refresh_token = inner
+            .session
+            .borrow()
+            .tokens()
+            .and_then(|t| t.refresh_token.clone());
+        if let (true, Some(url), Some(rt)) = (revoke, &inner.revocation_endpoint, refresh_token) {
+            let mut form = vec![("token", rt.as_str()), ("token_type_hint", "refresh_token")];
+            if let Some(id) = &inner.client_id {
+                form.push(("client_id", id));
+            }
+            let result = http::revoke(url, &form_encode(&form)).await;
+            inner.step(|s, _| s.sign_out());
+            if let Err(e) = result {
+                inner.report(e);
+            }
+        } else {
+            inner.step(|s, _| s.sign_out());
+        }
+    }
+
+    /// Adds a shared listener (as the bindings do).
+    pub fn on_listener(&self, kind: EventKind, listener: Listener) -> ListenerId {
+        let id = self.inner.next_listener.get();
+        self.inner.next_listener.set(id.wrapping_add(1));
+        self.inner.listeners.borrow_mut().push((id, kind, listener));
+        ListenerId(id)
+    }
+
+    /// Adds a listener for one kind of event.
+    pub fn on(&self, kind: EventKind, listener: impl Fn(&Event) + 'static) -> ListenerId {
+        self.on_listener(kind, Rc::new(listener))
+    }
+
+    /// Removes a listener.
+    pub fn off(&self, id: ListenerId) {
+        self.inner
+            .listeners
+            .borrow_mut()
+            .retain(|(i, _, _)| *i != id.0);
+    }
+
+    /// `signedIn`, `signedOut` or `refreshing`.
+    pub fn status(&self) -> Status {
+        self.inner.session.borrow().status()
+    }
+
+    /// When the access token expires (ms since epoch).
+    pub fn expires_at(&self) -> Option<f64> {
+        self.inner.session.borrow().expires_at()
+    }
+
+    /// The access token's payload, when it is a JWT.
+    pub fn claims(&self) -> Option<Claims> {
+        self.inner
+            .session
+            .borrow()
+            .tokens()
+            .and_then(|t| jwt::decode(&t.access_token))
+    }
+
+    /// Whether a request to `url` would carry the token.
+    pub fn attaches_to(&self, url: &str) -> bool {
+        parse_url(url).is_some_and(|u| with_parts(&u, |p| attach::allowed(&self.inner.rules, p)))
+    }
+
+    /// Stops timers and listeners (page, tabs); the session stays stored.
+    pub fn dispose(&self) {
+        let inner = &self.inner;
+        inner.disposed.set(true);
+        inner.timer.borrow_mut().take();
+        inner.lifecycle.borrow_mut().take();
+        inner.tabs.borrow_mut().take();
+    }
+}
+
+impl Inner {
+    fn now(&self) -> f64 {
+        match &self.clock {
+            Some(c) => c(),
+            None => js_sys::Date::now(),
+        }
+    }
+
+    /// Lets the core decide, then performs what it decided.
+    fn step(self: &Rc<Self>, f: impl FnOnce(&mut Session, f64) -> Vec<Action>) {
+        let now = self.now();
+        let actions = f(&mut self.session.borrow_mut(), now);
+        self.perform(actions);
+    }
+
+    fn report(self: &Rc<Self>, error: Error) {
+        self.step(|s, _| s.report(error));
+    }
+
+    fn perform(self: &Rc<Self>, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Persist(record) => {
+                    if let Err(e) = self.store.write(&record) {
+                        self.step(|s, _| s.persist_failed(e));
+                    }
+                }
+                Action::Clear => {
+                    let _ = self.store.clear();
+                }
+                Action::Refresh(refresh_token) => self.start_refresh(refresh_token),
+                Action::Emit(event) => self.emit(&event),
+                Action::Announce(a) => {
+                    let tabs = self.tabs.borrow().clone();
+                    if let Some(t) = tabs {
+                        t.post(&Msg::from(a));
+                    }
+                }
+            }
+        }
+        self.reschedule();
+    }
+
+    fn emit(&self, event: &Event) {
+        let listeners: Vec<Listener> = self
+            .listeners
+            .borrow()
+            .iter()
+            .filter(|(_, k, _)| *k == event.kind)
+            .map(|(_, _, l)| l.clone())
+            .collect();
+        for l in listeners {
+            l(event);
+        }
+    }
+
+    fn reschedule(self: &Rc<Self>) {
+        if self.disposed.get() {
+            return;
+        }
+        let next = self.session.borrow().next_wakeup();
+        let same = matches!((&*self.timer.borrow(), next), (Some((at, _)), Some(n)) if *at == n);
+        if same {
+            return;
+        }
+        let timer = next.map(|at| {
+            let weak: Weak<Inner> = Rc::downgrade(self);
+            let delay = policy::timer_delay(self.now(), at);
+            let t = Timeout::new(delay, move || {
+                let weak = weak.clone();
+                // Run outside the timer's own callback, which the step may replace.
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(i) = weak.upgrade() {
+                        i.timer.borrow_mut().take();
+                        i.step(|s, now| s.wake(now));
+                    }
+                });
+            });
+            (at, t)
+        });
+        *self.timer.borrow_mut() = timer;
+    }
+
+    fn on_tab_message(self: &Rc<Self>, msg: Msg) -> Option<Msg> {
+        match msg {
+            Msg::Tokens(record) => self.step(|s, now| s.adopt(now, &record)),
+            Msg::SignedOut(reason) => self.step(|s, _| s.remote_signed_out(reason)),
+            Msg::Ask => {
+                let record = self.session.borrow().tokens().map(|t| t.to_record());
+                return Some(Msg::Have(record));
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn start_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
+        let inner = self.clone();
+        let promise = wasm_bindgen_futures::future_to_promise(async move {
+            inner.run_refresh(refresh_token).await;
+            Ok(JsValue::UNDEFINED)
+        });
+        *self.refresh.borrow_mut() = Some(promise);
+    }
+
+    async fn run_refresh(self: Rc<Self>, refresh_token: Option<String>) {
+        let tabs = self.tabs.borrow().clone();
+        let mut _guard: Option<LockGuard> = None;
+        let mut refresh_token = refresh_token;
+        if let Some(tabs) = &tabs {
+            // Wait for a tab that is refreshing, but not past half the time left.
+            let left = self.session.borrow().expires_at().map(|e| e - self.now());
+            let wait = left.map_or(LOCK_WAIT_MAX_MS, |l| {
+                (l / 2.0).clamp(500.0, LOCK_WAIT_MAX_MS)
+            });
+            _guard = tabs.refresh_lock(wait).await;
+            tabs.sync(TABS_WAIT_MS).await;
+            if self.store.kind() == StorageKind::Local {
+                if let Ok(Some(record)) = self.store.read() {
+                    self.step(|s, now| s.adopt(now, &record));
+                }
+            }
+            if !self.session.borrow().refresh_still_needed() {
+                self.step(|s, now| s.refresh_done(now, None));
+                return;
+            }
+            refresh_token = self
+                .session
+                .borrow()
+                .tokens()
+                .and_then(|t| t.refresh_token.clone());
+        }
+        let result = match (&self.refresh_fn, &self.token_endpoint) {
+            (Some(f), _) => f(refresh_token).await.map_err(|e| {
+                let failure = if Session::is_terminal(&e.code) {
+                    Failure::Terminal
+                } else {
+                    Failure::Transient(None)
+                };
+                (failure, e)
+            }),
+            (None, Some(url)) => match &refresh_token {
+                Some(rt) => {
+                    let mut form = vec![
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", rt.as_str()),
+                    ];
+                    if let Some(id) = &self.client_id {
+                        form.push(("client_id", id));
+                    }
+                    http::token_request(url, &form_encode(&form)).await
+                }
+                None => Err((
+                    Failure::Terminal,
+                    Error::new(ErrorCode::InvalidGrant, "there is no refresh token"),
+                )),
+            },
+            (None, None) => Err((
+                Failure::Terminal,
+                Error::new(ErrorCode::InvalidGrant, "this client cannot refresh"),
+            )),
+        };
+        self.step(|s, now| s.refresh_done(now, Some(result)));
+        // The lock is released here, after the new tokens were announced.
+    }
+
+    async fn authorize(self: Rc<Self>, force: Option<String>) -> Result<String, Error> {
+        let mut joined = false;
+        for _ in 0..4 {
+            let now = self.now();
+            let (actions, demand) = self
+                .session
+                .borrow_mut()
+                .demand(now, force.as_deref(), joined);
+            self.perform(actions);
+            match demand {
+                Demand::Ready(token) => return Ok(token),
+                Demand::Fail(e) => return Err(e),
+                Demand::Wait => {
+                    let pending = self.refresh.borrow().clone();
+                    if let Some(p) = pending {
+                        let _ = JsFuture::from(p).await;
+                    }
+                    joined = true;
+                }
+            }
+        }
+        Err(Error::network("the token could not be refreshed"))
+    }
+
+    async fn fetch(self: Rc<Self>, request: Request) -> Result<Response, FetchError> {
+        let attach = !request.headers().has("authorization").unwrap_or(true)
+            && parse_url(&request.url())
+                .is_some_and(|u| with_parts(&u, |p| attach::allowed(&self.rules, p)));
+        if !attach {
+            return send(&request).await;
+        }
+        let token = match self.clone().authorize(None).await {
+            Ok(t) => t,
+            Err(e) if e.code == ErrorCode::SignedOut => return send(&request).await,
+            Err(e) => return Err(FetchError::Token(e)),
+        };
+        let replay = if self.retry_on_401 {
+            request.clone().ok()
+        } else {
+            None
+        };
+        set_bearer(&request, &token)?;
+        let response = send(&request).await?;
+        let Some(replay) = replay.filter(|_| response.status() == 401) else {
+            return Ok(response);
+        };
+        match self.authorize(Some(token.clone())).await {
+            Ok(fresh) if fresh != token => {
+                set_bearer(&replay, &fresh)?;
+                send(&replay).await
+            }
+            _ => Ok(response),
+        }
+    }
+}
+
+fn set_bearer(request: &Request, token: &str) -> Result<(), FetchError> {
+    request
+        .headers()
+        .set("authorization", &format!("Bearer {token}"))
+        .map_err(FetchError::Fetch)
+}
+
+async fn send(request: &Request) -> Result<Response, FetchError> {
+    match JsFuture::from(super::global_fetch(request)).await {
+        Ok(r) => Ok(r.unchecked_into()),
+        Err(e) => Err(FetchError::Fetch(e)),
+    }
+}

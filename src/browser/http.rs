@@ -1,0 +1,108 @@
+//! Talking to the authorization server: token requests (RFC 6749 §6 refresh, §4.1.3
+//! code exchange) and revocation (RFC 7009). Bodies are form-encoded; every request has
+//! a timeout, so a server that never answers cannot hold a refresh (or a lock) forever.
+
+use super::timer::Timeout;
+use crate::core::error::{Error, ErrorCode, ServerCause};
+use crate::core::session::Failure;
+use crate::core::tokens::{parse_error_body, token_answer, TokenResponse};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestInit, Response};
+
+/// How long a token or revocation request may take.
+pub const REQUEST_TIMEOUT_MS: f64 = 10_000.0;
+
+/// A finished HTTP exchange: status, body text and the `Retry-After` header in ms.
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body as text.
+    pub body: String,
+    /// `Retry-After` (seconds or an HTTP date) as ms from now.
+    pub retry_after_ms: Option<f64>,
+}
+
+fn retry_after(headers: &Headers) -> Option<f64> {
+    let v = headers.get("retry-after").ok().flatten()?;
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return Some(secs.max(0.0) * 1000.0);
+    }
+    let at = js_sys::Date::parse(v);
+    if at.is_finite() {
+        Some((at - js_sys::Date::now()).max(0.0))
+    } else {
+        None
+    }
+}
+
+/// POSTs a form and reads the answer, with a timeout. Fails only when no HTTP answer
+/// came (offline, refused, CORS, timeout): that is a `network` error.
+pub async fn post_form(url: &str, body: &str, timeout_ms: f64) -> Result<Answer, Error> {
+    let fail = |e: JsValue| {
+        Error::network("the authorization server could not be reached")
+            .with_cause(super::describe(&e))
+    };
+    let headers = Headers::new().map_err(fail)?;
+    headers
+        .set("content-type", "application/x-www-form-urlencoded")
+        .map_err(fail)?;
+    headers.set("accept", "application/json").map_err(fail)?;
+    let controller = web_sys::AbortController::new().map_err(fail)?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(body));
+    init.set_signal(Some(&controller.signal()));
+    let request = Request::new_with_str_and_init(url, &init).map_err(fail)?;
+    let abort = controller.clone();
+    let _timeout = Timeout::new(timeout_ms, move || abort.abort());
+    let response: Response = JsFuture::from(super::global_fetch(&request))
+        .await
+        .map_err(fail)?
+        .unchecked_into();
+    let text = response.text().map_err(fail)?;
+    let body = JsFuture::from(text)
+        .await
+        .map_err(fail)?
+        .as_string()
+        .unwrap_or_default();
+    Ok(Answer {
+        status: response.status(),
+        body,
+        retry_after_ms: retry_after(&response.headers()),
+    })
+}
+
+/// Sends a token request and decides what the answer means.
+pub async fn token_request(url: &str, form: &str) -> Result<TokenResponse, (Failure, Error)> {
+    match post_form(url, form, REQUEST_TIMEOUT_MS).await {
+        Ok(a) => token_answer(a.status, &a.body, a.retry_after_ms),
+        Err(e) => Err((Failure::Transient(None), e)),
+    }
+}
+
+/// Revokes a token (RFC 7009 §2.1). Success is any 200; anything else is `revocation_failed`.
+pub async fn revoke(url: &str, form: &str) -> Result<(), Error> {
+    let failed = |status: Option<u16>, body: &str| {
+        let (error, error_description) = parse_error_body(body);
+        Error::new(
+            ErrorCode::RevocationFailed,
+            "the refresh token could not be revoked",
+        )
+        .with_server(ServerCause {
+            error,
+            error_description,
+            status,
+        })
+    };
+    match post_form(url, form, REQUEST_TIMEOUT_MS).await {
+        Ok(a) if a.status == 200 => Ok(()),
+        Ok(a) => Err(failed(Some(a.status), &a.body)),
+        Err(e) => Err(Error {
+            code: ErrorCode::RevocationFailed,
+            ..e
+        }),
+    }
+}

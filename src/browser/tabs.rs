@@ -1,0 +1,413 @@
+//! Talking to the app's other tabs: a `BroadcastChannel` for messages and Web Locks for
+//! mutual exclusion and presence.
+//!
+//! - Each tab holds a presence lock (`<key>:tab:<id>`) for its lifetime, so a tab can
+//!   count the live tabs with `navigator.locks.query()` — a closed or crashed tab's lock
+//!   is released by the browser.
+//! - The refresh runs under `<key>:refresh`. Once granted, the tab runs a barrier: it
+//!   asks every live tab for an acknowledgement. A channel delivers one sender's messages
+//!   in order, so when the last refresher's acknowledgement arrives, its new tokens
+//!   (posted before it released the lock) have arrived too: the tab cannot refresh with a
+//!   rotated refresh token, whatever the storage mode.
+//! - A lock that is not granted within a bounded time (a tab hung mid-refresh) is stolen.
+
+use super::timer::{sleep, Timeout};
+use crate::core::json::Json;
+use crate::core::session::{Announce, Reason};
+use crate::core::tokens::json_string;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    type LockManager;
+    #[wasm_bindgen(method, js_name = request)]
+    fn request(
+        this: &LockManager,
+        name: &str,
+        options: &JsValue,
+        callback: &js_sys::Function,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn query(this: &LockManager) -> js_sys::Promise;
+}
+
+fn lock_manager() -> Option<LockManager> {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let locks = js_sys::Reflect::get(&navigator, &"locks".into()).ok()?;
+    if locks.is_undefined() || locks.is_null() {
+        return None;
+    }
+    Some(locks.unchecked_into())
+}
+
+/// A message between tabs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    /// New tokens (a stored record).
+    Tokens(String),
+    /// The session ended.
+    SignedOut(Reason),
+    /// A new tab asks for the session (memory and session storage).
+    Ask,
+    /// The answer to `Ask`: the record, if this tab has a session.
+    Have(Option<String>),
+    /// A barrier request, numbered by its sender.
+    Sync(u32),
+    /// The answer to `Sync`.
+    Ack(u32),
+}
+
+fn encode(from: &str, to: Option<&str>, msg: &Msg) -> String {
+    let body = match msg {
+        Msg::Tokens(rec) => format!(r#""t":"tokens","rec":{rec}"#),
+        Msg::SignedOut(r) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
+        Msg::Ask => r#""t":"ask""#.to_string(),
+        Msg::Have(Some(rec)) => format!(r#""t":"have","rec":{rec}"#),
+        Msg::Have(None) => r#""t":"have""#.to_string(),
+        Msg::Sync(n) => format!(r#""t":"sync","n":{n}"#),
+        Msg::Ack(n) => format!(r#""t":"ack","n":{n}"#),
+    };
+    let to = to
+        .map(|t| format!(r#","to":{}"#, json_string(t)))
+        .unwrap_or_default();
+    format!(r#"{{"from":{}{to},{body}}}"#, json_string(from))
+}
+
+/// Reads a message: `(from, to, msg)`. Anything else on the channel is ignored.
+fn decode(text: &str) -> Option<(String, Option<String>, Msg)> {
+    let v = Json::parse(text).ok()?;
+    let from = v.get("from")?.as_str()?.to_string();
+    let to = v.get("to").and_then(Json::as_str).map(str::to_string);
+    let n = || v.get("n").and_then(Json::as_f64).map(|n| n as u32);
+    let msg = match v.get("t")?.as_str()? {
+        "tokens" => Msg::Tokens(v.get("rec")?.to_text()),
+        "out" => Msg::SignedOut(Reason::parse(v.get("reason")?.as_str()?)?),
+        "ask" => Msg::Ask,
+        "have" => Msg::Have(v.get("rec").map(Json::to_text)),
+        "sync" => Msg::Sync(n()?),
+        "ack" => Msg::Ack(n()?),
+        _ => return None,
+    };
+    Some((from, to, msg))
+}
+
+impl From<Announce> for Msg {
+    fn from(a: Announce) -> Msg {
+        match a {
+            Announce::Tokens(rec) => Msg::Tokens(rec),
+            Announce::SignedOut(r) => Msg::SignedOut(r),
+        }
+    }
+}
+
+/// A promise that resolves to `false` after `ms`, and the timer behind it (dropping
+/// the timer cancels it).
+fn deadline(ms: f64) -> (js_sys::Promise, Timeout) {
+    let slot: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
+    let promise = {
+        let slot = slot.clone();
+        js_sys::Promise::new(&mut move |resolve, _| {
+            *slot.borrow_mut() = Some(resolve);
+        })
+    };
+    let resolve = slot.borrow_mut().take();
+    let timer = Timeout::new(ms, move || {
+        if let Some(r) = &resolve {
+            let _ = r.call1(&JsValue::UNDEFINED, &JsValue::FALSE);
+        }
+    });
+    (promise, timer)
+}
+
+/// A held Web Lock; dropping it releases the lock.
+pub struct LockGuard {
+    release: js_sys::Function,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.release.call0(&JsValue::UNDEFINED);
+    }
+}
+
+/// Collects answers (`Ack` / `Have`) for one outstanding question.
+struct Question {
+    n: u32,
+    from: HashSet<String>,
+    record: Option<String>,
+}
+
+/// The open channel to the other tabs.
+pub struct Tabs {
+    id: String,
+    key: String,
+    channel: web_sys::BroadcastChannel,
+    _onmessage: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    locks: Option<LockManager>,
+    _presence: Option<LockGuard>,
+    question: Rc<RefCell<Option<Question>>>,
+    counter: Cell<u32>,
+}
+
+/// What the client is told: a message from another tab, and how to answer it.
+pub type Handler = Rc<dyn Fn(Msg) -> Option<Msg>>;
+
+impl Tabs {
+    /// Opens the channel named from `key`. `handler` gets `Tokens`, `SignedOut` and
+    /// `Ask`, and returns the reply to send back (for `Ask`). Fails when the browser has
+    /// no `BroadcastChannel`; a missing Web Locks API is reported by [`Tabs::has_locks`].
+    pub async fn open(key: &str, handler: Handler) -> Result<Tabs, JsValue> {
+        let channel = web_sys::BroadcastChannel::new(key)?;
+        let id = format!(
+            "{:x}{:x}",
+            (js_sys::Math::random() * 4e15) as u64,
+            (js_sys::Date::now()) as u64
+        );
+        let question: Rc<RefCell<Option<Question>>> = Rc::new(RefCell::new(None));
+        let q = question.clone();
+        let reply_channel = channel.clone();
+        let me = id.clone();
+        let onmessage =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                let Some(text) = e.data().as_string() else {
+                    return;
+                };
+                let Some((from, to, msg)) = decode(&text) else {
+                    return;
+                };
+                if to.as_deref().is_some_and(|t| t != me) {
+                    return;
+                }
+                match msg {
+                    Msg::Sync(n) => {
+                        let _ = reply_channel.post_message(&JsValue::from_str(&encode(
+                            &me,
+                            Some(&from),
+                            &Msg::Ack(n),
+                        )));
+                    }
+                    Msg::Ack(n) => {
+                        if let Some(question) = q.borrow_mut().as_mut().filter(|x| x.n == n) {
+                            question.from.insert(from);
+                        }
+                    }
+                    Msg::Have(record) => {
+                        if let Some(question) = q.borrow_mut().as_mut() {
+                            question.from.insert(from);
+                            if question.record.is_none() {
+                                question.record = record;
+                            }
+                        }
+                    }
+                    other => {
+                        if let Some(reply) = handler(other) {
+                            let _ = reply_channel.post_message(&JsValue::from_str(&encode(
+                                &me,
+                                Some(&from),
+                                &reply,
+                            )));
+                        }
+                    }
+                }
+            });
+        channel.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        let locks = lock_manager();
+        let mut tabs = Tabs {
+            id,
+            key: key.to_string(),
+            channel,
+            _onmessage: onmessage,
+            locks,
+            _presence: None,
+            question,
+            counter: Cell::new(0),
+        };
+        let presence_name = format!("{}:tab:{}", tabs.key, tabs.id);
+        tabs._presence = tabs.acquire(&presence_name, false, None).await;
+        Ok(tabs)
+    }
+
+    /// Whether Web Locks are available (without them, refreshes are not coordinated).
+    pub fn has_locks(&self) -> bool {
+        self.locks.is_some()
+    }
+
+    /// Sends a message to every other tab.
+    pub fn post(&self, msg: &Msg) {
+        let _ = self
+            .channel
+            .post_message(&JsValue::from_str(&encode(&self.id, None, msg)));
+    }
+
+    /// Requests the lock `name`; with `wait_ms`, gives up waiting after that long and
+    /// returns `None` (the caller may then steal it).
+    async fn acquire(&self, name: &str, steal: bool, wait_ms: Option<f64>) -> Option<LockGuard> {
+        let locks = self.locks.as_ref()?;
+        let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
+        let hold = {
+            let release = release.clone();
+            js_sys::Promise::new(&mut move |resolve, _| {
+                *release.borrow_mut() = Some(resolve);
+            })
+        };
+        let granted_resolve: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
+        let granted = {
+            let g = granted_resolve.clone();
+            js_sys::Promise::new(&mut move |resolve, _| {
+                *g.borrow_mut() = Some(resolve);
+            })
+        };
+        let g = granted_resolve.clone();
+        let callback = Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
+            if let Some(resolve) = g.borrow_mut().take() {
+                let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::TRUE);
+            }
+            hold
+        });
+        let options = js_sys::Object::new();
+        let controller = web_sys::AbortController::new().ok();
+        if steal {
+            let _ = js_sys::Reflect::set(&options, &"steal".into(), &JsValue::TRUE);
+        } else if let (Some(c), Some(_)) = (&controller, wait_ms) {
+            let _ = js_sys::Reflect::set(&options, &"signal".into(), &c.signal());
+        }
+        // A rejected request (aborted, stolen) is expected; do not leave it unhandled.
+        let done = locks.request(name, &options, callback.unchecked_ref());
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(done).await;
+        });
+        let won = match wait_ms {
+            None => JsFuture::from(granted).await.is_ok(),
+            Some(ms) => {
+                let (timeout, _timer) = deadline(ms);
+                let race = js_sys::Promise::race(&js_sys::Array::of2(&granted, &timeout));
+                matches!(JsFuture::from(race).await, Ok(v) if v.is_truthy())
+            }
+        };
+        if !won {
+            if let Some(c) = controller {
+                c.abort();
+            }
+            // Granted at the very moment we gave up: release it at once.
+            if let Some(r) = release.borrow_mut().take() {
+                let _ = r.call0(&JsValue::UNDEFINED);
+            }
+            return None;
+        }
+        let release = release.borrow_mut().take()?;
+        Some(LockGuard { release })
+    }
+
+    /// Takes the refresh lock, waiting at most `wait_ms` for a tab that holds it, then
+    /// stealing it. `None` without Web Locks.
+    pub async fn refresh_lock(&self, wait_ms: f64) -> Option<LockGuard> {
+        let name = format!("{}:refresh", self.key);
+        match self.acquire(&name, false, Some(wait_ms)).await {
+            Some(g) => Some(g),
+            None => self.acquire(&name, true, None).await,
+        }
+    }
+
+    /// How many other tabs of this app are alive (by their presence locks).
+    pub async fn peers(&self) -> usize {
+        let Some(locks) = &self.locks else { return 0 };
+        let Ok(snapshot) = JsFuture::from(locks.query()).await else {
+            return 0;
+        };
+        let Ok(held) = js_sys::Reflect::get(&snapshot, &"held".into()) else {
+            return 0;
+        };
+        let prefix = format!("{}:tab:", self.key);
+        let own = format!("{prefix}{}", self.id);
+        let mut names = HashSet::new();
+        for info in js_sys::Array::from(&held).iter() {
+            if let Some(name) = js_sys::Reflect::get(&info, &"name".into())
+                .ok()
+                .and_then(|n| n.as_string())
+            {
+                if name.starts_with(&prefix) && name != own {
+                    names.insert(name);
+                }
+            }
+        }
+        names.len()
+    }
+
+    /// Sends `msg` and waits (at most `wait_ms`) for `peers` answers; returns the record
+    /// from the first `Have` answer.
+    async fn gather(&self, msg: Msg, n: u32, peers: usize, wait_ms: f64) -> Option<String> {
+        *self.question.borrow_mut() = Some(Question {
+            n,
+            from: HashSet::new(),
+            record: None,
+        });
+        self.post(&msg);
+        let started = js_sys::Date::now();
+        loop {
+            let (count, found) = match self.question.borrow().as_ref() {
+                Some(q) => (q.from.len(), q.record.is_some()),
+                None => (0, false),
+            };
+            if count >= peers || found || js_sys::Date::now() - started > wait_ms {
+                break;
+            }
+            // Messages arrive as tasks; yield until the next one (bounded above).
+            sleep(4.0).await;
+        }
+        self.question.borrow_mut().take().and_then(|q| q.record)
+    }
+
+    /// The barrier: every live tab has delivered what it posted before now.
+    pub async fn sync(&self, wait_ms: f64) {
+        let peers = self.peers().await;
+        if peers == 0 {
+            return;
+        }
+        let n = self.counter.get().wrapping_add(1);
+        self.counter.set(n);
+        self.gather(Msg::Sync(n), n, peers, wait_ms).await;
+    }
+
+    /// Asks the live tabs for their session; `None` when no tab has one.
+    pub async fn ask(&self, wait_ms: f64) -> Option<String> {
+        let peers = self.peers().await;
+        if peers == 0 {
+            return None;
+        }
+        self.gather(Msg::Ask, 0, peers, wait_ms).await
+    }
+}
+
+impl Drop for Tabs {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        for m in [
+            Msg::Tokens(r#"{"v":1,"access_token":"a"}"#.to_string()),
+            Msg::SignedOut(Reason::User),
+            Msg::Ask,
+            Msg::Have(None),
+            Msg::Have(Some(r#"{"v":1}"#.to_string())),
+            Msg::Sync(7),
+            Msg::Ack(7),
+        ] {
+            let (from, to, back) = decode(&encode("me", Some("you"), &m)).unwrap();
+            assert_eq!((from.as_str(), to.as_deref(), back), ("me", Some("you"), m));
+        }
+        assert!(decode("{}").is_none());
+        assert!(decode("garbage").is_none());
+    }
+}

@@ -1,0 +1,139 @@
+//! Errors with stable codes.
+//!
+//! Every failure the library reports is an [`Error`] whose [`ErrorCode`] callers can
+//! switch on (in JavaScript it becomes a `TokenwardError` with the same `code`). Messages
+//! never contain a token, a code verifier or any other secret.
+
+use std::fmt;
+
+/// The stable code of an [`Error`]; `as_str` gives the string JavaScript sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Options that cannot work.
+    InvalidOptions,
+    /// A token response without a usable access token, or with bad fields.
+    InvalidTokenResponse,
+    /// The server refused the refresh token (or the code): the session is over.
+    InvalidGrant,
+    /// A transient failure: offline, timeout, 5xx, 429.
+    Network,
+    /// There is no session.
+    SignedOut,
+    /// Storage was unreadable, corrupt, or refused a write.
+    Storage,
+    /// The revocation endpoint did not confirm the revocation.
+    RevocationFailed,
+    /// An authorization response that does not belong to a pending sign-in.
+    InvalidState,
+    /// The user or the server refused the authorization request.
+    AccessDenied,
+    /// A discovery document that lacks an endpoint or names another issuer.
+    InvalidDiscovery,
+    /// A browser feature the client needs is missing (it keeps working with less).
+    Unsupported,
+    /// Another error code sent by the authorization server (RFC 6749 §5.2, §4.1.2.1).
+    Server(String),
+}
+
+impl ErrorCode {
+    /// The code as JavaScript sees it in `TokenwardError.code`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::InvalidOptions => "invalid_options",
+            ErrorCode::InvalidTokenResponse => "invalid_token_response",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::Network => "network",
+            ErrorCode::SignedOut => "signed_out",
+            ErrorCode::Storage => "storage",
+            ErrorCode::RevocationFailed => "revocation_failed",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::InvalidDiscovery => "invalid_discovery",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Server(code) => code,
+        }
+    }
+}
+
+/// Where an error came from, when the server said so: its `error` and
+/// `error_description` (RFC 6749 §5.2), and the HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerCause {
+    /// The `error` member of the server's answer.
+    pub error: Option<String>,
+    /// The `error_description` member of the server's answer.
+    pub error_description: Option<String>,
+    /// The HTTP status, when there was an HTTP answer.
+    pub status: Option<u16>,
+}
+
+/// A failure with a stable [`ErrorCode`], a human message and, where the server gave one,
+/// its reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    /// What kind of failure this is.
+    pub code: ErrorCode,
+    /// A sentence for people; never contains a secret.
+    pub message: String,
+    /// The server's own reason, when there is one.
+    pub server: Option<Box<ServerCause>>,
+    /// A description of the underlying error (e.g. the browser's `TypeError`).
+    pub cause: Option<String>,
+}
+
+impl Error {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            server: None,
+            cause: None,
+        }
+    }
+
+    /// The same error with the server's reason attached.
+    pub fn with_server(mut self, server: ServerCause) -> Self {
+        self.server = Some(Box::new(server));
+        self
+    }
+
+    /// The same error with a description of the underlying error attached.
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    /// Shorthand for [`ErrorCode::InvalidOptions`].
+    pub fn options(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::InvalidOptions, message)
+    }
+
+    /// Shorthand for [`ErrorCode::InvalidTokenResponse`].
+    pub fn token_response(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::InvalidTokenResponse, message)
+    }
+
+    /// Shorthand for [`ErrorCode::Network`].
+    pub fn network(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Network, message)
+    }
+
+    /// Shorthand for [`ErrorCode::Storage`].
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Storage, message)
+    }
+
+    /// Shorthand for [`ErrorCode::SignedOut`].
+    pub fn signed_out() -> Self {
+        Error::new(ErrorCode::SignedOut, "there is no session: sign in first")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code.as_str())
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,16 @@
+//! The sans-IO core: every decision, no browser types.
+//!
+//! It is given the time and what happened and returns what to do; the browser shell
+//! (`crate::browser`) performs it. Everything here runs and is tested natively.
+
+pub mod attach;
+pub mod error;
+pub mod json;
+pub mod jwt;
+pub mod policy;
+pub mod session;
+pub mod tokens;
+
+pub use error::{Error, ErrorCode};
+pub use session::{Action, Event, EventKind, Reason, Session, Status};
+pub use tokens::{TokenResponse, TokenSet};

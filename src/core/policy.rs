@@ -1,0 +1,141 @@
+//! When to refresh and how long to wait after a failure (DESIGN.md, "When to refresh",
+//! "Refreshing"). Pure functions of times in ms and a random fraction, so that every
+//! decision is tested with a fake clock.
+
+/// Timers are clamped to this many ms: `setTimeout` fires at once past 2^31−1.
+pub const MAX_TIMER_MS: f64 = 2_147_483_647.0;
+
+/// The jitter is at most this fraction of the token's lifetime.
+pub const JITTER_FRACTION: f64 = 0.05;
+
+/// First wait after a transient failure.
+pub const BACKOFF_BASE_MS: f64 = 1_000.0;
+
+/// Longest wait between tries.
+pub const BACKOFF_CAP_MS: f64 = 60_000.0;
+
+/// Shortest wait between tries (the floor of "half the time left").
+pub const BACKOFF_FLOOR_MS: f64 = 1_000.0;
+
+/// When a token received at `received_at` and expiring at `expires_at` should be
+/// refreshed: `expires_at − min(lead, lifetime/2) − jitter`, where `jitter` is
+/// `random` (in [0, 1)) times a few percent of the lifetime.
+pub fn refresh_at(received_at: f64, expires_at: f64, lead_ms: f64, random: f64) -> f64 {
+    let lifetime = (expires_at - received_at).max(0.0);
+    let lead = lead_ms.max(0.0).min(lifetime / 2.0);
+    let jitter = random.clamp(0.0, 1.0) * JITTER_FRACTION * lifetime;
+    expires_at - lead - jitter
+}
+
+/// How long to wait before try number `failures + 1` after `failures` transient
+/// failures in a row: exponential with "equal jitter" (half fixed, half random), capped;
+/// a server's `Retry-After` is a floor; and while the token is valid the wait never
+/// exceeds half the time left (floor one second), so an outage that ends before expiry
+/// is always bridged.
+pub fn backoff(
+    failures: u32,
+    random: f64,
+    retry_after_ms: Option<f64>,
+    time_left_ms: Option<f64>,
+) -> f64 {
+    let exp = BACKOFF_BASE_MS * 2f64.powi(failures.saturating_sub(1).min(16) as i32);
+    let capped = exp.min(BACKOFF_CAP_MS);
+    let mut wait = capped / 2.0 + random.clamp(0.0, 1.0) * capped / 2.0;
+    if let Some(ra) = retry_after_ms {
+        if ra.is_finite() {
+            wait = wait.max(ra.clamp(0.0, BACKOFF_CAP_MS * 10.0));
+        }
+    }
+    if let Some(left) = time_left_ms {
+        if left > 0.0 {
+            wait = wait.min((left / 2.0).max(BACKOFF_FLOOR_MS));
+        }
+    }
+    wait.max(0.0)
+}
+
+/// A timer delay from now to `at`, clamped to what `setTimeout` can wait.
+pub fn timer_delay(now: f64, at: f64) -> f64 {
+    (at - now).clamp(0.0, MAX_TIMER_MS)
+}
+
+/// A small deterministic generator (xorshift64*) for jitter. The shell seeds it from
+/// the browser's randomness; tests seed it by hand.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed (zero is replaced, xorshift needs a non-zero state).
+    pub fn new(seed: u64) -> Rng {
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    /// A number in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_is_capped_at_half_the_lifetime() {
+        // 4 s token, 60 s lead: refreshed 2 s after receipt (minus jitter).
+        assert_eq!(refresh_at(0.0, 4_000.0, 60_000.0, 0.0), 2_000.0);
+        let with_jitter = refresh_at(0.0, 4_000.0, 60_000.0, 0.999);
+        assert!((1_800.0..2_000.0).contains(&with_jitter));
+        // 1 h token, 60 s lead.
+        assert_eq!(refresh_at(0.0, 3_600_000.0, 60_000.0, 0.0), 3_540_000.0);
+    }
+
+    #[test]
+    fn jitter_is_a_few_percent_of_the_lifetime() {
+        let mut rng = Rng::new(42);
+        for _ in 0..1000 {
+            let at = refresh_at(0.0, 100_000.0, 10_000.0, rng.next_f64());
+            assert!((85_000.0..=90_000.0).contains(&at), "{at}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_respects_half_the_time_left() {
+        let w1 = backoff(1, 0.0, None, None);
+        let w2 = backoff(2, 0.0, None, None);
+        let w3 = backoff(3, 0.0, None, None);
+        assert!(w1 < w2 && w2 < w3);
+        assert!(backoff(40, 0.999, None, None) <= BACKOFF_CAP_MS);
+        // 10 s left: never more than 5 s.
+        assert!(backoff(10, 0.999, None, Some(10_000.0)) <= 5_000.0);
+        // 1 s left: floor of one second.
+        assert_eq!(backoff(10, 0.5, None, Some(1_000.0)), BACKOFF_FLOOR_MS);
+        // Retry-After is a floor while the token is not about to expire.
+        assert_eq!(backoff(1, 0.0, Some(30_000.0), Some(600_000.0)), 30_000.0);
+        assert_eq!(backoff(1, 0.0, Some(30_000.0), Some(20_000.0)), 10_000.0);
+    }
+
+    #[test]
+    fn timers_are_clamped() {
+        assert_eq!(timer_delay(0.0, 1e15), MAX_TIMER_MS);
+        assert_eq!(timer_delay(10.0, 5.0), 0.0);
+    }
+
+    #[test]
+    fn rng_is_in_unit_interval() {
+        let mut r = Rng::new(0);
+        for _ in 0..10_000 {
+            let x = r.next_f64();
+            assert!((0.0..1.0).contains(&x));
+        }
+    }
+}

@@ -1,0 +1,949 @@
+//! The session state machine: the client's every decision, without any I/O.
+//!
+//! Following quinn-proto's pattern, the [`Session`] is told the time and what happened
+//! (tokens set, a refresh finished, a timer fired, another tab wrote a session, the user
+//! signed out) and answers with [`Action`]s for the browser shell to perform: persist
+//! this record, clear it, start a refresh, emit this event, tell the other tabs. It is
+//! asked [`Session::next_wakeup`] for the timer and [`Session::demand`] for what a caller
+//! of `accessToken()` should get.
+
+use super::error::{Error, ErrorCode};
+use super::policy::{self, Rng};
+use super::tokens::{TokenResponse, TokenSet};
+
+/// How the session can get new tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshMode {
+    /// It cannot: the session ends when the access token expires.
+    None,
+    /// The refresh_token grant at a token endpoint: needs a refresh token.
+    Endpoint,
+    /// The app's own `refresh` callback: called even without a refresh token.
+    Callback,
+}
+
+/// What the session is told at creation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Refresh this long (ms) before expiry, never more than half the lifetime.
+    pub lead_ms: f64,
+    /// How refreshing works.
+    pub refresh: RefreshMode,
+    /// Seed for the jitter generator.
+    pub seed: u64,
+}
+
+/// The client's status, as `TokenClient.status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Holding a session.
+    SignedIn,
+    /// No session.
+    SignedOut,
+    /// Holding a session and refreshing it.
+    Refreshing,
+}
+
+impl Status {
+    /// The status as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::SignedIn => "signedIn",
+            Status::SignedOut => "signedOut",
+            Status::Refreshing => "refreshing",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// `signOut()` here.
+    User,
+    /// The server refused the refresh token.
+    InvalidGrant,
+    /// The access token expired and nothing could refresh it.
+    Expired,
+    /// Another tab signed out.
+    OtherTab,
+    /// The stored session disappeared or became unreadable.
+    Storage,
+}
+
+impl Reason {
+    /// The reason as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::User => "user",
+            Reason::InvalidGrant => "invalid_grant",
+            Reason::Expired => "expired",
+            Reason::OtherTab => "other_tab",
+            Reason::Storage => "storage",
+        }
+    }
+
+    /// Reads a reason sent by another tab.
+    pub fn parse(s: &str) -> Option<Reason> {
+        Some(match s {
+            "user" => Reason::User,
+            "invalid_grant" => Reason::InvalidGrant,
+            "expired" => Reason::Expired,
+            "other_tab" => Reason::OtherTab,
+            "storage" => Reason::Storage,
+            _ => return None,
+        })
+    }
+}
+
+/// The kinds of event listeners can receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// Tokens or status changed.
+    Change,
+    /// A refresh succeeded (here or in another tab).
+    Refresh,
+    /// The access token expired and could not be refreshed in time.
+    Expired,
+    /// The session ended.
+    SignedOut,
+    /// Something went wrong that the app may want to show.
+    Error,
+}
+
+impl EventKind {
+    /// The event name as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Change => "change",
+            EventKind::Refresh => "refresh",
+            EventKind::Expired => "expired",
+            EventKind::SignedOut => "signedOut",
+            EventKind::Error => "error",
+        }
+    }
+
+    /// Reads an event name.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        Some(match s {
+            "change" => EventKind::Change,
+            "refresh" => EventKind::Refresh,
+            "expired" => EventKind::Expired,
+            "signedOut" => EventKind::SignedOut,
+            "error" => EventKind::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// An event for the app's listeners.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The status right after it happened.
+    pub status: Status,
+    /// The access token's expiry right after it happened.
+    pub expires_at: Option<f64>,
+    /// Why the session ended (on `signedOut`).
+    pub reason: Option<Reason>,
+    /// What went wrong (on `error`).
+    pub error: Option<Error>,
+}
+
+/// What the session tells other tabs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Announce {
+    /// New tokens, as a stored record.
+    Tokens(String),
+    /// The session ended, and why.
+    SignedOut(Reason),
+}
+
+/// What the shell must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write this record to storage.
+    Persist(String),
+    /// Remove the record from storage.
+    Clear,
+    /// Start a refresh with this refresh token and report it with [`Session::refresh_done`].
+    Refresh(Option<String>),
+    /// Call the listeners.
+    Emit(Event),
+    /// Tell the other tabs.
+    Announce(Announce),
+}
+
+/// How a refresh failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// Worth trying again later (network, timeout, 5xx, 429); the server may have said
+    /// when (`Retry-After`, in ms).
+    Transient(Option<f64>),
+    /// The session is over (`invalid_grant`, `invalid_client`, 400/401).
+    Terminal,
+}
+
+/// What a caller of `accessToken()` gets now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Demand {
+    /// Use this access token (its type is always `Bearer`).
+    Ready(String),
+    /// A refresh is in flight: wait for it, then ask again with `joined = true`.
+    Wait,
+    /// Fail with this error.
+    Fail(Error),
+}
+
+/// The session state machine. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Session {
+    cfg: Config,
+    rng: Rng,
+    tokens: Option<TokenSet>,
+    refresh_at: Option<f64>,
+    /// The access token the in-flight refresh set out to replace.
+    refreshing: Option<String>,
+    failures: u32,
+    retry_at: Option<f64>,
+    expired_reported: bool,
+    storage_failed: bool,
+    last_error: Option<Error>,
+}
+
+impl Session {
+    /// A signed-out session.
+    pub fn new(cfg: Config) -> Session {
+        let rng = Rng::new(cfg.seed);
+        Session {
+            cfg,
+            rng,
+            tokens: None,
+            refresh_at: None,
+            refreshing: None,
+            failures: 0,
+            retry_at: None,
+            expired_reported: false,
+            storage_failed: false,
+            last_error: None,
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        match (&self.tokens, &self.refreshing) {
+            (None, _) => Status::SignedOut,
+            (Some(_), Some(_)) => Status::Refreshing,
+            (Some(_), None) => Status::SignedIn,
+        }
+    }
+
+    /// The tokens held, if any.
+    pub fn tokens(&self) -> Option<&TokenSet> {
+        self.tokens.as_ref()
+    }
+
+    /// When the access token expires (ms since epoch), if known.
+    pub fn expires_at(&self) -> Option<f64> {
+        self.tokens.as_ref().and_then(|t| t.expires_at)
+    }
+
+    /// When the current token is due for refresh, if it ever is.
+    pub fn refresh_due_at(&self) -> Option<f64> {
+        self.refresh_at
+    }
+
+    /// Whether a refresh is in flight.
+    pub fn is_refreshing(&self) -> bool {
+        self.refreshing.is_some()
+    }
+
+    fn event(&self, kind: EventKind) -> Action {
+        Action::Emit(Event {
+            kind,
+            status: self.status(),
+            expires_at: self.expires_at(),
+            reason: None,
+            error: None,
+        })
+    }
+
+    fn error_event(&self, error: Error) -> Action {
+        Action::Emit(Event {
+            kind: EventKind::Error,
+            status: self.status(),
+            expires_at: self.expires_at(),
+            reason: None,
+            error: Some(error),
+        })
+    }
+
+    fn signed_out_event(&self, reason: Reason) -> Action {
+        Action::Emit(Event {
+            kind: EventKind::SignedOut,
+            status: self.status(),
+            expires_at: None,
+            reason: Some(reason),
+            error: None,
+        })
+    }
+
+    fn can_refresh(&self) -> bool {
+        match self.cfg.refresh {
+            RefreshMode::None => false,
+            RefreshMode::Callback => true,
+            RefreshMode::Endpoint => self
+                .tokens
+                .as_ref()
+                .is_some_and(|t| t.refresh_token.is_some()),
+        }
+    }
+
+    fn install(&mut self, tokens: TokenSet) {
+        self.refresh_at = tokens.expires_at.map(|e| {
+            policy::refresh_at(tokens.received_at, e, self.cfg.lead_ms, self.rng.next_f64())
+        });
+        self.tokens = Some(tokens);
+        self.failures = 0;
+        self.retry_at = None;
+        self.expired_reported = false;
+        self.last_error = None;
+    }
+
+    fn end(&mut self, reason: Reason, announce: bool, out: &mut Vec<Action>) {
+        if self.tokens.is_none() {
+            return;
+        }
+        self.tokens = None;
+        self.refresh_at = None;
+        self.refreshing = None;
+        self.failures = 0;
+        self.retry_at = None;
+        out.push(Action::Clear);
+        if announce {
+            out.push(Action::Announce(Announce::SignedOut(reason)));
+        }
+        out.push(self.signed_out_event(reason));
+        out.push(self.event(EventKind::Change));
+    }
+
+    /// Restores a stored record at start-up (or after another tab changed storage).
+    /// A record that cannot be read is removed and reported as a `storage` error.
+    pub fn restore(&mut self, now: f64, stored: Option<&str>) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(text) = stored else { return out };
+        match TokenSet::from_record(text) {
+            Ok(tokens) => {
+                self.install(tokens);
+                out.push(self.event(EventKind::Change));
+                out.extend(self.wake(now));
+            }
+            Err(e) => {
+                out.push(Action::Clear);
+                out.push(self.error_event(e));
+            }
+        }
+        out
+    }
+
+    /// Stores a fresh token response (after a sign-in): persist, tell the other tabs,
+    /// and emit `change`. An in-flight refresh of the old session is forgotten.
+    pub fn set_tokens(&mut self, now: f64, resp: TokenResponse) -> Vec<Action> {
+        let tokens = TokenSet::from_response(resp, now, None);
+        self.refreshing = None;
+        let record = tokens.to_record();
+        self.install(tokens);
+        let mut out = vec![
+            Action::Persist(record.clone()),
+            Action::Announce(Announce::Tokens(record)),
+            self.event(EventKind::Change),
+        ];
+        out.extend(self.wake(now));
+        out
+    }
+
+    fn start_refresh(&mut self, out: &mut Vec<Action>) {
+        let Some(t) = &self.tokens else { return };
+        if self.refreshing.is_some() {
+            return;
+        }
+        self.refreshing = Some(t.access_token.clone());
+        out.push(Action::Refresh(t.refresh_token.clone()));
+        out.push(self.event(EventKind::Change));
+    }
+
+    /// The time passed (a timer fired, the page became visible, came online, a fetch is
+    /// about to start): refresh what is due, end what expired.
+    pub fn wake(&mut self, now: f64) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(t) = &self.tokens else { return out };
+        if self.refreshing.is_some() {
+            return out;
+        }
+        let expired = t.expired(now);
+        if !self.can_refresh() {
+            if expired {
+                out.push(self.event(EventKind::Expired));
+                self.end(Reason::Expired, false, &mut out);
+            }
+            return out;
+        }
+        let due = self.refresh_at.is_some_and(|at| now >= at);
+        let backing_off = self.retry_at.is_some_and(|at| now < at);
+        if due && !backing_off {
+            self.start_refresh(&mut out);
+        } else if expired && !self.expired_reported {
+            self.expired_reported = true;
+            out.push(self.event(EventKind::Expired));
+        }
+        out
+    }
+
+    /// The page came back online: a refresh waiting out a backoff is tried now.
+    pub fn online(&mut self, now: f64) -> Vec<Action> {
+        if self.retry_at.is_some() {
+            self.retry_at = Some(now);
+        }
+        self.wake(now)
+    }
+
+    /// What a caller of `accessToken()` (or `fetch`) gets. `force` asks for a new token
+    /// unless the current one differs from `force`'s token (it was already replaced);
+    /// `joined` is set after waiting for a refresh, so no second refresh is started.
+    pub fn demand(&mut self, now: f64, force: Option<&str>, joined: bool) -> (Vec<Action>, Demand) {
+        let mut out = Vec::new();
+        let Some(t) = &self.tokens else {
+            let e = if joined {
+                self.last_error.clone()
+            } else {
+                None
+            };
+            return (out, Demand::Fail(e.unwrap_or_else(Error::signed_out)));
+        };
+        if self.refreshing.is_some() {
+            return (out, Demand::Wait);
+        }
+        let auth = t.access_token.clone();
+        let expired = t.expired(now);
+        let stale = force.is_some_and(|used| used == t.access_token);
+        let due = stale || self.refresh_at.is_some_and(|at| now >= at);
+        if !due {
+            return (out, Demand::Ready(auth));
+        }
+        let backing_off = self.retry_at.is_some_and(|at| now < at);
+        if !joined && self.can_refresh() && (!backing_off || stale) {
+            self.start_refresh(&mut out);
+            return (out, Demand::Wait);
+        }
+        if !(expired || stale && joined) {
+            return (out, Demand::Ready(auth));
+        }
+        if !self.can_refresh() && expired {
+            out.extend(self.wake(now));
+            return (out, Demand::Fail(Error::signed_out()));
+        }
+        let e = self.last_error.clone().unwrap_or_else(|| {
+            Error::network("the access token expired and could not be refreshed yet")
+        });
+        (out, Demand::Fail(e))
+    }
+
+    /// Whether the refresh about to be sent (the lock is held, shared state re-read) is
+    /// still needed: the token it set out to replace is still the current one.
+    pub fn refresh_still_needed(&self) -> bool {
+        match (&self.tokens, &self.refreshing) {
+            (Some(t), Some(replacing)) => &t.access_token == replacing,
+            _ => false,
+        }
+    }
+
+    /// The refresh finished: with new tokens, a failure, or (`None`) without sending
+    /// anything because another tab had already refreshed.
+    pub fn refresh_done(
+        &mut self,
+        now: f64,
+        result: Option<Result<TokenResponse, (Failure, Error)>>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.refreshing.take().is_none() {
+            // The session this refresh belonged to has ended or been replaced.
+            return out;
+        }
+        match result {
+            None => {
+                out.push(self.event(EventKind::Change));
+                out.extend(self.wake(now));
+            }
+            Some(Ok(resp)) => {
+                let tokens = TokenSet::from_response(resp, now, self.tokens.as_ref());
+                let record = tokens.to_record();
+                self.install(tokens);
+                out.push(Action::Persist(record.clone()));
+                out.push(Action::Announce(Announce::Tokens(record)));
+                out.push(self.event(EventKind::Refresh));
+                out.push(self.event(EventKind::Change));
+            }
+            Some(Err((Failure::Terminal, e))) => {
+                self.last_error = Some(e);
+                self.end(Reason::InvalidGrant, true, &mut out);
+            }
+            Some(Err((Failure::Transient(retry_after), e))) => {
+                self.failures = self.failures.saturating_add(1);
+                let left = self.expires_at().map(|x| x - now).filter(|l| *l > 0.0);
+                let wait = policy::backoff(self.failures, self.rng.next_f64(), retry_after, left);
+                self.retry_at = Some(now + wait);
+                self.last_error = Some(e.clone());
+                out.push(self.event(EventKind::Change));
+                out.push(self.error_event(e));
+                out.extend(self.wake(now));
+            }
+        }
+        out
+    }
+
+    /// Another tab announced tokens (or storage holds a record another tab wrote).
+    /// Adopted when newer than ours; `refresh` and `change` fire as if refreshed here.
+    pub fn adopt(&mut self, now: f64, record: &str) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Ok(tokens) = TokenSet::from_record(record) else {
+            return out;
+        };
+        if let Some(current) = &self.tokens {
+            if current.access_token == tokens.access_token
+                || current.received_at > tokens.received_at
+            {
+                return out;
+            }
+        }
+        let was_signed_in = self.tokens.is_some();
+        let record = tokens.to_record();
+        self.install(tokens);
+        out.push(Action::Persist(record));
+        if was_signed_in {
+            out.push(self.event(EventKind::Refresh));
+        }
+        out.push(self.event(EventKind::Change));
+        if self.refreshing.is_none() {
+            out.extend(self.wake(now));
+        }
+        out
+    }
+
+    /// Another tab ended the session.
+    pub fn remote_signed_out(&mut self, reason: Reason) -> Vec<Action> {
+        let mut out = Vec::new();
+        let reason = if reason == Reason::User {
+            Reason::OtherTab
+        } else {
+            reason
+        };
+        self.end(reason, false, &mut out);
+        out
+    }
+
+    /// The stored record was removed or replaced by something unreadable behind our back
+    /// (another tab, the user clearing site data).
+    pub fn storage_lost(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.end(Reason::Storage, false, &mut out);
+        out
+    }
+
+    /// `signOut()`: forget the session here and in every tab.
+    pub fn sign_out(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.end(Reason::User, true, &mut out);
+        out
+    }
+
+    /// Storage refused a write: the session lives on in memory; reported once.
+    pub fn persist_failed(&mut self, error: Error) -> Vec<Action> {
+        if self.storage_failed {
+            return Vec::new();
+        }
+        self.storage_failed = true;
+        vec![self.error_event(error)]
+    }
+
+    /// Reports an error as an event (for failures the shell meets, e.g. revocation).
+    pub fn report(&self, error: Error) -> Vec<Action> {
+        vec![self.error_event(error)]
+    }
+
+    /// When the shell should call [`Session::wake`] next, if ever.
+    pub fn next_wakeup(&self) -> Option<f64> {
+        let t = self.tokens.as_ref()?;
+        if self.refreshing.is_some() {
+            return None;
+        }
+        if !self.can_refresh() {
+            return t.expires_at;
+        }
+        let mut next = match self.retry_at {
+            Some(r) => Some(r.max(self.refresh_at.unwrap_or(r))),
+            None => self.refresh_at,
+        };
+        if !self.expired_reported {
+            if let Some(e) = t.expires_at {
+                next = Some(next.map_or(e, |n| n.min(e)));
+            }
+        }
+        next
+    }
+
+    /// Whether an error is terminal for a refresh: the server said the grant or the
+    /// client is not good (RFC 6749 §5.2).
+    pub fn is_terminal(code: &ErrorCode) -> bool {
+        matches!(code, ErrorCode::InvalidGrant)
+            || matches!(code, ErrorCode::Server(c) if c == "invalid_client" || c == "unauthorized_client" || c == "unsupported_grant_type" || c == "invalid_scope")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(refresh: RefreshMode) -> Config {
+        Config {
+            lead_ms: 60_000.0,
+            refresh,
+            seed: 7,
+        }
+    }
+
+    fn resp(at: &str, rt: Option<&str>, expires_in: f64) -> TokenResponse {
+        TokenResponse {
+            access_token: at.to_string(),
+            token_type: "Bearer".to_string(),
+            expires_in: Some(expires_in),
+            refresh_token: rt.map(str::to_string),
+            id_token: None,
+            scope: None,
+        }
+    }
+
+    fn kinds(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Persist(_) => "persist".to_string(),
+                Action::Clear => "clear".to_string(),
+                Action::Refresh(rt) => format!("refresh:{}", rt.as_deref().unwrap_or("-")),
+                Action::Emit(e) => match (e.reason, &e.error) {
+                    (Some(r), _) => format!("{}:{}", e.kind.as_str(), r.as_str()),
+                    (_, Some(err)) => format!("{}:{}", e.kind.as_str(), err.code.as_str()),
+                    _ => e.kind.as_str().to_string(),
+                },
+                Action::Announce(Announce::Tokens(_)) => "announce:tokens".to_string(),
+                Action::Announce(Announce::SignedOut(r)) => {
+                    format!("announce:signedOut:{}", r.as_str())
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn set_tokens_persists_announces_and_schedules_refresh_at_half_life() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        let a = s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        assert_eq!(kinds(&a), ["persist", "announce:tokens", "change"]);
+        let due = s.refresh_due_at().unwrap();
+        assert!((1_800.0..=2_000.0).contains(&due), "{due}");
+        assert_eq!(s.next_wakeup(), Some(due));
+        assert!(s.wake(due - 1.0).is_empty());
+        assert_eq!(kinds(&s.wake(due)), ["refresh:r1", "change"]);
+        assert_eq!(s.status(), Status::Refreshing);
+        // A second wake while in flight starts nothing.
+        assert!(s.wake(due + 10.0).is_empty());
+    }
+
+    #[test]
+    fn one_refresh_per_token_issued() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a0", Some("r0"), 4.0));
+        let mut now = 0.0;
+        let mut refreshes = 0;
+        for i in 1..=15 {
+            now = s.next_wakeup().unwrap();
+            let a = s.wake(now);
+            assert!(a.contains(&Action::Refresh(Some(format!("r{}", i - 1)))));
+            refreshes += 1;
+            let done = s.refresh_done(
+                now + 50.0,
+                Some(Ok(resp(&format!("a{i}"), Some(&format!("r{i}")), 4.0))),
+            );
+            assert_eq!(
+                kinds(&done),
+                ["persist", "announce:tokens", "refresh", "change"]
+            );
+        }
+        // 15 refreshes of a 4 s token take about 15 × 2 s.
+        assert_eq!(refreshes, 15);
+        assert!((26_000.0..31_000.0).contains(&now), "{now}");
+    }
+
+    #[test]
+    fn callers_join_the_refresh_in_flight() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 10.0));
+        // Expired (laptop slept): the first caller starts a refresh, the others wait.
+        let (a, d) = s.demand(60_000.0, None, false);
+        assert_eq!(kinds(&a), ["refresh:r1", "change"]);
+        assert_eq!(d, Demand::Wait);
+        for _ in 0..49 {
+            let (a, d) = s.demand(60_000.0, None, false);
+            assert!(a.is_empty());
+            assert_eq!(d, Demand::Wait);
+        }
+        s.refresh_done(60_100.0, Some(Ok(resp("a2", Some("r2"), 10.0))));
+        assert_eq!(
+            s.demand(60_100.0, None, true).1,
+            Demand::Ready("a2".to_string())
+        );
+    }
+
+    #[test]
+    fn transient_failure_keeps_the_valid_token_and_backs_off_within_half_the_time_left() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 100.0));
+        let due = s.refresh_due_at().unwrap();
+        s.wake(due);
+        let a = s.refresh_done(
+            due,
+            Some(Err((Failure::Transient(None), Error::network("503")))),
+        );
+        assert_eq!(kinds(&a), ["change", "error:network"]);
+        assert_eq!(s.status(), Status::SignedIn);
+        let retry = s.next_wakeup().unwrap();
+        let left = 100_000.0 - due;
+        assert!(retry > due && retry - due <= left / 2.0, "{retry}");
+        // The current token is still handed out during the backoff.
+        assert_eq!(
+            s.demand(due + 1.0, None, false).1,
+            Demand::Ready("a1".to_string())
+        );
+        // Many failures in a row: every wait still ends before expiry.
+        let mut now = due;
+        for _ in 0..20 {
+            now = s.next_wakeup().unwrap();
+            if now >= 100_000.0 {
+                break;
+            }
+            assert!(kinds(&s.wake(now)).contains(&"refresh:r1".to_string()));
+            s.refresh_done(
+                now,
+                Some(Err((Failure::Transient(None), Error::network("503")))),
+            );
+        }
+        assert!(now < 100_000.0 + 1_000.0);
+    }
+
+    #[test]
+    fn expiry_during_an_outage_is_reported_once_and_recovery_works() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        let mut expired = 0;
+        let mut now = 0.0;
+        for _ in 0..30 {
+            now = s.next_wakeup().unwrap();
+            for a in s.wake(now) {
+                match a {
+                    Action::Refresh(_) => {
+                        let r = s.refresh_done(
+                            now,
+                            Some(Err((Failure::Transient(None), Error::network("down")))),
+                        );
+                        expired += kinds(&r).iter().filter(|k| *k == "expired").count();
+                    }
+                    Action::Emit(e) if e.kind == EventKind::Expired => expired += 1,
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(expired, 1);
+        assert!(
+            matches!(s.demand(now, None, false).1, Demand::Fail(e) if e.code == ErrorCode::Network)
+        );
+        // `online` cuts the backoff short.
+        let a = s.online(now + 1.0);
+        assert!(kinds(&a).contains(&"refresh:r1".to_string()));
+        s.refresh_done(now + 2.0, Some(Ok(resp("a2", Some("r2"), 4.0))));
+        assert_eq!(
+            s.demand(now + 3.0, None, false).1,
+            Demand::Ready("a2".to_string())
+        );
+    }
+
+    #[test]
+    fn terminal_failure_ends_the_session_once() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        s.wake(3_000.0);
+        let a = s.refresh_done(
+            3_000.0,
+            Some(Err((
+                Failure::Terminal,
+                Error::new(ErrorCode::InvalidGrant, "refused"),
+            ))),
+        );
+        assert_eq!(
+            kinds(&a),
+            [
+                "clear",
+                "announce:signedOut:invalid_grant",
+                "signedOut:invalid_grant",
+                "change"
+            ]
+        );
+        assert_eq!(s.status(), Status::SignedOut);
+        assert!(s.sign_out().is_empty());
+        assert!(s.remote_signed_out(Reason::User).is_empty());
+        assert!(s.next_wakeup().is_none());
+    }
+
+    #[test]
+    fn without_refresh_the_session_ends_at_expiry() {
+        let mut s = Session::new(cfg(RefreshMode::None));
+        s.set_tokens(0.0, resp("a1", None, 4.0));
+        assert_eq!(s.next_wakeup(), Some(4_000.0));
+        assert_eq!(
+            s.demand(3_999.0, None, false).1,
+            Demand::Ready("a1".to_string())
+        );
+        let a = s.wake(4_000.0);
+        assert_eq!(
+            kinds(&a),
+            ["expired", "clear", "signedOut:expired", "change"]
+        );
+        // An endpoint without a refresh token is the same.
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", None, 4.0));
+        let (_, d) = s.demand(5_000.0, None, false);
+        assert!(matches!(d, Demand::Fail(e) if e.code == ErrorCode::SignedOut));
+    }
+
+    #[test]
+    fn long_lived_tokens_do_not_refresh_early() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 30.0 * 86_400.0));
+        let due = s.refresh_due_at().unwrap();
+        assert!(due > 28.0 * 86_400_000.0);
+        assert!(s.wake(1_000.0).is_empty());
+        assert_eq!(
+            s.demand(1_000.0, None, false).1,
+            Demand::Ready("a1".to_string())
+        );
+        assert_eq!(policy::timer_delay(0.0, due), policy::MAX_TIMER_MS);
+    }
+
+    #[test]
+    fn unauthorized_forces_one_refresh_unless_the_token_changed() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+        let (a, d) = s.demand(10.0, Some("a1"), false);
+        assert_eq!(kinds(&a), ["refresh:r1", "change"]);
+        assert_eq!(d, Demand::Wait);
+        s.refresh_done(20.0, Some(Ok(resp("a2", Some("r2"), 3600.0))));
+        // A 401 for the old token: the new one is used, no second refresh.
+        let (a, d) = s.demand(30.0, Some("a1"), false);
+        assert!(a.is_empty());
+        assert_eq!(d, Demand::Ready("a2".to_string()));
+        // A refresh that failed after a 401: the caller gets the error.
+        s.demand(40.0, Some("a2"), false);
+        s.refresh_done(
+            50.0,
+            Some(Err((Failure::Transient(None), Error::network("x")))),
+        );
+        assert!(matches!(
+            s.demand(50.0, Some("a2"), true).1,
+            Demand::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn adoption_from_other_tabs() {
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let mut b = Session::new(cfg(RefreshMode::Endpoint));
+        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(kinds(&b.adopt(1.0, &rec)), ["persist", "change"]);
+        assert!(b.adopt(2.0, &rec).is_empty());
+        // B is waiting for the lock to refresh; A refreshed meanwhile.
+        b.wake(9_000.0);
+        assert!(b.refresh_still_needed());
+        a.wake(9_000.0);
+        let rec2 = match &a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0))))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            kinds(&b.adopt(9_002.0, &rec2)),
+            ["persist", "refresh", "change"]
+        );
+        assert!(!b.refresh_still_needed());
+        assert_eq!(kinds(&b.refresh_done(9_003.0, None)), ["change"]);
+        assert_eq!(b.tokens().unwrap().refresh_token.as_deref(), Some("r2"));
+        // An older record never replaces a newer one.
+        assert!(b.adopt(9_004.0, &rec).is_empty());
+        assert_eq!(
+            kinds(&b.remote_signed_out(Reason::User)),
+            ["clear", "signedOut:other_tab", "change"]
+        );
+    }
+
+    #[test]
+    fn restore_handles_good_expired_and_corrupt_records() {
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(kinds(&s.restore(1.0, Some(&rec))), ["change"]);
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(
+            kinds(&s.restore(60_000.0, Some(&rec))),
+            ["change", "refresh:r1", "change"]
+        );
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(
+            kinds(&s.restore(1.0, Some("{\"v\":1,"))),
+            ["clear", "error:storage"]
+        );
+        assert_eq!(s.status(), Status::SignedOut);
+        let mut s = Session::new(cfg(RefreshMode::None));
+        assert_eq!(
+            kinds(&s.restore(60_000.0, Some(&rec))),
+            ["change", "expired", "clear", "signedOut:expired", "change"]
+        );
+    }
+
+    #[test]
+    fn sign_out_during_refresh_drops_the_late_result() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        s.wake(3_000.0);
+        assert_eq!(
+            kinds(&s.sign_out()),
+            [
+                "clear",
+                "announce:signedOut:user",
+                "signedOut:user",
+                "change"
+            ]
+        );
+        assert!(s
+            .refresh_done(3_100.0, Some(Ok(resp("a2", Some("r2"), 4.0))))
+            .is_empty());
+        assert_eq!(s.status(), Status::SignedOut);
+    }
+
+    #[test]
+    fn storage_failure_is_reported_once() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(s.persist_failed(Error::storage("quota")).len(), 1);
+        assert!(s.persist_failed(Error::storage("quota")).is_empty());
+    }
+}

@@ -1,0 +1,28 @@
+//! tokenward keeps an app's OAuth 2.0 / JWT tokens, refreshes them before they expire —
+//! one refresh for all open tabs — and attaches them to `fetch` calls for the origins the
+//! app names.
+//!
+//! - [`core`]: every decision, sans-IO, tested natively.
+//! - [`browser`]: the shell doing the browser I/O; [`TokenClient`] is the Rust API.
+//! - `bindings`: the JavaScript API of the npm package (wasm32 only).
+
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable
+    )
+)]
+
+pub mod browser;
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+
+pub use browser::client::{FetchError, ListenerId, Options, TokenClient};
+pub use browser::storage::StorageKind;
+pub use core::{Error, ErrorCode, Event, EventKind, Reason, Status, TokenResponse};

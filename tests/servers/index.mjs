@@ -1,0 +1,5 @@
+// The test servers in one import: authorization server, protected API, header recorder, static files.
+export { startAuthServer } from './auth.mjs';
+export { startApi } from './api.mjs';
+export { startRecorder } from './recorder.mjs';
+export { startStatic } from './static.mjs';
