@@ -26,7 +26,7 @@ pub struct Answer {
 fn retry_after(headers: &Headers) -> Option<f64> {
     let v = headers.get("retry-after").ok().flatten()?;
     let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
+    if let Some(secs) = crate::core::json::parse_number(v) {
         return Some(secs.max(0.0) * 1000.0);
     }
     let at = js_sys::Date::parse(v);

@@ -16,7 +16,6 @@ use crate::core::json::Json;
 use crate::core::session::{Announce, Reason};
 use crate::core::tokens::json_string;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -137,7 +136,7 @@ impl Drop for LockGuard {
 /// Collects answers (`Ack` / `Have`) for one outstanding question.
 struct Question {
     n: u32,
-    from: HashSet<String>,
+    from: Vec<String>,
     record: Option<String>,
 }
 
@@ -192,12 +191,16 @@ impl Tabs {
                     }
                     Msg::Ack(n) => {
                         if let Some(question) = q.borrow_mut().as_mut().filter(|x| x.n == n) {
-                            question.from.insert(from);
+                            if !question.from.contains(&from) {
+                                question.from.push(from);
+                            }
                         }
                     }
                     Msg::Have(record) => {
                         if let Some(question) = q.borrow_mut().as_mut() {
-                            question.from.insert(from);
+                            if !question.from.contains(&from) {
+                                question.from.push(from);
+                            }
                             if question.record.is_none() {
                                 question.record = record;
                             }
@@ -323,14 +326,14 @@ impl Tabs {
         };
         let prefix = format!("{}:tab:", self.key);
         let own = format!("{prefix}{}", self.id);
-        let mut names = HashSet::new();
+        let mut names: Vec<String> = Vec::new();
         for info in js_sys::Array::from(&held).iter() {
             if let Some(name) = js_sys::Reflect::get(&info, &"name".into())
                 .ok()
                 .and_then(|n| n.as_string())
             {
-                if name.starts_with(&prefix) && name != own {
-                    names.insert(name);
+                if name.starts_with(&prefix) && name != own && !names.contains(&name) {
+                    names.push(name);
                 }
             }
         }
@@ -342,7 +345,7 @@ impl Tabs {
     async fn gather(&self, msg: Msg, n: u32, peers: usize, wait_ms: f64) -> Option<String> {
         *self.question.borrow_mut() = Some(Question {
             n,
-            from: HashSet::new(),
+            from: Vec::new(),
             record: None,
         });
         self.post(&msg);

@@ -121,14 +121,120 @@ impl Json {
 }
 
 fn write_num(n: f64, out: &mut String) {
-    if !n.is_finite() {
+    // Integer formatting only: float formatting would add ~20 KB to the wasm. The values
+    // written here are times in ms and versions; fractions keep three decimals.
+    if !n.is_finite() || n.abs() >= 9.0e15 {
         out.push_str("null");
-    } else if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        // Whole numbers (times in ms, counters) without a trailing ".0".
-        let _ = write!(out, "{}", n as i64);
-    } else {
-        let _ = write!(out, "{n}");
+        return;
     }
+    if n < 0.0 {
+        out.push('-');
+    }
+    let a = n.abs();
+    let whole = a.trunc() as u64;
+    let _ = write!(out, "{whole}");
+    let millis = ((a - a.trunc()) * 1000.0).round() as u64;
+    if millis > 0 && millis < 1000 {
+        let digits = [millis / 100, millis / 10 % 10, millis % 10];
+        let keep = if millis % 100 == 0 { 1 } else if millis % 10 == 0 { 2 } else { 3 };
+        out.push('.');
+        for d in digits.iter().take(keep) {
+            out.push(char::from(b'0' + *d as u8));
+        }
+    }
+}
+
+/// Parses a JSON number (RFC 8259 §6 grammar, also used for `expires_in` sent as text
+/// and `Retry-After`). Small and close to exact; not correctly rounded in the last bit,
+/// which no timing decision can notice. `None` for anything else or a non-finite result.
+pub fn parse_number(text: &str) -> Option<f64> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let neg = b.first() == Some(&b'-');
+    if neg {
+        i += 1;
+    }
+    let mut mantissa: u64 = 0;
+    let mut exp10: i32 = 0;
+    let mut digits = 0;
+    let mut push = |d: u8, exp10: &mut i32, after_point: bool| {
+        if mantissa < 1_000_000_000_000_000_000 {
+            mantissa = mantissa * 10 + u64::from(d);
+            if after_point {
+                *exp10 -= 1;
+            }
+        } else if !after_point {
+            *exp10 += 1;
+        }
+    };
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        push(c - b'0', &mut exp10, false);
+        digits += 1;
+        i += 1;
+    }
+    if digits == 0 || (digits > 1 && b.get(usize::from(neg)) == Some(&b'0')) {
+        return None;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let mut frac = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            push(c - b'0', &mut exp10, true);
+            frac += 1;
+            i += 1;
+        }
+        if frac == 0 {
+            return None;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let mut e: i32 = 0;
+        let mut edigits = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            e = e.saturating_mul(10).saturating_add(i32::from(c - b'0'));
+            edigits += 1;
+            i += 1;
+        }
+        if edigits == 0 {
+            return None;
+        }
+        exp10 = exp10.saturating_add(if eneg { -e } else { e });
+    }
+    if i != b.len() {
+        return None;
+    }
+    let mut v = mantissa as f64;
+    if exp10 != 0 && v != 0.0 {
+        let scale = 10f64.powi(exp10.clamp(-400, 400).abs());
+        if exp10 > 0 {
+            v *= scale;
+        } else {
+            v /= scale;
+        }
+    }
+    let v = if neg { -v } else { v };
+    v.is_finite().then_some(v)
 }
 
 /// Writes `s` as a JSON string literal.
@@ -284,12 +390,7 @@ impl Parser<'_> {
         }
         let text = self.s.get(start..self.i).ok_or_else(|| self.err())?;
         let text = std::str::from_utf8(text).map_err(|_| self.err())?;
-        let n: f64 = text.parse().map_err(|_| self.err())?;
-        if n.is_finite() {
-            Ok(Json::Num(n))
-        } else {
-            Err(self.err())
-        }
+        parse_number(text).map(Json::Num).ok_or_else(|| self.err())
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
@@ -409,6 +510,33 @@ mod tests {
         let v = Json::parse(text).unwrap();
         assert_eq!(Json::parse(&v.to_text()).unwrap(), v);
         assert_eq!(v.to_text(), text);
+    }
+
+    #[test]
+    fn numbers_parse_closely() {
+        for (t, v) in [
+            ("0", 0.0),
+            ("-0", 0.0),
+            ("3600", 3600.0),
+            ("1.5", 1.5),
+            ("-2.5e3", -2500.0),
+            ("1E2", 100.0),
+            ("1700000000123", 1_700_000_000_123.0),
+            ("0.001", 0.001),
+            ("12345678901234567890123", 1.2345678901234568e22),
+        ] {
+            let got = parse_number(t).unwrap();
+            assert!((got - v).abs() <= v.abs() * 1e-15, "{t}: {got}");
+        }
+        for bad in [
+            "", "-", "01", "1.", ".5", "1e", "1e+", "+1", "1x", " 1", "1e400", "NaN",
+        ] {
+            assert!(parse_number(bad).is_none(), "{bad}");
+        }
+        let mut out = String::new();
+        write_num(1.5, &mut out);
+        write_num(-3.0, &mut out);
+        assert_eq!(out, "1.5-3");
     }
 
     #[test]

@@ -80,20 +80,19 @@ impl TokenResponse {
             }
             Some(_) => return Err(Error::token_response("`token_type` must be a string")),
         };
-        let expires_in =
-            match obj.get("expires_in") {
-                None | Some(Json::Null) => None,
-                Some(Json::Num(n)) => Some(*n),
-                // Some servers send the number as text; it is still a number.
-                Some(Json::Str(s)) => Some(s.trim().parse::<f64>().map_err(|_| {
-                    Error::token_response("`expires_in` must be a number of seconds")
-                })?),
-                Some(_) => {
-                    return Err(Error::token_response(
-                        "`expires_in` must be a number of seconds",
-                    ))
-                }
-            };
+        let expires_in = match obj.get("expires_in") {
+            None | Some(Json::Null) => None,
+            Some(Json::Num(n)) => Some(*n),
+            // Some servers send the number as text; it is still a number.
+            Some(Json::Str(s)) => Some(json::parse_number(s.trim()).ok_or_else(|| {
+                Error::token_response("`expires_in` must be a number of seconds")
+            })?),
+            Some(_) => {
+                return Err(Error::token_response(
+                    "`expires_in` must be a number of seconds",
+                ))
+            }
+        };
         if let Some(n) = expires_in {
             if !n.is_finite() || n < 0.0 {
                 return Err(Error::token_response(
@@ -156,7 +155,9 @@ impl TokenSet {
                 }
             }),
         };
-        let expires_at = lifetime_ms.map(|ms| now + ms.min(MAX_LIFETIME_MS));
+        // Whole milliseconds: records stay exact and compact.
+        let now = now.round();
+        let expires_at = lifetime_ms.map(|ms| now + ms.min(MAX_LIFETIME_MS).round());
         TokenSet {
             access_token: resp.access_token,
             token_type: resp.token_type,
