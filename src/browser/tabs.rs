@@ -11,7 +11,7 @@
 //!   rotated refresh token, whatever the storage mode.
 //! - A lock that is not granted within a bounded time (a tab hung mid-refresh) is stolen.
 
-use super::timer::{sleep, Timeout};
+use super::timer::Timeout;
 use crate::core::json::Json;
 use crate::core::session::{Announce, Reason};
 use crate::core::tokens::json_string;
@@ -138,6 +138,26 @@ struct Question {
     n: u32,
     from: Vec<String>,
     record: Option<String>,
+    expected: usize,
+    resolve: Option<js_sys::Function>,
+}
+
+impl Question {
+    /// Records an answer from `from`, and settles the question once every expected tab
+    /// answered, or one had a record.
+    fn answer(&mut self, from: String, record: Option<String>) {
+        if !self.from.contains(&from) {
+            self.from.push(from);
+        }
+        if self.record.is_none() {
+            self.record = record;
+        }
+        if self.from.len() >= self.expected || self.record.is_some() {
+            if let Some(resolve) = self.resolve.take() {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            }
+        }
+    }
 }
 
 /// The open channel to the other tabs.
@@ -191,19 +211,12 @@ impl Tabs {
                     }
                     Msg::Ack(n) => {
                         if let Some(question) = q.borrow_mut().as_mut().filter(|x| x.n == n) {
-                            if !question.from.contains(&from) {
-                                question.from.push(from);
-                            }
+                            question.answer(from, None);
                         }
                     }
                     Msg::Have(record) => {
                         if let Some(question) = q.borrow_mut().as_mut() {
-                            if !question.from.contains(&from) {
-                                question.from.push(from);
-                            }
-                            if question.record.is_none() {
-                                question.record = record;
-                            }
+                            question.answer(from, record);
                         }
                     }
                     other => {
@@ -343,24 +356,29 @@ impl Tabs {
     /// Sends `msg` and waits (at most `wait_ms`) for `peers` answers; returns the record
     /// from the first `Have` answer.
     async fn gather(&self, msg: Msg, n: u32, peers: usize, wait_ms: f64) -> Option<String> {
+        let slot: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
+        let settled = {
+            let slot = slot.clone();
+            js_sys::Promise::new(&mut move |resolve, _| {
+                *slot.borrow_mut() = Some(resolve);
+            })
+        };
+        let resolve = slot.borrow_mut().take();
         *self.question.borrow_mut() = Some(Question {
             n,
             from: Vec::new(),
             record: None,
+            expected: peers,
+            resolve,
         });
         self.post(&msg);
-        let started = js_sys::Date::now();
-        loop {
-            let (count, found) = match self.question.borrow().as_ref() {
-                Some(q) => (q.from.len(), q.record.is_some()),
-                None => (0, false),
-            };
-            if count >= peers || found || js_sys::Date::now() - started > wait_ms {
-                break;
-            }
-            // Messages arrive as tasks; yield until the next one (bounded above).
-            sleep(4.0).await;
-        }
+        // Answers arrive as tasks and settle the question; a tab that never answers
+        // (frozen, closing) costs at most `wait_ms`.
+        let (timeout, _timer) = deadline(wait_ms);
+        let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
+            &settled, &timeout,
+        )))
+        .await;
         self.question.borrow_mut().take().and_then(|q| q.record)
     }
 

@@ -37,11 +37,3 @@ impl Drop for Timeout {
         clear_timeout(&self.handle);
     }
 }
-
-/// Resolves after `ms` milliseconds (for bounded waits, never for hoping).
-pub async fn sleep(ms: f64) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        set_timeout(&resolve, ms.max(0.0).floor());
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}

@@ -136,7 +136,13 @@ fn write_num(n: f64, out: &mut String) {
     let millis = ((a - a.trunc()) * 1000.0).round() as u64;
     if millis > 0 && millis < 1000 {
         let digits = [millis / 100, millis / 10 % 10, millis % 10];
-        let keep = if millis % 100 == 0 { 1 } else if millis % 10 == 0 { 2 } else { 3 };
+        let keep = if millis % 100 == 0 {
+            1
+        } else if millis % 10 == 0 {
+            2
+        } else {
+            3
+        };
         out.push('.');
         for d in digits.iter().take(keep) {
             out.push(char::from(b'0' + *d as u8));
