@@ -118,6 +118,14 @@ fn error_from_js(value: &JsValue) -> Error {
 }
 
 fn response_from_js(value: &JsValue) -> Result<TokenResponse, Error> {
+    // JSON.stringify turns NaN and ±Infinity into null, which would read as "absent".
+    if let Some(n) = get(value, "expires_in").as_f64() {
+        if !n.is_finite() {
+            return Err(Error::token_response(
+                "`expires_in` must be a finite, non-negative number of seconds",
+            ));
+        }
+    }
     let text = js_sys::JSON::stringify(value)
         .ok()
         .and_then(|s| s.as_string())

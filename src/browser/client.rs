@@ -8,7 +8,7 @@
 use super::http;
 use super::lifecycle::{Lifecycle, Signal};
 use super::storage::{StorageKind, Store};
-use super::tabs::{LockGuard, Msg, Tabs};
+use super::tabs::{Msg, RefreshGuard, Tabs};
 use super::timer::Timeout;
 use crate::core::attach::{self, AttachRule, ParsedUrl};
 use crate::core::error::{Error, ErrorCode};
@@ -516,7 +516,7 @@ impl Inner {
 
     async fn run_refresh(self: Rc<Self>, refresh_token: Option<String>) {
         let tabs = self.tabs.borrow().clone();
-        let mut _guard: Option<LockGuard> = None;
+        let mut _guard: Option<RefreshGuard> = None;
         let mut refresh_token = refresh_token;
         if let Some(tabs) = &tabs {
             // Wait for a tab that is refreshing, but not past half the time left.

@@ -133,6 +133,13 @@ impl Drop for LockGuard {
     }
 }
 
+/// The refresh lock, and the takeover lock when it had to be taken over; both are
+/// released when dropped.
+pub struct RefreshGuard {
+    _main: LockGuard,
+    _takeover: Option<LockGuard>,
+}
+
 /// Collects answers (`Ack` / `Have`) for one outstanding question.
 struct Question {
     n: u32,
@@ -318,14 +325,33 @@ impl Tabs {
         Some(LockGuard { release })
     }
 
-    /// Takes the refresh lock, waiting at most `wait_ms` for a tab that holds it, then
-    /// stealing it. `None` without Web Locks.
-    pub async fn refresh_lock(&self, wait_ms: f64) -> Option<LockGuard> {
+    /// Takes the refresh lock, waiting at most `wait_ms` for a tab that holds it. A holder
+    /// that seems stuck is taken over, one tab at a time: takeovers queue on a second
+    /// lock, so the next tab in line runs its barrier after the previous one announced
+    /// its tokens, and does not spend the same refresh token. `None` without Web Locks.
+    pub async fn refresh_lock(&self, wait_ms: f64) -> Option<RefreshGuard> {
         let name = format!("{}:refresh", self.key);
-        match self.acquire(&name, false, Some(wait_ms)).await {
-            Some(g) => Some(g),
-            None => self.acquire(&name, true, None).await,
+        if let Some(main) = self.acquire(&name, false, Some(wait_ms)).await {
+            return Some(RefreshGuard {
+                _main: main,
+                _takeover: None,
+            });
         }
+        let takeover_name = format!("{name}:takeover");
+        let takeover = match self.acquire(&takeover_name, false, Some(wait_ms)).await {
+            Some(g) => g,
+            // A takeover that is stuck too: the last resort.
+            None => self.acquire(&takeover_name, true, None).await?,
+        };
+        // The holder may have finished while this tab waited in line.
+        let main = match self.acquire(&name, false, Some(0.0)).await {
+            Some(g) => g,
+            None => self.acquire(&name, true, None).await?,
+        };
+        Some(RefreshGuard {
+            _main: main,
+            _takeover: Some(takeover),
+        })
     }
 
     /// How many other tabs of this app are alive (by their presence locks).

@@ -465,8 +465,19 @@ impl Session {
         result: Option<Result<TokenResponse, (Failure, Error)>>,
     ) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.refreshing.take().is_none() {
+        let Some(replacing) = self.refreshing.take() else {
             // The session this refresh belonged to has ended or been replaced.
+            return out;
+        };
+        let superseded = self
+            .tokens
+            .as_ref()
+            .is_some_and(|t| t.access_token != replacing);
+        if superseded && !matches!(result, Some(Ok(_))) {
+            // Another tab's tokens arrived meanwhile: this failure is about a token
+            // that is gone, and the new one will be refreshed on its own account.
+            out.push(self.event(EventKind::Change));
+            out.extend(self.wake(now));
             return out;
         }
         match result {
@@ -891,6 +902,34 @@ mod tests {
             kinds(&b.remote_signed_out(Reason::User)),
             ["clear", "signedOut:other_tab", "change"]
         );
+    }
+
+    #[test]
+    fn a_failure_for_a_token_another_tab_replaced_is_ignored() {
+        for failure in [Failure::Terminal, Failure::Transient(None)] {
+            let mut a = Session::new(cfg(RefreshMode::Endpoint));
+            let mut b = Session::new(cfg(RefreshMode::Endpoint));
+            let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+                Action::Persist(r) => r.clone(),
+                _ => unreachable!(),
+            };
+            b.adopt(1.0, &rec);
+            b.wake(9_000.0);
+            a.wake(9_000.0);
+            let rec2 = match &a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0))))[0] {
+                Action::Persist(r) => r.clone(),
+                _ => unreachable!(),
+            };
+            b.adopt(9_002.0, &rec2);
+            // B's own (hung) request comes back failed after all.
+            let out = b.refresh_done(
+                12_000.0,
+                Some(Err((failure, Error::new(ErrorCode::InvalidGrant, "used")))),
+            );
+            assert_eq!(kinds(&out), ["change"]);
+            assert_eq!(b.status(), Status::SignedIn);
+            assert_eq!(b.tokens().unwrap().access_token, "a2");
+        }
     }
 
     #[test]

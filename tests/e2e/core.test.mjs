@@ -40,9 +40,7 @@ describe('core client (Chromium)', () => {
   test('expires_in of 30 days: no refresh, timers clamped', (t) => scenarios.longLivedTokenNoStorm(env(t)));
   test('corrupt stored record: signed out, one storage error, record removed', (t) => scenarios.corruptStoredRecord(env(t)));
   test('setTokens with bad input throws invalid_token_response and changes nothing', (t) => scenarios.setTokensRejectsBadInput(env(t)));
-  test('setTokens with a NaN or infinite expires_in throws invalid_token_response', {
-    todo: 'library bug: setTokens serialises the response with JSON.stringify, which turns NaN/±Infinity into null, so the session is replaced by a token of unknown expiry',
-  }, (t) => scenarios.setTokensRejectsNonFiniteExpiry(env(t)));
+  test('setTokens with a NaN or infinite expires_in throws invalid_token_response', (t) => scenarios.setTokensRejectsNonFiniteExpiry(env(t)));
   test('createTokenClient rejects bad options with invalid_options', (t) => scenarios.createRejectsBadOptions(env(t)));
   test('401 from the API: one refresh, one retry with the body; retryOn401: false', (t) => scenarios.retryOn401ReplaysBody(env(t)));
   test('signOut() revokes the refresh token at the server', (t) => scenarios.signOutRevokes(env(t)));
