@@ -159,16 +159,18 @@ async function createProvider({ issuer, store, ttl }) {
 
 export async function startAuthServer({
   port = 0, accessTokenTtl = 300, clientId = 'tokenward-demo', redirectUris = [], extraClients = [],
+  issuer: issuerOption, // the `iss` to announce instead of the server's own URL (e.g. a proxy's, for the bench)
 } = {}) {
   let app = null; // the provider's handler, once it is built for the issuer (which needs the port)
   const server = createServer((req, res) => (app ? app(req, res) : res.writeHead(503).end()));
-  const issuer = `http://127.0.0.1:${await listen(server, port)}`;
+  const origin = `http://127.0.0.1:${await listen(server, port)}`;
+  const issuer = issuerOption ?? origin;
   const close = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => { server.close(resolve); });
   };
-  const endpoint = (name) => `${issuer}${ROUTES[name]}`;
-  const loginRedirectUri = `${issuer}/callback`; // never visited: login() stops at the redirect
+  const endpoint = (name) => `${origin}${ROUTES[name]}`;
+  const loginRedirectUri = `${origin}/callback`; // never visited: login() stops at the redirect
 
   let ttl = accessTokenTtl;
   let fault = null;
