@@ -28,6 +28,11 @@ class TokenClient {
   get expiresAt() { return this.#c.expiresAt; }
   get claims() { return this.#c.claims; }
   dispose() { this.#c.dispose(); }
+  // The page is navigating to the authorization server: the promise never settles
+  // (it rejects when the sign-in cannot start).
+  signIn(options) { return this.#c.signIn(options).then(() => new Promise(() => {})); }
+  handleRedirect() { return this.#c.handleRedirect(); }
+  get idClaims() { return this.#c.idClaims; }
 }
 
 export function makeCreate(wasm, load) {

@@ -52,6 +52,44 @@ export interface TokenClientOptions {
   now?: () => number;
   /** Listeners attached before the session is restored. */
   on?: Partial<Record<TokenEventName, (event: TokenEvent) => void>>;
+  /**
+   * OpenID Provider for `signIn()`: endpoints not given explicitly come from
+   * `${issuer}/.well-known/openid-configuration`, fetched when first needed and reused
+   * (also the token endpoint for refreshing, and the revocation endpoint for `signOut()`).
+   */
+  issuer?: string;
+  /** Instead of the discovered `authorization_endpoint`. */
+  authorizationEndpoint?: string;
+  /** Instead of the discovered `end_session_endpoint` (for `signOut({ endSession: true })`). */
+  endSessionEndpoint?: string;
+  /** Default: the page's URL without query and fragment. */
+  redirectUri?: string;
+  /** Default `'openid'`; with `openid` a token response must carry an ID token. */
+  scope?: string;
+}
+
+/** Options of `signIn()`. */
+export interface SignInOptions {
+  /** Instead of the client's `scope`. */
+  scope?: string;
+  prompt?: string;
+  loginHint?: string;
+  /** Other authorization request parameters; those the client sets itself are refused. */
+  extraParams?: Record<string, string>;
+}
+
+/** Options of `signOut()`. */
+export interface SignOutOptions {
+  /** Default true: revoke the refresh token first when a revocation endpoint is known. */
+  revoke?: boolean;
+  /**
+   * Then send the page to the provider's end-session endpoint (OpenID Connect
+   * RP-Initiated Logout) with `id_token_hint` and `client_id`, ending the provider's
+   * session too. Failures are `error` events; the local sign-out always happens.
+   */
+  endSession?: boolean;
+  /** Where the provider sends the user after ending its session (must be registered there). */
+  postLogoutRedirectUri?: string;
 }
 
 export interface TokenClient {
@@ -64,7 +102,7 @@ export interface TokenClient {
   /** Refresh now (joins a refresh already in flight). */
   refresh(): Promise<void>;
   /** Forget the session here and in every tab, revoking the refresh token unless `revoke: false`. */
-  signOut(options?: { revoke?: boolean }): Promise<void>;
+  signOut(options?: SignOutOptions): Promise<void>;
   /** Returns an unsubscribe function. */
   on(event: TokenEventName, listener: (event: TokenEvent) => void): () => void;
   readonly status: TokenStatus;
@@ -72,6 +110,22 @@ export interface TokenClient {
   readonly expiresAt: number | null;
   /** The access token's payload when it is a JWT. */
   readonly claims: Record<string, unknown> | null;
+  /**
+   * Redirects the page to the authorization endpoint with PKCE (S256), `state` and
+   * `nonce`. Never settles (the page navigates away); rejects when the sign-in cannot
+   * start (`invalid_options`, `invalid_discovery`, `network`, `unsupported`, `storage`).
+   */
+  signIn(options?: SignInOptions): Promise<never>;
+  /**
+   * On the redirect URI: validates `state` (and `iss`, RFC 9207), exchanges the code,
+   * stores the tokens and removes the response from the address bar. Resolves false when
+   * the URL carries no authorization response. Rejects with `invalid_state`,
+   * `access_denied`, the server's `error` code or `invalid_token_response`; nothing is
+   * stored then. `createTokenClient` calls it itself on the redirect URI.
+   */
+  handleRedirect(): Promise<boolean>;
+  /** The ID token's payload, after checking `iss`, `aud`, `exp` and `nonce`. */
+  readonly idClaims: Record<string, unknown> | null;
   /** Stop timers and listeners; the session stays stored. */
   dispose(): void;
 }

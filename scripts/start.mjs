@@ -1,6 +1,6 @@
 // `npm start`: the tokenward demo. Starts a real authorization server (30 s access tokens,
 // so the refresh is visible), the protected API, and a static server for www/ with the
-// built package at /tokenward/ and the endpoints at /config.json; prints the page URL.
+// built package at /tokenward/ and the issuer, client and API at /config.json; prints the page URL.
 // startDemo() is also what tests/e2e/demo.test.mjs starts.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -39,15 +39,8 @@ export async function startDemo({
       apiPort,
     );
     started.push(api);
-    const config = JSON.stringify({
-      issuer: auth.issuer,
-      clientId: auth.clientId,
-      apiUrl: api.url,
-      tokenEndpoint: auth.tokenEndpoint,
-      revocationEndpoint: auth.revocationEndpoint,
-      authorizationEndpoint: auth.authorizationEndpoint,
-      scope: SCOPE,
-    });
+    // All the page needs: tokenward discovers the endpoints from the issuer.
+    const config = JSON.stringify({ issuer: auth.issuer, clientId: auth.clientId, apiUrl: api.url, scope: SCOPE });
     const page = await onPortOrFree((p) => startStatic({
       root: fileURLToPath(new URL('../www/', import.meta.url)),
       port: p,

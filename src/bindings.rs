@@ -7,6 +7,7 @@
 use crate::browser::client::{
     FetchError, Listener, Options, RefreshFn, RefreshFuture, TokenClient,
 };
+use crate::browser::signin::{SignInParams, SignOutOptions};
 use crate::browser::storage::StorageKind;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::session::{Event, EventKind};
@@ -275,6 +276,11 @@ fn options_from_js(js: &JsValue) -> Result<Options, Error> {
             }
         }
     }
+    o.issuer = opt_string(js, "issuer")?;
+    o.authorization_endpoint = opt_string(js, "authorizationEndpoint")?;
+    o.end_session_endpoint = opt_string(js, "endSessionEndpoint")?;
+    o.redirect_uri = opt_string(js, "redirectUri")?;
+    o.scope = opt_string(js, "scope")?;
     Ok(o)
 }
 
@@ -333,13 +339,24 @@ impl WasmClient {
         })
     }
 
-    /// `signOut({ revoke })`.
+    /// `signOut({ revoke, endSession, postLogoutRedirectUri })`.
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self, options: JsValue) -> Promise {
         let revoke = !(options.is_object() && get(&options, "revoke") == JsValue::FALSE);
+        let end_session = options.is_object() && get(&options, "endSession") == JsValue::TRUE;
+        let post_logout_redirect_uri = if options.is_object() {
+            get(&options, "postLogoutRedirectUri").as_string()
+        } else {
+            None
+        };
         let c = self.client.clone();
         promise(async move {
-            c.sign_out(revoke).await;
+            c.sign_out_with(SignOutOptions {
+                revoke,
+                end_session,
+                post_logout_redirect_uri,
+            })
+            .await;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -383,4 +400,57 @@ impl WasmClient {
     pub fn dispose(&self) {
         self.client.dispose();
     }
+
+    /// `signIn(options)`: resolves once the page is navigating away (`js/` turns that
+    /// into a promise that never settles).
+    #[wasm_bindgen(js_name = signIn)]
+    pub fn sign_in(&self, options: JsValue) -> Promise {
+        let params = sign_in_params_from_js(&options);
+        let c = self.client.clone();
+        promise(async move { c.sign_in(params?).await.map(|_| JsValue::UNDEFINED) })
+    }
+
+    /// `handleRedirect()`.
+    #[wasm_bindgen(js_name = handleRedirect)]
+    pub fn handle_redirect(&self) -> Promise {
+        let c = self.client.clone();
+        promise(async move { c.handle_redirect().await.map(JsValue::from) })
+    }
+
+    /// `idClaims`.
+    #[wasm_bindgen(getter, js_name = idClaims)]
+    pub fn id_claims(&self) -> JsValue {
+        self.client
+            .id_claims()
+            .and_then(|c| js_sys::JSON::parse(&c.json).ok())
+            .unwrap_or(JsValue::NULL)
+    }
+}
+
+/// Reads `signIn()`'s options: `scope`, `prompt`, `loginHint` and `extraParams` (strings).
+fn sign_in_params_from_js(js: &JsValue) -> Result<SignInParams, Error> {
+    let mut p = SignInParams::default();
+    if js.is_undefined() || js.is_null() {
+        return Ok(p);
+    }
+    if !js.is_object() {
+        return Err(Error::options("signIn() options must be an object"));
+    }
+    p.scope = opt_string(js, "scope")?;
+    p.prompt = opt_string(js, "prompt")?;
+    p.login_hint = opt_string(js, "loginHint")?;
+    let extra = get(js, "extraParams");
+    if !extra.is_undefined() && !extra.is_null() {
+        let extra: Object = extra
+            .dyn_into()
+            .map_err(|_| Error::options("`extraParams` must be an object of strings"))?;
+        for entry in Object::entries(&extra).iter() {
+            let pair = js_sys::Array::from(&entry);
+            match (pair.get(0).as_string(), pair.get(1).as_string()) {
+                (Some(k), Some(v)) => p.extra_params.push((k, v)),
+                _ => return Err(Error::options("`extraParams` values must be strings")),
+            }
+        }
+    }
+    Ok(p)
 }

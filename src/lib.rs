@@ -24,5 +24,6 @@ pub mod core;
 mod bindings;
 
 pub use browser::client::{FetchError, ListenerId, Options, TokenClient};
+pub use browser::signin::{SignInParams, SignOutOptions};
 pub use browser::storage::StorageKind;
 pub use core::{Error, ErrorCode, Event, EventKind, Reason, Status, TokenResponse};

@@ -1,9 +1,10 @@
 // tokenward demo page: sign in, watch the access token count down and refresh itself,
 // call the API with auth.fetch, sign out; every tokenward event goes to the log.
 // Tokens are never shown, only a few claims of the access token.
+// The sign-in is tokenward's own (authorization code + PKCE, endpoints discovered from
+// the issuer): the page holds no OAuth code. createTokenClient finishes a sign-in when
+// the page is loaded with the authorization response; a failure is an `error` event.
 import { createTokenClient } from 'tokenward';
-
-import { beginSignIn, completeSignIn } from './pkce.js';
 
 const $ = (id) => document.getElementById(id);
 const EVENTS = ['change', 'refresh', 'expired', 'signedOut', 'error'];
@@ -53,14 +54,6 @@ function show(error) {
 async function start() {
   render();
   const config = await (await fetch('/config.json')).json();
-  const redirectUri = `${location.origin}/`;
-
-  let signInResponse = null;
-  try {
-    signInResponse = await completeSignIn(config);
-  } catch (error) {
-    log('sign-in failed', error.message);
-  }
 
   const on = Object.fromEntries(EVENTS.map((type) => [type, (event) => {
     log(type, describe(event));
@@ -68,18 +61,18 @@ async function start() {
   }]));
   auth = await createTokenClient({
     storage: 'local',
-    tokenEndpoint: config.tokenEndpoint,
-    revocationEndpoint: config.revocationEndpoint,
+    issuer: config.issuer,
     clientId: config.clientId,
+    scope: config.scope,
+    redirectUri: `${location.origin}/`,
     attachTo: [config.apiUrl],
     on,
   });
-  if (signInResponse) auth.setTokens(signInResponse);
   render();
   setInterval(tick, 200);
   tick();
 
-  $('sign-in').onclick = () => beginSignIn({ ...config, redirectUri }).catch(show);
+  $('sign-in').onclick = () => auth.signIn().catch(show);
   $('refresh').onclick = () => auth.refresh().catch(show);
   $('sign-out').onclick = () => auth.signOut().catch(show);
   $('call-api').onclick = async () => {

@@ -7,6 +7,7 @@
 
 use super::http;
 use super::lifecycle::{Lifecycle, Signal};
+use super::signin::{SignIn, SignInParams, SignOutOptions};
 use super::storage::{StorageKind, Store};
 use super::tabs::{Msg, RefreshGuard, Tabs};
 use super::timer::Timeout;
@@ -70,6 +71,17 @@ pub struct Options {
     pub now: Option<Clock>,
     /// Listeners attached before the session is restored.
     pub on: Vec<(EventKind, Listener)>,
+    /// The OpenID Provider: endpoints not given explicitly come from its discovery
+    /// document, fetched when first needed.
+    pub issuer: Option<String>,
+    /// Where `sign_in` sends the user, instead of the discovered one.
+    pub authorization_endpoint: Option<String>,
+    /// RP-Initiated Logout endpoint, instead of the discovered one.
+    pub end_session_endpoint: Option<String>,
+    /// The redirect URI; `None`: the page's URL without query and fragment.
+    pub redirect_uri: Option<String>,
+    /// The scope `sign_in` asks for; `None`: `openid`.
+    pub scope: Option<String>,
 }
 
 impl Default for Options {
@@ -87,6 +99,11 @@ impl Default for Options {
             cross_tab: true,
             now: None,
             on: Vec::new(),
+            issuer: None,
+            authorization_endpoint: None,
+            end_session_endpoint: None,
+            redirect_uri: None,
+            scope: None,
         }
     }
 }
@@ -146,6 +163,7 @@ struct Inner {
     lifecycle: RefCell<Option<Lifecycle>>,
     tabs: RefCell<Option<Rc<Tabs>>>,
     disposed: Cell<bool>,
+    signin: SignIn,
 }
 
 /// The token client. Cloning gives another handle on the same client.
@@ -192,6 +210,8 @@ impl TokenClient {
         let refresh = match (&options.token_endpoint, &options.refresh) {
             (Some(_), _) => RefreshMode::Endpoint,
             (None, Some(_)) => RefreshMode::Callback,
+            // The token endpoint is discovered when the first refresh needs it.
+            (None, None) if options.issuer.is_some() => RefreshMode::Endpoint,
             (None, None) => RefreshMode::None,
         };
         let seed = (js_sys::Math::random() * 9.0e15) as u64;
@@ -216,6 +236,7 @@ impl TokenClient {
             lifecycle: RefCell::new(None),
             tabs: RefCell::new(None),
             disposed: Cell::new(false),
+            signin: SignIn::new(&options)?,
         });
         let client = TokenClient { inner };
         for (kind, listener) in options.on.iter().cloned() {
@@ -278,6 +299,7 @@ impl TokenClient {
                 }
             }
         }
+        self.handle_redirect_on_start().await;
         inner.reschedule();
     }
 
@@ -333,25 +355,11 @@ impl TokenClient {
     /// `revoke` and a revocation endpoint are set. A failed revocation still signs
     /// out and is reported as an `error` event.
     pub async fn sign_out(&self, revoke: bool) {
-        let inner = &self.inner;
-        let refresh_token = inner
-            .session
-            .borrow()
-            .tokens()
-            .and_then(|t| t.refresh_token.clone());
-        if let (true, Some(url), Some(rt)) = (revoke, &inner.revocation_endpoint, refresh_token) {
-            let mut form = vec![("token", rt.as_str()), ("token_type_hint", "refresh_token")];
-            if let Some(id) = &inner.client_id {
-                form.push(("client_id", id));
-            }
-            let result = http::revoke(url, &form_encode(&form)).await;
-            inner.step(|s, _| s.sign_out());
-            if let Err(e) = result {
-                inner.report(e);
-            }
-        } else {
-            inner.step(|s, _| s.sign_out());
-        }
+        self.sign_out_with(SignOutOptions {
+            revoke,
+            ..SignOutOptions::default()
+        })
+        .await;
     }
 
     /// Adds a shared listener (as the bindings do).
@@ -406,6 +414,103 @@ impl TokenClient {
         inner.timer.borrow_mut().take();
         inner.lifecycle.borrow_mut().take();
         inner.tabs.borrow_mut().take();
+    }
+
+    /// Sends the page to the authorization endpoint (authorization code with PKCE S256,
+    /// `state` and `nonce`; endpoints discovered from `issuer` unless given). Returns once
+    /// the navigation has started; fails, storing nothing, when it cannot start
+    /// (`invalid_options`, `invalid_discovery`, `network`, `unsupported`, `storage`).
+    pub async fn sign_in(&self, params: SignInParams) -> Result<(), Error> {
+        self.inner.signin.begin(params).await
+    }
+
+    /// On the redirect URI: checks the authorization response (`state`, RFC 9207 `iss`),
+    /// removes it from the address bar, exchanges the code, checks the ID token and stores
+    /// the tokens. `Ok(false)` when the page URL carries no authorization response; on an
+    /// error nothing stored changes.
+    pub async fn handle_redirect(&self) -> Result<bool, Error> {
+        let inner = self.inner.clone();
+        let clock = move || inner.now();
+        match self.inner.signin.complete(&clock).await? {
+            Some(response) => {
+                self.set_tokens(response);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The ID token's payload: checked (`iss`, `aud`, `exp`, `nonce`) when it arrived,
+    /// `iss` and `aud` again now. `None` without an ID token or a `client_id`.
+    pub fn id_claims(&self) -> Option<Claims> {
+        let id_token = self
+            .inner
+            .session
+            .borrow()
+            .tokens()
+            .and_then(|t| t.id_token.clone())?;
+        self.inner.signin.id_claims(&id_token)
+    }
+
+    /// [`TokenClient::sign_out`] with the discovered revocation endpoint when none was
+    /// given, and, when asked, the provider's end-session endpoint afterwards (the page
+    /// navigates there). Failures are reported as `error` events; the local sign-out
+    /// always happens.
+    pub async fn sign_out_with(&self, options: SignOutOptions) {
+        let inner = &self.inner;
+        let (id_token, refresh_token) = match inner.session.borrow().tokens() {
+            Some(t) => (t.id_token.clone(), t.refresh_token.clone()),
+            None => (None, None),
+        };
+        let revocation = match (
+            &inner.revocation_endpoint,
+            options.revoke && refresh_token.is_some(),
+        ) {
+            (_, false) => None,
+            (Some(url), true) => Some(url.clone()),
+            (None, true) => inner
+                .signin
+                .discovered_revocation_endpoint()
+                .await
+                .unwrap_or_else(|e| {
+                    inner.report(e);
+                    None
+                }),
+        };
+        let result = match (revocation, refresh_token) {
+            (Some(url), Some(rt)) => {
+                let mut form = vec![("token", rt.as_str()), ("token_type_hint", "refresh_token")];
+                if let Some(id) = &inner.client_id {
+                    form.push(("client_id", id));
+                }
+                http::revoke(&url, &form_encode(&form)).await
+            }
+            _ => Ok(()),
+        };
+        inner.step(|s, _| s.sign_out());
+        if let Err(e) = result {
+            inner.report(e);
+        }
+        if options.end_session {
+            let post_logout = options.post_logout_redirect_uri.as_deref();
+            if let Err(e) = inner
+                .signin
+                .end_session(id_token.as_deref(), post_logout)
+                .await
+            {
+                inner.report(e);
+            }
+        }
+    }
+
+    /// `createTokenClient`'s own redirect handling: a failure is an `error` event, never
+    /// a failed creation.
+    async fn handle_redirect_on_start(&self) {
+        if self.inner.signin.response_in_page() {
+            if let Err(e) = self.handle_redirect().await {
+                self.inner.report(e);
+            }
+        }
     }
 }
 
@@ -541,7 +646,20 @@ impl Inner {
                 .tokens()
                 .and_then(|t| t.refresh_token.clone());
         }
-        let result = match (&self.refresh_fn, &self.token_endpoint) {
+        let token_endpoint = match (&self.refresh_fn, &self.token_endpoint) {
+            (None, None) if self.signin.issuer().is_some() && refresh_token.is_some() => {
+                match self.signin.token_endpoint().await {
+                    Ok(url) => Some(url),
+                    Err(e) => {
+                        let failure = Err((Failure::Transient(None), e));
+                        self.step(|s, now| s.refresh_done(now, Some(failure)));
+                        return;
+                    }
+                }
+            }
+            _ => self.token_endpoint.clone(),
+        };
+        let result = match (&self.refresh_fn, &token_endpoint) {
             (Some(f), _) => f(refresh_token).await.map_err(|e| {
                 let failure = if Session::is_terminal(&e.code) {
                     Failure::Terminal

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod http;
 pub mod lifecycle;
+pub mod signin;
 pub mod storage;
 pub mod tabs;
 pub mod timer;

@@ -1,0 +1,475 @@
+//! Sign-in I/O: WebCrypto (random values, the SHA-256 of the PKCE verifier), the
+//! discovery request, the pending sign-in in the tab's sessionStorage, and the page's
+//! address (`location.assign`, `history.replaceState`).
+//!
+//! Every decision — what the request carries, whether a response is valid, whether the ID
+//! token is right — is `crate::core::oidc`'s; this module only fetches, stores and
+//! navigates, in the order a sign-in needs.
+
+use super::client::{parse_url, Options};
+use super::http::{self, REQUEST_TIMEOUT_MS};
+use super::timer::Timeout;
+use crate::core::error::{Error, ErrorCode};
+use crate::core::jwt::Claims;
+use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, Pending};
+use crate::core::tokens::{token_answer, TokenResponse};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, Response};
+
+/// What `signIn()` may change or add in the authorization request.
+#[derive(Debug, Clone, Default)]
+pub struct SignInParams {
+    /// The scope for this sign-in instead of the client's `scope`.
+    pub scope: Option<String>,
+    /// `prompt` (e.g. `login`, `consent`, `none`).
+    pub prompt: Option<String>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// Other request parameters; those the client sets itself are refused.
+    pub extra_params: Vec<(String, String)>,
+}
+
+/// How `signOut()` ends the session.
+#[derive(Debug, Clone)]
+pub struct SignOutOptions {
+    /// Revoke the refresh token first (when a revocation endpoint is known).
+    pub revoke: bool,
+    /// Then send the page to the provider's end-session endpoint (RP-Initiated Logout),
+    /// which ends the provider's own session too.
+    pub end_session: bool,
+    /// Where the provider sends the user after that (must be registered there).
+    pub post_logout_redirect_uri: Option<String>,
+}
+
+impl Default for SignOutOptions {
+    fn default() -> SignOutOptions {
+        SignOutOptions {
+            revoke: true,
+            end_session: false,
+            post_logout_redirect_uri: None,
+        }
+    }
+}
+
+/// An absolute http(s) URL option, as the browser normalises it.
+fn url_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
+    let Some(v) = value else { return Ok(None) };
+    let url = parse_url(v).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
+    if !matches!(url.protocol().as_str(), "http:" | "https:") {
+        return Err(Error::options(format!("`{name}` must be an http(s) URL")));
+    }
+    Ok(Some(url.href()))
+}
+
+/// The sign-in configuration of a client and its discovery cache.
+pub(crate) struct SignIn {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
+    redirect_uri: Option<String>,
+    scope: String,
+    pending_key: String,
+    discovery: RefCell<Option<Rc<Discovery>>>,
+}
+
+impl SignIn {
+    /// Reads and checks the sign-in options (`invalid_options` for URLs that cannot work).
+    /// The issuer is kept exactly as given: it is compared as a string (Discovery §4.3,
+    /// RFC 9207), so the browser must not add a `/` to it.
+    pub(crate) fn new(o: &Options) -> Result<SignIn, Error> {
+        if let Some(issuer) = &o.issuer {
+            let url = web_sys::Url::new(issuer)
+                .map_err(|_| Error::options("`issuer` must be an absolute URL"))?;
+            if !matches!(url.protocol().as_str(), "http:" | "https:")
+                || !url.search().is_empty()
+                || issuer.contains('#')
+            {
+                return Err(Error::options(
+                    "`issuer` must be an http(s) URL without query or fragment",
+                ));
+            }
+        }
+        let scope = o
+            .scope
+            .clone()
+            .unwrap_or_else(|| oidc::DEFAULT_SCOPE.to_string());
+        if scope.trim().is_empty() {
+            return Err(Error::options("`scope` must not be empty"));
+        }
+        Ok(SignIn {
+            issuer: o.issuer.clone(),
+            client_id: o.client_id.clone(),
+            authorization_endpoint: url_option("authorizationEndpoint", &o.authorization_endpoint)?,
+            token_endpoint: url_option("tokenEndpoint", &o.token_endpoint)?,
+            end_session_endpoint: url_option("endSessionEndpoint", &o.end_session_endpoint)?,
+            redirect_uri: url_option("redirectUri", &o.redirect_uri)?,
+            scope,
+            pending_key: format!("{}:signin", o.storage_key),
+            discovery: RefCell::new(None),
+        })
+    }
+
+    /// The configured issuer.
+    pub(crate) fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// Whether this client signs in at all (an issuer or an authorization endpoint).
+    fn configured(&self) -> bool {
+        self.issuer.is_some() || self.authorization_endpoint.is_some()
+    }
+
+    /// The provider's metadata, fetched once and reused; a failure is not cached. Boxed,
+    /// so that its state machine exists once in the wasm, not inlined at every caller.
+    fn discover(&self) -> Pin<Box<dyn Future<Output = Result<Rc<Discovery>, Error>> + '_>> {
+        Box::pin(self.discover_once())
+    }
+
+    async fn discover_once(&self) -> Result<Rc<Discovery>, Error> {
+        if let Some(d) = self.discovery.borrow().clone() {
+            return Ok(d);
+        }
+        let Some(issuer) = &self.issuer else {
+            return Err(Error::options(
+                "this needs the `issuer` option, or the endpoints given explicitly",
+            ));
+        };
+        let (status, body) = get_text(&oidc::discovery_url(issuer), REQUEST_TIMEOUT_MS)
+            .await
+            .map_err(|e| {
+                Error::network("the discovery document could not be fetched")
+                    .with_cause(super::describe(&e))
+            })?;
+        let discovery = Rc::new(Discovery::from_answer(status, &body, issuer)?);
+        *self.discovery.borrow_mut() = Some(discovery.clone());
+        Ok(discovery)
+    }
+
+    /// The token endpoint: the explicit one, or the discovered one.
+    pub(crate) async fn token_endpoint(&self) -> Result<String, Error> {
+        match &self.token_endpoint {
+            Some(t) => Ok(t.clone()),
+            None => Ok(self.discover().await?.token_endpoint.clone()),
+        }
+    }
+
+    /// The discovered revocation endpoint (for a client with an issuer and no explicit
+    /// `revocationEndpoint`).
+    pub(crate) async fn discovered_revocation_endpoint(&self) -> Result<Option<String>, Error> {
+        if self.issuer.is_none() {
+            return Ok(None);
+        }
+        Ok(self.discover().await?.revocation_endpoint.clone())
+    }
+
+    /// Starts a sign-in: new state, nonce and PKCE verifier, the pending record in
+    /// sessionStorage, then the page goes to the authorization endpoint. Returns once the
+    /// navigation has started; fails (and stores nothing) when it cannot start.
+    pub(crate) async fn begin(&self, params: SignInParams) -> Result<(), Error> {
+        // Only what crosses an await lives in the state machine: the rest is `redirect`.
+        let endpoints = match (&self.authorization_endpoint, &self.token_endpoint) {
+            (Some(a), Some(t)) => (a.clone(), t.clone(), false),
+            _ => {
+                let d = self.discover().await?;
+                let a = self
+                    .authorization_endpoint
+                    .as_ref()
+                    .unwrap_or(&d.authorization_endpoint);
+                let t = self.token_endpoint.as_ref().unwrap_or(&d.token_endpoint);
+                (a.clone(), t.clone(), d.iss_parameter_supported)
+            }
+        };
+        let verifier = oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?);
+        let digest = sha256(verifier.as_bytes()).await?;
+        self.redirect(params, endpoints, verifier, &digest)
+    }
+
+    /// The synchronous part of [`SignIn::begin`].
+    fn redirect(
+        &self,
+        params: SignInParams,
+        (authorization_endpoint, token_endpoint, iss_required): (String, String, bool),
+        verifier: String,
+        digest: &[u8],
+    ) -> Result<(), Error> {
+        let client_id = self
+            .client_id
+            .clone()
+            .ok_or_else(|| Error::options("signIn() needs the `clientId` option"))?;
+        let window = web_sys::window()
+            .ok_or_else(|| Error::new(ErrorCode::Unsupported, "signIn() needs a browser window"))?;
+        let redirect_uri = match &self.redirect_uri {
+            Some(r) => r.clone(),
+            None => page_url_without_query(&window)?,
+        };
+        let pending = Pending {
+            state: oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?),
+            nonce: oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?),
+            verifier,
+            redirect_uri,
+            scope: params.scope.unwrap_or_else(|| self.scope.clone()),
+            client_id,
+            token_endpoint,
+            issuer: self.issuer.clone(),
+            iss_required,
+        };
+        let url = oidc::authorization_url(&AuthRequest {
+            endpoint: authorization_endpoint,
+            client_id: pending.client_id.clone(),
+            redirect_uri: pending.redirect_uri.clone(),
+            scope: pending.scope.clone(),
+            state: pending.state.clone(),
+            nonce: pending.nonce.clone(),
+            code_challenge: oidc::code_challenge(digest),
+            prompt: params.prompt,
+            login_hint: params.login_hint,
+            extra: params.extra_params,
+        })?;
+        let storage = session_storage(&window)?;
+        storage
+            .set_item(&self.pending_key, &pending.to_json())
+            .map_err(|e| {
+                Error::storage("the sign-in could not be kept in sessionStorage")
+                    .with_cause(super::describe(&e))
+            })?;
+        if let Err(e) = window.location().assign(&url) {
+            let _ = storage.remove_item(&self.pending_key);
+            return Err(
+                Error::options("the authorization endpoint could not be opened")
+                    .with_cause(super::describe(&e)),
+            );
+        }
+        Ok(())
+    }
+
+    fn pending_text(&self) -> Option<String> {
+        let window = web_sys::window()?;
+        session_storage(&window)
+            .ok()?
+            .get_item(&self.pending_key)
+            .ok()
+            .flatten()
+    }
+
+    fn remove_pending(&self) {
+        if let Some(window) = web_sys::window() {
+            if let Ok(s) = session_storage(&window) {
+                let _ = s.remove_item(&self.pending_key);
+            }
+        }
+    }
+
+    /// Whether the page URL carries an authorization response `createTokenClient` should
+    /// handle by itself (see [`oidc::should_handle`]); never for a client without sign-in.
+    pub(crate) fn response_in_page(&self) -> bool {
+        if !self.configured() {
+            return false;
+        }
+        let Some(href) = web_sys::window().and_then(|w| w.location().href().ok()) else {
+            return false;
+        };
+        let Some(response) = web_sys::Url::new(&href).ok().and_then(|u| response_in(&u)) else {
+            return false;
+        };
+        let redirect_uri = self.redirect_uri.clone().unwrap_or_else(|| href.clone());
+        oidc::should_handle(
+            &href,
+            &redirect_uri,
+            &response,
+            self.pending_text().is_some(),
+        )
+    }
+
+    /// Finishes a sign-in on the redirect URI: `None` when the page URL carries no
+    /// authorization response. Otherwise the response leaves the address bar, is checked
+    /// against the pending sign-in, the code is exchanged and the token response checked;
+    /// the caller stores what is returned. `clock` gives the time for the ID token's `exp`.
+    pub(crate) async fn complete(
+        &self,
+        clock: &dyn Fn() -> f64,
+    ) -> Result<Option<TokenResponse>, Error> {
+        let Some((pending, form)) = self.take_response()? else {
+            return Ok(None);
+        };
+        let answer = http::post_form(&pending.token_endpoint, &form, REQUEST_TIMEOUT_MS).await?;
+        let tokens =
+            token_answer(answer.status, &answer.body, answer.retry_after_ms).map_err(|(_, e)| e)?;
+        oidc::check_sign_in_tokens(&tokens, &pending, clock())?;
+        Ok(Some(tokens))
+    }
+
+    /// The synchronous part of [`SignIn::complete`] before the exchange: the response
+    /// leaves the address bar and is checked; the pending sign-in it used is removed.
+    /// The pending sign-in and the token request, when the code can be exchanged.
+    fn take_response(&self) -> Result<Option<(Pending, String)>, Error> {
+        let Some(window) = web_sys::window() else {
+            return Ok(None);
+        };
+        let href = window.location().href().map_err(|e| {
+            Error::new(ErrorCode::Unsupported, "the page URL cannot be read")
+                .with_cause(super::describe(&e))
+        })?;
+        let Some((url, response)) = web_sys::Url::new(&href)
+            .ok()
+            .and_then(|u| response_in(&u).map(|r| (u, r)))
+        else {
+            return Ok(None);
+        };
+        clear_address_bar(&window, &url);
+        let text = self.pending_text();
+        let pending = text.as_deref().and_then(Pending::from_json);
+        let verdict = oidc::check_response(&response, pending.as_ref());
+        if verdict.consume_pending || (text.is_some() && pending.is_none()) {
+            self.remove_pending();
+        }
+        let code = verdict.code?;
+        let pending = pending.ok_or_else(|| {
+            Error::new(ErrorCode::InvalidState, "no sign-in is pending in this tab")
+        })?;
+        let form = oidc::exchange_form(&code, &pending);
+        Ok(Some((pending, form)))
+    }
+
+    /// The claims of an ID token the session holds, after the `iss` and `aud` checks.
+    pub(crate) fn id_claims(&self, id_token: &str) -> Option<Claims> {
+        oidc::id_claims(id_token, self.issuer.as_deref(), self.client_id.as_deref())
+    }
+
+    /// Sends the page to the end-session endpoint (explicit, or discovered).
+    pub(crate) async fn end_session(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Result<(), Error> {
+        let endpoint = match &self.end_session_endpoint {
+            Some(e) => e.clone(),
+            None => self.discover().await?.end_session_endpoint.clone().ok_or_else(|| {
+                Error::new(ErrorCode::InvalidDiscovery, "the provider has no `end_session_endpoint`: the provider's session was not ended")
+            })?,
+        };
+        let url = oidc::end_session_url(
+            &endpoint,
+            id_token_hint,
+            self.client_id.as_deref(),
+            post_logout_redirect_uri,
+        );
+        let window = web_sys::window()
+            .ok_or_else(|| Error::new(ErrorCode::Unsupported, "there is no browser window"))?;
+        window.location().assign(&url).map_err(|e| {
+            Error::options("the end-session endpoint could not be opened")
+                .with_cause(super::describe(&e))
+        })
+    }
+}
+
+fn session_storage(window: &web_sys::Window) -> Result<web_sys::Storage, Error> {
+    match window.session_storage() {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(Error::storage(
+            "this browser has no sessionStorage, which sign-in needs",
+        )),
+        Err(e) => Err(
+            Error::storage("the browser refused access to sessionStorage")
+                .with_cause(super::describe(&e)),
+        ),
+    }
+}
+
+fn page_url_without_query(window: &web_sys::Window) -> Result<String, Error> {
+    let href = window.location().href().map_err(|e| {
+        Error::new(ErrorCode::Unsupported, "the page URL cannot be read")
+            .with_cause(super::describe(&e))
+    })?;
+    Ok(oidc::without_query(&href).to_string())
+}
+
+/// Removes the authorization response's parameters from the address bar, keeping the
+/// rest of the URL and the history entry's state.
+fn clear_address_bar(window: &web_sys::Window, url: &web_sys::Url) {
+    let params = url.search_params();
+    for name in oidc::RESPONSE_PARAMS {
+        params.delete(name);
+    }
+    url.set_search(&params.to_string().as_string().unwrap_or_default());
+    if let Ok(history) = window.history() {
+        let state = history.state().unwrap_or(JsValue::NULL);
+        let _ = history.replace_state_with_url(&state, "", Some(&url.href()));
+    }
+}
+
+fn crypto() -> Result<web_sys::Crypto, Error> {
+    web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::Unsupported,
+                "this browser has no WebCrypto, which sign-in needs",
+            )
+        })
+}
+
+/// `n` bytes from `crypto.getRandomValues`.
+fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
+    let mut bytes = vec![0u8; n];
+    crypto()?
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(|e| {
+            Error::new(ErrorCode::Unsupported, "crypto.getRandomValues failed")
+                .with_cause(super::describe(&e))
+        })?;
+    Ok(bytes)
+}
+
+/// SHA-256 with `crypto.subtle.digest` (only in secure contexts: HTTPS or localhost).
+async fn sha256(data: &[u8]) -> Result<Vec<u8>, Error> {
+    let unsupported = |e: JsValue| {
+        Error::new(ErrorCode::Unsupported, "crypto.subtle is unavailable: sign-in needs a page served over HTTPS or from localhost")
+            .with_cause(super::describe(&e))
+    };
+    let promise = crypto()?
+        .subtle()
+        .digest_with_str_and_u8_array("SHA-256", data)
+        .map_err(unsupported)?;
+    let digest = JsFuture::from(promise).await.map_err(unsupported)?;
+    // Read byte by byte: `to_vec` asserts the length and pulls in panic formatting.
+    let array = js_sys::Uint8Array::new(&digest);
+    Ok((0..array.length()).map(|i| array.get_index(i)).collect())
+}
+
+/// GETs `url`, with a timeout: the status and the body. Fails (with the browser's error)
+/// only when no HTTP answer came: offline, refused, CORS, timeout.
+async fn get_text(url: &str, timeout_ms: f64) -> Result<(u16, String), JsValue> {
+    let controller = web_sys::AbortController::new()?;
+    let init = RequestInit::new();
+    init.set_signal(Some(&controller.signal()));
+    let request = Request::new_with_str_and_init(url, &init)?;
+    let abort = controller.clone();
+    let _timeout = Timeout::new(timeout_ms, move || abort.abort());
+    let response: Response = JsFuture::from(super::global_fetch(&request))
+        .await?
+        .unchecked_into();
+    let body = JsFuture::from(response.text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    Ok((response.status(), body))
+}
+
+/// The authorization response in a URL's query, decoded by the browser's `URLSearchParams`.
+fn response_in(url: &web_sys::Url) -> Option<AuthResponse> {
+    let params = url.search_params();
+    let mut pairs = Vec::new();
+    for name in oidc::RESPONSE_PARAMS {
+        for value in params.get_all(name).iter() {
+            pairs.push((name.to_string(), value.as_string().unwrap_or_default()));
+        }
+    }
+    AuthResponse::from_pairs(pairs)
+}
