@@ -718,9 +718,10 @@ impl Inner {
     }
 
     async fn fetch(self: Rc<Self>, request: Request) -> Result<Response, FetchError> {
+        // `request.url()` is already absolute: no need to resolve it against the page.
         let attach = !request.headers().has("authorization").unwrap_or(true)
-            && parse_url(&request.url())
-                .is_some_and(|u| with_parts(&u, |p| attach::allowed(&self.rules, p)));
+            && web_sys::Url::new(&request.url())
+                .is_ok_and(|u| with_parts(&u, |p| attach::allowed(&self.rules, p)));
         if !attach {
             return send(&request).await;
         }
@@ -729,10 +730,12 @@ impl Inner {
             Err(e) if e.code == ErrorCode::SignedOut => return send(&request).await,
             Err(e) => return Err(FetchError::Token(e)),
         };
-        let replay = if self.retry_on_401 {
-            request.clone().ok()
-        } else {
-            None
+        // What a retry after a 401 sends: the same request when it has no body (GET,
+        // HEAD: nothing is consumed by sending it), otherwise a copy made before sending.
+        let replay = match (self.retry_on_401, request.method().as_str()) {
+            (false, _) => None,
+            (true, "GET" | "HEAD") => Some(Clone::clone(&request)),
+            (true, _) => request.clone().ok(),
         };
         set_bearer(&request, &token)?;
         let response = send(&request).await?;
