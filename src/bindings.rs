@@ -189,9 +189,11 @@ fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    v.dyn_into::<Function>()
-        .map(Some)
-        .map_err(|_| Error::options(format!("`{key}` must be a function")))
+    // typeof checks, not instanceof: values made in another frame are fine.
+    if !v.is_function() {
+        return Err(Error::options(format!("`{key}` must be a function")));
+    }
+    Ok(Some(v.unchecked_into()))
 }
 
 fn options_from_js(js: &JsValue) -> Result<Options, Error> {
@@ -263,9 +265,10 @@ fn options_from_js(js: &JsValue) -> Result<Options, Error> {
     }
     let on = get(js, "on");
     if !on.is_undefined() && !on.is_null() {
-        let on: Object = on
-            .dyn_into()
-            .map_err(|_| Error::options("`on` must be an object of listeners"))?;
+        if !on.is_object() {
+            return Err(Error::options("`on` must be an object of listeners"));
+        }
+        let on: Object = on.unchecked_into();
         for key in Object::keys(&on).iter() {
             let name = key.as_string().unwrap_or_default();
             let kind = EventKind::parse(&name)
@@ -365,9 +368,12 @@ impl WasmClient {
     pub fn on(&self, event: &str, listener: JsValue) -> Result<Function, JsValue> {
         let kind = EventKind::parse(event)
             .ok_or_else(|| error_to_js(&Error::options(format!("unknown event `{event}`"))))?;
-        let f: Function = listener
-            .dyn_into()
-            .map_err(|_| error_to_js(&Error::options("a listener must be a function")))?;
+        if !listener.is_function() {
+            return Err(error_to_js(&Error::options(
+                "a listener must be a function",
+            )));
+        }
+        let f: Function = listener.unchecked_into();
         let id = self.client.on_listener(kind, js_listener(f));
         let c = self.client.clone();
         Ok(Closure::once_into_js(move || c.off(id)).unchecked_into())
@@ -441,9 +447,10 @@ fn sign_in_params_from_js(js: &JsValue) -> Result<SignInParams, Error> {
     p.login_hint = opt_string(js, "loginHint")?;
     let extra = get(js, "extraParams");
     if !extra.is_undefined() && !extra.is_null() {
-        let extra: Object = extra
-            .dyn_into()
-            .map_err(|_| Error::options("`extraParams` must be an object of strings"))?;
+        if !extra.is_object() {
+            return Err(Error::options("`extraParams` must be an object of strings"));
+        }
+        let extra: Object = extra.unchecked_into();
         for entry in Object::entries(&extra).iter() {
             let pair = js_sys::Array::from(&entry);
             match (pair.get(0).as_string(), pair.get(1).as_string()) {

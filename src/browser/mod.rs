@@ -22,11 +22,16 @@ extern "C" {
 
 /// A short, secret-free description of a JS exception (its name and message).
 pub(crate) fn describe(err: &JsValue) -> String {
-    if let Some(e) = err.dyn_ref::<js_sys::Error>() {
-        let name: String = e.name().into();
-        let message: String = e.message().into();
-        return format!("{name}: {message}");
+    // Read by name, not `instanceof Error`: errors from another frame count too.
+    let field = |k: &str| {
+        js_sys::Reflect::get(err, &JsValue::from_str(k))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    match (field("name"), field("message")) {
+        (Some(name), Some(message)) => format!("{name}: {message}"),
+        _ => err
+            .as_string()
+            .unwrap_or_else(|| "unknown error".to_string()),
     }
-    err.as_string()
-        .unwrap_or_else(|| "unknown error".to_string())
 }
