@@ -301,54 +301,47 @@ async fn both_tokens(c: &TokenClient) -> Vec<String> {
         .collect()
 }
 
-#[wasm_bindgen_test]
-async fn without_web_locks_or_broadcast_channel_it_works_alone_and_says_so_once() {
-    let hide = js_sys::Function::new_no_args(
-        "window.__locks = Object.getOwnPropertyDescriptor(Navigator.prototype, 'locks');
-         Object.defineProperty(Navigator.prototype, 'locks', { get() { return undefined; }, configurable: true });",
-    );
-    let unhide = js_sys::Function::new_no_args(
-        "if (window.__locks) Object.defineProperty(Navigator.prototype, 'locks', window.__locks);",
-    );
-    hide.call0(&JsValue::UNDEFINED).unwrap();
+/// Creates a cross-tab client while `hide` (JS) removes a browser feature, then checks it
+/// still works in its own tab and reported exactly one `unsupported` error.
+async fn works_alone_without(name: &str, hide: &str, unhide: &str) {
+    js_sys::Function::new_no_args(hide)
+        .call0(&JsValue::UNDEFINED)
+        .unwrap();
     let mut o = Options {
         cross_tab: true,
-        ..options("nolocks", StorageKind::Memory)
-    };
-    let log = record_events(&mut o);
-    let c = TokenClient::new(o).await.unwrap();
-    unhide.call0(&JsValue::UNDEFINED).unwrap();
-    c.set_tokens_json(TOKENS).unwrap();
-    assert_eq!(c.access_token().await.unwrap(), "at-1");
-    let errors: Vec<_> = log
-        .borrow()
-        .iter()
-        .filter(|e| e.starts_with("error"))
-        .cloned()
-        .collect();
-    assert_eq!(errors, vec!["error:unsupported".to_string()]);
-    c.dispose();
-
-    let hide = js_sys::Function::new_no_args(
-        "window.__bc = window.BroadcastChannel; window.BroadcastChannel = undefined;",
-    );
-    let unhide = js_sys::Function::new_no_args("window.BroadcastChannel = window.__bc;");
-    hide.call0(&JsValue::UNDEFINED).unwrap();
-    let mut o = Options {
-        cross_tab: true,
-        ..options("nochannel", StorageKind::Memory)
+        ..options(name, StorageKind::Memory)
     };
     let log = record_events(&mut o);
     let c = TokenClient::new(o).await;
-    unhide.call0(&JsValue::UNDEFINED).unwrap();
+    js_sys::Function::new_no_args(unhide)
+        .call0(&JsValue::UNDEFINED)
+        .unwrap();
     let c = c.unwrap();
     c.set_tokens_json(TOKENS).unwrap();
-    assert_eq!(c.access_token().await.unwrap(), "at-1");
+    assert_eq!(c.access_token().await.unwrap(), "at-1", "{name}");
     let errors: Vec<_> = log
         .borrow()
         .iter()
         .filter(|e| e.starts_with("error"))
         .cloned()
         .collect();
-    assert_eq!(errors, vec!["error:unsupported".to_string()]);
+    assert_eq!(errors, vec!["error:unsupported".to_string()], "{name}");
+    c.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn without_web_locks_or_broadcast_channel_it_works_alone_and_says_so_once() {
+    works_alone_without(
+        "nolocks",
+        "window.__locks = Object.getOwnPropertyDescriptor(Navigator.prototype, 'locks');
+         Object.defineProperty(Navigator.prototype, 'locks', { get() { return undefined; }, configurable: true });",
+        "if (window.__locks) Object.defineProperty(Navigator.prototype, 'locks', window.__locks);",
+    )
+    .await;
+    works_alone_without(
+        "nochannel",
+        "window.__bc = window.BroadcastChannel; window.BroadcastChannel = undefined;",
+        "window.BroadcastChannel = window.__bc;",
+    )
+    .await;
 }

@@ -2,36 +2,15 @@
 // page against the real authorization server and API. The scenarios live in
 // scenarios/core.mjs (shared with the other engines); the Playwright-clock case below is
 // Chromium-only. Run: node --test --test-concurrency=1 tests/e2e/core.test.mjs
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 
-import { launchBrowser, openApp, resultPath, startStack } from './harness.mjs';
+import { chromiumSuite, startStack } from './harness.mjs';
 import * as scenarios from './scenarios/core.mjs';
 
 describe('core client (Chromium)', () => {
-  let stack;
-  let context;
-  const logs = [];
-
-  before(async () => {
-    stack = await startStack({ accessTokenTtl: 5 });
-    context = await launchBrowser();
-  });
-
-  after(async () => {
-    await writeFile(await resultPath('core.log'), `${logs.join('\n')}\n`).catch(() => {});
-    await context?.close();
-    await stack?.close();
-  });
-
-  const env = (t) => ({
-    context,
-    stack,
-    openApp: (ctx, url) => openApp(ctx, url, { logs }),
-    assert,
-    diagnostic: (message) => t.diagnostic(message),
-  });
+  const suite = chromiumSuite('core', () => startStack({ accessTokenTtl: 5 }));
+  const { env } = suite;
 
   test('a 5 s token stays usable for 30 s of calls every 250 ms, one refresh per token', (t) => scenarios.refreshCadence(env(t)));
   test('50 concurrent fetches with an expired token: one token request, 50 successes', (t) => scenarios.concurrentFetchesOneRefresh(env(t)));
@@ -53,6 +32,7 @@ describe('core client (Chromium)', () => {
   // (due timers fire once, as when the lid opens).
   for (const jump of ['setSystemTime', 'fastForward']) {
     test(`[chromium only] clock jumps 2 h past expiry (${jump}): refresh first, API never sees the old token`, async (t) => {
+      const { stack, context } = suite;
       const { auth, api } = stack;
       auth.setAccessTokenTtl(60);
       const page = await context.newPage();

@@ -2,9 +2,11 @@
 // headless Chromium next to a real authorization server and a protected API.
 // Every start* function returns something with close(), so a test file can do all its
 // setup in before() and all its teardown in after().
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,4 +194,35 @@ export async function openApp(context, url, { logs = [] } = {}) {
 export async function resultPath(name) {
   await mkdir(resultsDir, { recursive: true });
   return join(resultsDir, name);
+}
+
+/**
+ * The Chromium side of a shared-scenario suite, for use inside a `describe`: starts
+ * `start()` (a stack) and a browser in before(), closes both in after() (also on failure),
+ * keeps the pages' console in test-results/<name>.log, and gives each test the `env` the
+ * scenarios take. `suite.stack` and `suite.context` are there for Chromium-only cases.
+ */
+export function chromiumSuite(name, start) {
+  const logs = [];
+  const suite = {
+    stack: null,
+    context: null,
+    env: (t) => ({
+      context: suite.context,
+      stack: suite.stack,
+      openApp: (ctx, url) => openApp(ctx, url, { logs }),
+      assert,
+      diagnostic: (message) => t.diagnostic(message),
+    }),
+  };
+  before(async () => {
+    suite.stack = await start();
+    suite.context = await launchBrowser();
+  });
+  after(async () => {
+    await writeFile(await resultPath(`${name}.log`), `${logs.join('\n')}\n`).catch(() => {});
+    await suite.context?.close();
+    await suite.stack?.close();
+  });
+  return suite;
 }

@@ -2,36 +2,13 @@
 // auth.fetch from a real page, and what Authorization header each request really carried
 // at the header recorder. The scenarios live in scenarios/leaks.mjs (shared with the other
 // engines). Run: node --test --test-concurrency=1 tests/e2e/leaks.test.mjs
-import { after, before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
 
-import { launchBrowser, openApp, resultPath } from './harness.mjs';
+import { chromiumSuite } from './harness.mjs';
 import * as scenarios from './scenarios/leaks.mjs';
 
 describe('token leaks (Chromium)', () => {
-  let stack;
-  let context;
-  const logs = [];
-
-  before(async () => {
-    stack = await scenarios.startLeakStack({ accessTokenTtl: 300 });
-    context = await launchBrowser();
-  });
-
-  after(async () => {
-    await writeFile(await resultPath('leaks.log'), `${logs.join('\n')}\n`).catch(() => {});
-    await context?.close();
-    await stack?.close();
-  });
-
-  const env = (t) => ({
-    context,
-    stack,
-    openApp: (ctx, url) => openApp(ctx, url, { logs }),
-    assert,
-    diagnostic: (message) => t.diagnostic(message),
-  });
+  const { env } = chromiumSuite('leaks', () => scenarios.startLeakStack({ accessTokenTtl: 300 }));
 
   test('the token goes to attachTo URLs only (table of URLs, checked at the recorder)', (t) => scenarios.tokenOnlyWhereAttached(env(t)));
   test('an Authorization header set by the caller is never overridden', (t) => scenarios.callerAuthorizationKept(env(t)));

@@ -4,10 +4,9 @@
 // The scenarios live in scenarios/tabs.mjs and use only what every engine's adapter offers
 // (no Chromium-only case: the hung refresh uses a server that never answers, not page.route).
 // The load case runs TOKENWARD_TABS_SECONDS (default 60) per storage mode.
-import { after, before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 
-import { launchBrowser, openApp, startStack } from './harness.mjs';
+import { chromiumSuite, startStack } from './harness.mjs';
 import {
   TABS_SECONDS, hungRefreshDoesNotStopOthers, memoryTabGetsSessionFromOthers, refreshOncePerTokenAcrossTabs,
   signOutReachesEveryTab, withoutCrossTabTheTabsRace,
@@ -16,19 +15,7 @@ import {
 const MODES = ['memory', 'session', 'local'];
 
 describe('tabs (issue 4)', () => {
-  let stack;
-  let context;
-  const env = (t) => ({ context, stack, openApp, assert, diagnostic: (message) => t.diagnostic(message) });
-
-  before(async () => {
-    stack = await startStack({ accessTokenTtl: 3 });
-    context = await launchBrowser();
-  });
-
-  after(async () => {
-    await context?.close();
-    await stack?.close();
-  });
+  const { env } = chromiumSuite('tabs', () => startStack({ accessTokenTtl: 3 }));
 
   for (const storage of MODES) {
     test(`${storage}: 5 tabs calling the API every 200 ms for ${TABS_SECONDS} s with 3 s tokens: one refresh per token, no 401, no sign-out`,
