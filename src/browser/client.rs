@@ -39,12 +39,10 @@ pub type RefreshFn = Rc<dyn Fn(Option<String>) -> RefreshFuture>;
 /// A clock in ms since the epoch.
 pub type Clock = Rc<dyn Fn() -> f64>;
 
-/// How long a tab waits for another tab's refresh lock before taking it over.
-const LOCK_WAIT_MAX_MS: f64 = 10_000.0;
 /// How long the barrier and the start-up question wait for tabs that do not answer.
 const TABS_WAIT_MS: f64 = 1_000.0;
 
-/// Options for [`TokenClient::new`]; see API.md for each one's meaning.
+/// Options for [`TokenClient::new`]; the README describes each one (same names in camelCase in JS).
 #[derive(Clone)]
 pub struct Options {
     /// Where the session is kept.
@@ -626,9 +624,7 @@ impl Inner {
         if let Some(tabs) = &tabs {
             // Wait for a tab that is refreshing, but not past half the time left.
             let left = self.session.borrow().expires_at().map(|e| e - self.now());
-            let wait = left.map_or(LOCK_WAIT_MAX_MS, |l| {
-                (l / 2.0).clamp(500.0, LOCK_WAIT_MAX_MS)
-            });
+            let wait = policy::lock_wait(left);
             _guard = tabs.refresh_lock(wait).await;
             tabs.sync(TABS_WAIT_MS).await;
             if self.store.kind() == StorageKind::Local {

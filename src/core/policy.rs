@@ -54,6 +54,21 @@ pub fn backoff(
     wait.max(0.0)
 }
 
+/// Longest wait for another tab's refresh lock before taking it over.
+pub const LOCK_WAIT_MAX_MS: f64 = 10_000.0;
+
+/// Shortest such wait.
+pub const LOCK_WAIT_MIN_MS: f64 = 500.0;
+
+/// How long a tab waits for another tab's refresh lock before taking it over: half the
+/// time the token has left (so a hung tab cannot make the others miss the expiry),
+/// between half a second and ten seconds; ten seconds when the expiry is unknown.
+pub fn lock_wait(time_left_ms: Option<f64>) -> f64 {
+    time_left_ms.map_or(LOCK_WAIT_MAX_MS, |l| {
+        (l / 2.0).clamp(LOCK_WAIT_MIN_MS, LOCK_WAIT_MAX_MS)
+    })
+}
+
 /// A timer delay from now to `at`, clamped to what `setTimeout` can wait.
 pub fn timer_delay(now: f64, at: f64) -> f64 {
     (at - now).clamp(0.0, MAX_TIMER_MS)
@@ -122,6 +137,15 @@ mod tests {
         // Retry-After is a floor while the token is not about to expire.
         assert_eq!(backoff(1, 0.0, Some(30_000.0), Some(600_000.0)), 30_000.0);
         assert_eq!(backoff(1, 0.0, Some(30_000.0), Some(20_000.0)), 10_000.0);
+    }
+
+    #[test]
+    fn lock_wait_is_half_the_time_left_within_bounds() {
+        assert_eq!(lock_wait(Some(3_000.0)), 1_500.0);
+        assert_eq!(lock_wait(Some(100.0)), LOCK_WAIT_MIN_MS);
+        assert_eq!(lock_wait(Some(-5_000.0)), LOCK_WAIT_MIN_MS);
+        assert_eq!(lock_wait(Some(3_600_000.0)), LOCK_WAIT_MAX_MS);
+        assert_eq!(lock_wait(None), LOCK_WAIT_MAX_MS);
     }
 
     #[test]
