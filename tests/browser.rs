@@ -71,6 +71,15 @@ fn record_events(o: &mut Options) -> Log {
     log
 }
 
+/// The logged events of one kind (with their reason or error code).
+fn of_kind(log: &Log, kind: &str) -> Vec<String> {
+    log.borrow()
+        .iter()
+        .filter(|e| e.starts_with(kind))
+        .cloned()
+        .collect()
+}
+
 const TOKENS: &str =
     r#"{"access_token":"at-1","token_type":"bearer","expires_in":3600,"refresh_token":"rt-1"}"#;
 
@@ -149,12 +158,7 @@ async fn storage_that_refuses_writes_keeps_the_session_in_memory_and_reports_onc
     restore.call0(&JsValue::UNDEFINED).unwrap();
     assert_eq!(c.status(), Status::SignedIn);
     assert_eq!(c.access_token().await.unwrap(), "at-1");
-    let errors: Vec<_> = log
-        .borrow()
-        .iter()
-        .filter(|e| e.starts_with("error"))
-        .cloned()
-        .collect();
+    let errors = of_kind(&log, "error");
     assert_eq!(errors, vec!["error:storage".to_string()]);
 }
 
@@ -273,12 +277,7 @@ async fn terminal_refresh_failure_signs_out_once() {
     let e = c.refresh().await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidGrant);
     assert_eq!(c.status(), Status::SignedOut);
-    let outs: Vec<_> = log
-        .borrow()
-        .iter()
-        .filter(|e| e.starts_with("signedOut"))
-        .cloned()
-        .collect();
+    let outs = of_kind(&log, "signedOut");
     assert_eq!(outs, vec!["signedOut:invalid_grant".to_string()]);
     assert!(local().get_item(&key("terminal")).unwrap().is_none());
 }
@@ -319,12 +318,7 @@ async fn works_alone_without(name: &str, hide: &str, unhide: &str) {
     let c = c.unwrap();
     c.set_tokens_json(TOKENS).unwrap();
     assert_eq!(c.access_token().await.unwrap(), "at-1", "{name}");
-    let errors: Vec<_> = log
-        .borrow()
-        .iter()
-        .filter(|e| e.starts_with("error"))
-        .cloned()
-        .collect();
+    let errors = of_kind(&log, "error");
     assert_eq!(errors, vec!["error:unsupported".to_string()], "{name}");
     c.dispose();
 }

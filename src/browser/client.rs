@@ -135,7 +135,9 @@ fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) -> R) -> R {
     })
 }
 
-fn endpoint(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
+/// An absolute http(s) URL option (relative ones resolve against the page), as the
+/// browser normalises it; `invalid_options` otherwise.
+pub(crate) fn url_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
     let Some(v) = value else { return Ok(None) };
     let url = parse_url(v).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
     if !matches!(url.protocol().as_str(), "http:" | "https:") {
@@ -220,8 +222,8 @@ impl TokenClient {
                 seed,
             })),
             store: Store::new(options.storage, &options.storage_key),
-            token_endpoint: endpoint("tokenEndpoint", &options.token_endpoint)?,
-            revocation_endpoint: endpoint("revocationEndpoint", &options.revocation_endpoint)?,
+            token_endpoint: url_option("tokenEndpoint", &options.token_endpoint)?,
+            revocation_endpoint: url_option("revocationEndpoint", &options.revocation_endpoint)?,
             client_id: options.client_id.clone(),
             refresh_fn: options.refresh.clone(),
             rules,

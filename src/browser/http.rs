@@ -40,20 +40,32 @@ fn retry_after(headers: &Headers) -> Option<f64> {
 /// POSTs a form and reads the answer, with a timeout. Fails only when no HTTP answer
 /// came (offline, refused, CORS, timeout): that is a `network` error.
 pub async fn post_form(url: &str, body: &str, timeout_ms: f64) -> Result<Answer, Error> {
+    request(url, Some(body), timeout_ms).await
+}
+
+/// GETs `url` and reads the answer, with a timeout; fails as [`post_form`] does.
+pub async fn get(url: &str, timeout_ms: f64) -> Result<Answer, Error> {
+    request(url, None, timeout_ms).await
+}
+
+/// A GET, or with a body a form POST, aborted after `timeout_ms`.
+async fn request(url: &str, form: Option<&str>, timeout_ms: f64) -> Result<Answer, Error> {
     let fail = |e: JsValue| {
         Error::network("the authorization server could not be reached")
             .with_cause(super::describe(&e))
     };
     let headers = Headers::new().map_err(fail)?;
-    headers
-        .set("content-type", "application/x-www-form-urlencoded")
-        .map_err(fail)?;
     headers.set("accept", "application/json").map_err(fail)?;
     let controller = web_sys::AbortController::new().map_err(fail)?;
     let init = RequestInit::new();
-    init.set_method("POST");
+    if let Some(body) = form {
+        headers
+            .set("content-type", "application/x-www-form-urlencoded")
+            .map_err(fail)?;
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(body));
+    }
     init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(body));
     init.set_signal(Some(&controller.signal()));
     let request = Request::new_with_str_and_init(url, &init).map_err(fail)?;
     let abort = controller.clone();

@@ -6,9 +6,8 @@
 //! token is right — is `crate::core::oidc`'s; this module only fetches, stores and
 //! navigates, in the order a sign-in needs.
 
-use super::client::{parse_url, Options};
+use super::client::{url_option, Options};
 use super::http::{self, REQUEST_TIMEOUT_MS};
-use super::timer::Timeout;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
 use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, Pending};
@@ -19,7 +18,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
 
 /// What `signIn()` may change or add in the authorization request.
 #[derive(Debug, Clone, Default)]
@@ -54,16 +52,6 @@ impl Default for SignOutOptions {
             post_logout_redirect_uri: None,
         }
     }
-}
-
-/// An absolute http(s) URL option, as the browser normalises it.
-fn url_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
-    let Some(v) = value else { return Ok(None) };
-    let url = parse_url(v).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
-    if !matches!(url.protocol().as_str(), "http:" | "https:") {
-        return Err(Error::options(format!("`{name}` must be an http(s) URL")));
-    }
-    Ok(Some(url.href()))
 }
 
 /// The sign-in configuration of a client and its discovery cache.
@@ -141,13 +129,13 @@ impl SignIn {
                 "this needs the `issuer` option, or the endpoints given explicitly",
             ));
         };
-        let (status, body) = get_text(&oidc::discovery_url(issuer), REQUEST_TIMEOUT_MS)
+        let answer = http::get(&oidc::discovery_url(issuer), REQUEST_TIMEOUT_MS)
             .await
-            .map_err(|e| {
-                Error::network("the discovery document could not be fetched")
-                    .with_cause(super::describe(&e))
+            .map_err(|e| Error {
+                message: "the discovery document could not be fetched".to_string(),
+                ..e
             })?;
-        let discovery = Rc::new(Discovery::from_answer(status, &body, issuer)?);
+        let discovery = Rc::new(Discovery::from_answer(answer.status, &answer.body, issuer)?);
         *self.discovery.borrow_mut() = Some(discovery.clone());
         Ok(discovery)
     }
@@ -441,25 +429,6 @@ async fn sha256(data: &[u8]) -> Result<Vec<u8>, Error> {
     // Read byte by byte: `to_vec` asserts the length and pulls in panic formatting.
     let array = js_sys::Uint8Array::new(&digest);
     Ok((0..array.length()).map(|i| array.get_index(i)).collect())
-}
-
-/// GETs `url`, with a timeout: the status and the body. Fails (with the browser's error)
-/// only when no HTTP answer came: offline, refused, CORS, timeout.
-async fn get_text(url: &str, timeout_ms: f64) -> Result<(u16, String), JsValue> {
-    let controller = web_sys::AbortController::new()?;
-    let init = RequestInit::new();
-    init.set_signal(Some(&controller.signal()));
-    let request = Request::new_with_str_and_init(url, &init)?;
-    let abort = controller.clone();
-    let _timeout = Timeout::new(timeout_ms, move || abort.abort());
-    let response: Response = JsFuture::from(super::global_fetch(&request))
-        .await?
-        .unchecked_into();
-    let body = JsFuture::from(response.text()?)
-        .await?
-        .as_string()
-        .unwrap_or_default();
-    Ok((response.status(), body))
 }
 
 /// The authorization response in a URL's query, decoded by the browser's `URLSearchParams`.
