@@ -1,7 +1,7 @@
 // `npm run build`: the publishable files in dist/.
 // Release build of the crate for wasm32, wasm-bindgen (--target web, no default module
 // path: the entries say where the .wasm is), wasm-opt -Oz from the npm `binaryen`
-// package, then the JS entries, the types and the inlined-bytes module for dev servers.
+// package, short import/export names, then the JS entries, the types and the inlined-bytes module for dev servers.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,6 +20,8 @@ run('wasm-bindgen', [
 ]);
 const wasm = join(dist, 'tokenward_bg.wasm');
 run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
+// Short import/export names in the .wasm and its glue (see scripts/minify-names.mjs).
+run('node', [join(root, 'scripts', 'minify-names.mjs'), wasm, join(dist, 'tokenward.js')]);
 for (const f of ['client.js', 'index.js', 'index.dev.js', 'index.d.ts']) copyFileSync(join(root, 'js', f), join(dist, f));
 const b64 = readFileSync(wasm).toString('base64');
 writeFileSync(join(dist, 'wasm-inline.js'),

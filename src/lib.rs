@@ -17,6 +17,11 @@
     )
 )]
 
+/// The wasm build's allocator: talc, smaller than the default dlmalloc (see DESIGN.md).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub mod browser;
 pub mod core;
 
