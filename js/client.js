@@ -12,12 +12,34 @@ export class TokenwardError extends Error {
   }
 }
 
+// The requests tokenward itself hands to the global `fetch`. When that global is
+// `auth.fetch` (`window.fetch = auth.fetch`) or a wrapper around it, such a request comes
+// back into `auth.fetch`: it already carries what tokenward adds, and goes to the fetch the
+// page had when tokenward loaded, instead of round in a loop.
+const sent = new WeakSet();
+let nativeFetch = null;
+function send(request) {
+  sent.add(request);
+  try {
+    return Promise.resolve(globalThis.fetch(request));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+function ownFetch(input, init) {
+  try {
+    return Promise.resolve(nativeFetch.call(globalThis, input, init));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 class TokenClient {
   #c;
   constructor(inner) {
     this.#c = inner;
     // Bound, so that `auth.fetch` and `auth.accessToken` work when passed around.
-    this.fetch = (input, init) => inner.fetch(input, init);
+    this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : inner.fetch(input, init));
     this.accessToken = () => inner.accessToken();
   }
   setTokens(response) { this.#c.setTokens(response); }
@@ -40,7 +62,11 @@ export function makeCreate(wasm, load) {
   return async function createTokenClient(options) {
     if (!ready) {
       ready = load().then(
-        () => wasm.setErrorClass(TokenwardError),
+        () => {
+          wasm.setErrorClass(TokenwardError);
+          nativeFetch = globalThis.fetch;
+          wasm.setSender(send);
+        },
         (e) => {
           ready = null;
           const code = e instanceof TypeError ? 'network' : 'unsupported';

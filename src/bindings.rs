@@ -46,6 +46,13 @@ fn opt_str(value: &Option<String>) -> JsValue {
         .map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
+/// Hands over the function that sends tokenward's own requests (see
+/// [`crate::browser::set_sender`]).
+#[wasm_bindgen(js_name = setSender)]
+pub fn set_sender(send: Function) {
+    crate::browser::set_sender(send);
+}
+
 /// Converts an [`Error`] into a `TokenwardError`.
 pub fn error_to_js(e: &Error) -> JsValue {
     let cause: JsValue = match (&e.server, &e.cause) {

@@ -15,9 +15,39 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    /// The global `fetch`, looked up at each call (so test doubles and polyfills apply).
-    #[wasm_bindgen(js_name = fetch)]
-    pub(crate) fn global_fetch(request: &web_sys::Request) -> js_sys::Promise;
+    /// The global `fetch`, looked up at each call (so test doubles and polyfills apply);
+    /// `catch`, because a wrapper may throw synchronously.
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn fetch_catching(request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
+}
+
+thread_local! {
+    static SENDER: std::cell::RefCell<Option<js_sys::Function>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Replaces the global `fetch` lookup with `send(request)`: the npm package's JS layer
+/// hands one over that marks tokenward's own requests, so that `window.fetch = auth.fetch`
+/// (or any wrapper around it) does not send them round in a loop.
+pub fn set_sender(send: js_sys::Function) {
+    SENDER.with(|s| *s.borrow_mut() = Some(send));
+}
+
+/// Sends `request`: always a promise, never a JS exception through Rust frames (a throw,
+/// or a non-promise result, becomes a rejected or resolved promise).
+pub(crate) fn global_fetch(request: &web_sys::Request) -> js_sys::Promise {
+    let sender = SENDER.with(|s| s.borrow().clone());
+    let result = match sender {
+        Some(send) => send.call1(&JsValue::UNDEFINED, request),
+        None => fetch_catching(request).map(JsValue::from),
+    };
+    match result {
+        Ok(v) => match v.dyn_into::<js_sys::Promise>() {
+            Ok(p) => p,
+            Err(v) => js_sys::Promise::resolve(&v),
+        },
+        Err(e) => js_sys::Promise::reject(&e),
+    }
 }
 
 /// A short, secret-free description of a JS exception (its name and message).

@@ -23,15 +23,15 @@ use wasm_bindgen_futures::JsFuture;
 #[wasm_bindgen]
 extern "C" {
     type LockManager;
-    #[wasm_bindgen(method, js_name = request)]
+    #[wasm_bindgen(method, catch, js_name = request)]
     fn request(
         this: &LockManager,
         name: &str,
         options: &JsValue,
         callback: &js_sys::Function,
-    ) -> js_sys::Promise;
-    #[wasm_bindgen(method)]
-    fn query(this: &LockManager) -> js_sys::Promise;
+    ) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn query(this: &LockManager) -> Result<js_sys::Promise, JsValue>;
 }
 
 fn lock_manager() -> Option<LockManager> {
@@ -174,6 +174,10 @@ pub struct Tabs {
     channel: web_sys::BroadcastChannel,
     _onmessage: Closure<dyn FnMut(web_sys::MessageEvent)>,
     locks: Option<LockManager>,
+    /// Set once the browser refused a lock request (`NotSupportedError` for a name starting
+    /// with `-`, `SecurityError` where site data is blocked or the origin is opaque): from
+    /// then on the tab works as if it had no Web Locks.
+    locks_refused: Rc<Cell<bool>>,
     _presence: Option<LockGuard>,
     question: Rc<RefCell<Option<Question>>>,
     counter: Cell<u32>,
@@ -245,6 +249,7 @@ impl Tabs {
             channel,
             _onmessage: onmessage,
             locks,
+            locks_refused: Rc::new(Cell::new(false)),
             _presence: None,
             question,
             counter: Cell::new(0),
@@ -256,7 +261,7 @@ impl Tabs {
 
     /// Whether Web Locks are available (without them, refreshes are not coordinated).
     pub fn has_locks(&self) -> bool {
-        self.locks.is_some()
+        self.locks.is_some() && !self.locks_refused.get()
     }
 
     /// Sends a message to every other tab.
@@ -270,6 +275,9 @@ impl Tabs {
     /// returns `None` (the caller may then steal it).
     async fn acquire(&self, name: &str, steal: bool, wait_ms: Option<f64>) -> Option<LockGuard> {
         let locks = self.locks.as_ref()?;
+        if self.locks_refused.get() {
+            return None;
+        }
         let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
         let hold = {
             let release = release.clone();
@@ -298,13 +306,30 @@ impl Tabs {
         } else if let (Some(c), Some(_)) = (&controller, wait_ms) {
             let _ = js_sys::Reflect::set(&options, &"signal".into(), &c.signal());
         }
-        // A rejected request (aborted, stolen) is expected; do not leave it unhandled.
-        let done = locks.request(name, &options, callback.unchecked_ref());
+        // A rejected request is expected (aborted after the wait, stolen by another tab) or
+        // a refusal (the browser will not grant this lock at all): either way the grant is
+        // settled as "not won", so that nothing waits for a grant that cannot come.
+        let refused = self.locks_refused.clone();
+        let not_granted = granted_resolve.clone();
+        let done = match locks.request(name, &options, callback.unchecked_ref()) {
+            Ok(p) => p,
+            Err(e) => js_sys::Promise::reject(&e),
+        };
         wasm_bindgen_futures::spawn_local(async move {
-            let _ = JsFuture::from(done).await;
+            if let Err(e) = JsFuture::from(done).await {
+                let name = js_sys::Reflect::get(&e, &"name".into())
+                    .ok()
+                    .and_then(|n| n.as_string());
+                if matches!(name.as_deref(), Some("NotSupportedError" | "SecurityError")) {
+                    refused.set(true);
+                }
+                if let Some(resolve) = not_granted.borrow_mut().take() {
+                    let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::FALSE);
+                }
+            }
         });
         let won = match wait_ms {
-            None => JsFuture::from(granted).await.is_ok(),
+            None => matches!(JsFuture::from(granted).await, Ok(v) if v.is_truthy()),
             Some(ms) => {
                 let (timeout, _timer) = deadline(ms);
                 let race = js_sys::Promise::race(&js_sys::Array::of2(&granted, &timeout));
@@ -356,8 +381,11 @@ impl Tabs {
 
     /// How many other tabs of this app are alive (by their presence locks).
     pub async fn peers(&self) -> usize {
-        let Some(locks) = &self.locks else { return 0 };
-        let Ok(snapshot) = JsFuture::from(locks.query()).await else {
+        let Some(locks) = self.locks.as_ref().filter(|_| !self.locks_refused.get()) else {
+            return 0;
+        };
+        let Ok(query) = locks.query() else { return 0 };
+        let Ok(snapshot) = JsFuture::from(query).await else {
             return 0;
         };
         let Ok(held) = js_sys::Reflect::get(&snapshot, &"held".into()) else {
