@@ -20,7 +20,7 @@ run('wasm-bindgen', [
 ]);
 const wasm = join(dist, 'tokenward_bg.wasm');
 run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
-for (const f of ['client.js', 'index.js', 'index.dev.js', 'index.d.ts']) copyFileSync(join(root, 'js', f), join(dist, f));
+for (const f of ['client.js', 'index.js', 'index.dev.js', 'index.d.ts', 'react.js', 'react.d.ts']) copyFileSync(join(root, 'js', f), join(dist, f));
 const b64 = readFileSync(wasm).toString('base64');
 writeFileSync(join(dist, 'wasm-inline.js'),
   '// The .wasm bytes, for the development entry only (dev servers that pre-bundle).\n' +
