@@ -26,9 +26,15 @@ export interface EventBase {
   expiresAt: number | null;
 }
 
-/** An event, discriminated on `type`. */
+/**
+ * An event, discriminated on `type`. (`change`, `refresh` and `expired` carry the same
+ * fields; they are separate members so that `Extract<TokenEvent, { type: 'change' }>`
+ * names one of them.)
+ */
 export type TokenEvent =
-  | (EventBase & { type: 'change' | 'refresh' | 'expired' })
+  | (EventBase & { type: 'change' })
+  | (EventBase & { type: 'refresh' })
+  | (EventBase & { type: 'expired' })
   | (EventBase & { type: 'signedOut'; reason: SignedOutReason })
   | (EventBase & { type: 'error'; error: TokenwardError })
   | (EventBase & { type: 'sessionEnding'; sessionEndsAt: number });
