@@ -304,4 +304,21 @@ describe('tokenward/react in a Vite + React app under <StrictMode>', { timeout: 
     assert.deepEqual(errors, [], 'no page errors or console errors');
     await tab1.close();
   });
+
+  test('a provider whose options cannot work throws the TokenwardError to the error boundary', async () => {
+    const page = await context.newPage();
+    const seen = [];
+    page.on('pageerror', (error) => seen.push(error.message));
+    try {
+      await page.goto(`${url}/?bad=1`);
+      await waitFor(page, () => document.getElementById('boundary') !== null, 'the error boundary caught the error');
+      const shown = JSON.parse(await page.evaluate(() => document.getElementById('boundary').textContent));
+      assert.deepEqual(shown, { isTokenwardError: true, code: 'invalid_options', name: 'TokenwardError' },
+        'the same TokenwardError class as the app imports from tokenward');
+      assert.deepEqual(await page.evaluate(() => ({ ...window.e2eChannels, names: undefined })),
+        { opened: 0, closed: 0, names: undefined }, 'no client was created');
+    } finally {
+      await page.close();
+    }
+  });
 });
