@@ -70,6 +70,9 @@ export async function app(): Promise<void> {
   off();
   // @ts-expect-error not an event name
   auth.on('changed', () => {});
+  // A name only known at run time: the listener gets any event.
+  const name = 'signedOut' as TokenEventName;
+  auth.on(name, (e: TokenEvent) => { void e.type; });
 
   // A listener for any event narrows with a switch on `type`.
   const any = (e: TokenEvent): string => {
