@@ -125,6 +125,7 @@ const state = (page) => page.evaluate(async () => {
 });
 
 let work;
+let appDirectory;
 let stack;
 let context;
 let vite;
@@ -176,6 +177,7 @@ before(async () => {
   const packed = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: repoRoot });
   const [{ filename }] = JSON.parse(packed.slice(packed.indexOf('[')));
   const app = join(work, 'app');
+  appDirectory = app;
   const cache = await cachedInstall();
   await cp(cache.dir, app, { recursive: true, filter: (src) => !src.endsWith('.complete') });
   await cp(FIXTURE, app, { recursive: true });
@@ -216,6 +218,15 @@ after(async () => {
 
 describe('tokenward/react in a Vite + React app under <StrictMode>', { timeout: 600_000 }, () => {
   let tab1;
+
+  test('the main entry does not import React; the react entry does', async () => {
+    const dist = join(appDirectory, 'node_modules', 'tokenward', 'dist');
+    for (const file of ['index.js', 'index.dev.js', 'client.js', 'tokenward.js']) {
+      const text = await readFile(join(dist, file), 'utf8');
+      assert.doesNotMatch(text, /from\s*['"]react(-dom)?(\/[^'"]*)?['"]/, `dist/${file} imports React`);
+    }
+    assert.match(await readFile(join(dist, 'react.js'), 'utf8'), /from 'react'/);
+  });
 
   test('one client per provider: one channel, one presence lock, no token request', async (t) => {
     const options = {
