@@ -3,12 +3,23 @@
 // loads the module once per page, defines TokenwardError and binds methods so that
 // `auth.fetch` can be passed around like `window.fetch`. Every decision is in the wasm.
 
+// A server's error answer as the wasm puts it in `cause`: `{ error, error_description?, status }`.
+function serverAnswer(cause) {
+  if (cause === null || typeof cause !== 'object' || cause instanceof Error) return undefined;
+  if (typeof cause.error !== 'string' || typeof cause.status !== 'number') return undefined;
+  const server = { error: cause.error, status: cause.status };
+  if (typeof cause.error_description === 'string') server.error_description = cause.error_description;
+  return server;
+}
+
 /** An error with a stable `code` (see the README for the list). */
 export class TokenwardError extends Error {
   constructor(code, message, options) {
     super(message || code, options);
     this.name = 'TokenwardError';
     this.code = code;
+    const server = serverAnswer(options?.cause);
+    if (server) this.server = server;
   }
 }
 
@@ -38,21 +49,23 @@ class TokenClient {
   #c;
   constructor(inner) {
     this.#c = inner;
-    // Bound, so that `auth.fetch` and `auth.accessToken` work when passed around.
+    // Bound, so that `auth.fetch`, `auth.refresh` … work when passed around
+    // (`const { refresh } = auth; refresh()`).
     this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : inner.fetch(input, init));
     this.accessToken = () => inner.accessToken();
+    this.refresh = () => inner.refresh();
+    this.signOut = (options) => inner.signOut(options);
+    // The page is navigating to the authorization server: the promise never settles
+    // (it rejects when the sign-in cannot start).
+    this.signIn = (options) => inner.signIn(options).then(() => new Promise(() => {}));
   }
   setTokens(response) { this.#c.setTokens(response); }
-  refresh() { return this.#c.refresh(); }
-  signOut(options) { return this.#c.signOut(options); }
   on(event, listener) { return this.#c.on(event, listener); }
   get status() { return this.#c.status; }
   get expiresAt() { return this.#c.expiresAt; }
   get claims() { return this.#c.claims; }
+  get sessionEndsAt() { return this.#c.sessionEndsAt ?? null; }
   dispose() { this.#c.dispose(); }
-  // The page is navigating to the authorization server: the promise never settles
-  // (it rejects when the sign-in cannot start).
-  signIn(options) { return this.#c.signIn(options).then(() => new Promise(() => {})); }
   handleRedirect() { return this.#c.handleRedirect(); }
   get idClaims() { return this.#c.idClaims; }
 }

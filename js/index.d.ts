@@ -13,24 +13,46 @@ export interface TokenResponse {
   scope?: string;
 }
 
-export type TokenEventName = 'change' | 'refresh' | 'expired' | 'signedOut' | 'error';
+export type TokenEventName = 'change' | 'refresh' | 'expired' | 'signedOut' | 'error' | 'sessionEnding';
 
 export type TokenStatus = 'signedIn' | 'signedOut' | 'refreshing';
 
-export interface TokenEvent {
-  type: TokenEventName;
+/** Why a session ended (`signedOut` events). */
+export type SignedOutReason = 'user' | 'invalid_grant' | 'expired' | 'other_tab' | 'storage';
+
+/** What every event carries. */
+export interface EventBase {
   status: TokenStatus;
   expiresAt: number | null;
-  /** On `signedOut`: why the session ended. */
-  reason?: 'user' | 'invalid_grant' | 'expired' | 'other_tab' | 'storage';
-  /** On `error`. */
-  error?: TokenwardError;
 }
+
+/**
+ * An event, discriminated on `type`. (`change`, `refresh` and `expired` carry the same
+ * fields; they are separate members so that `Extract<TokenEvent, { type: 'change' }>`
+ * names one of them.)
+ */
+export type TokenEvent =
+  | (EventBase & { type: 'change' })
+  | (EventBase & { type: 'refresh' })
+  | (EventBase & { type: 'expired' })
+  | (EventBase & { type: 'signedOut'; reason: SignedOutReason })
+  | (EventBase & { type: 'error'; error: TokenwardError })
+  | (EventBase & { type: 'sessionEnding'; sessionEndsAt: number });
+
+/** The event a listener for `K` receives. */
+export type TokenEventOf<K extends TokenEventName> = Extract<TokenEvent, { type: K }>;
+
+/** A listener for the events named `K`. */
+export type TokenEventListener<K extends TokenEventName = TokenEventName> = (event: TokenEventOf<K>) => void;
 
 export interface TokenClientOptions {
   /** Default `'memory'`. */
   storage?: StorageMode;
-  /** Default `'tokenward'`: namespaces storage, lock and channel names. */
+  /**
+   * Namespaces storage, lock and channel names. Default: derived from the issuer (or
+   * `tokenEndpoint`) and `clientId`, so two apps on one origin never share a session;
+   * `'tokenward'` when neither is given.
+   */
   storageKey?: string;
   /** OAuth 2.0 token endpoint for the refresh_token grant (RFC 6749 §6). */
   tokenEndpoint?: string;
@@ -50,8 +72,17 @@ export interface TokenClientOptions {
   crossTab?: boolean;
   /** Clock in ms since epoch, for tests; default `Date.now`. */
   now?: () => number;
-  /** Listeners attached before the session is restored. */
-  on?: Partial<Record<TokenEventName, (event: TokenEvent) => void>>;
+  /** RFC 9449 sender-constrained tokens; default false. `allowBearer` accepts a `Bearer` answer. */
+  dpop?: boolean | { allowBearer?: boolean };
+  /** `sessionEnding` fires this long before the session can no longer be refreshed; default 60. */
+  sessionEndingLeadSeconds?: number;
+  /** An app-given ceiling on the session's age. */
+  maxSessionAgeSeconds?: number;
+  /**
+   * Listeners attached before the session is restored, so they also see what happens
+   * inside `createTokenClient`. Each gets the event of its own type.
+   */
+  on?: { [K in TokenEventName]?: TokenEventListener<K> };
   /**
    * OpenID Provider for `signIn()`: endpoints not given explicitly come from
    * `${issuer}/.well-known/openid-configuration`, fetched when first needed and reused
@@ -103,13 +134,15 @@ export interface TokenClient {
   refresh(): Promise<void>;
   /** Forget the session here and in every tab, revoking the refresh token unless `revoke: false`. */
   signOut(options?: SignOutOptions): Promise<void>;
-  /** Returns an unsubscribe function. */
-  on(event: TokenEventName, listener: (event: TokenEvent) => void): () => void;
+  /** Returns an unsubscribe function. The listener gets the event of type `K`. */
+  on<K extends TokenEventName>(event: K, listener: (event: Extract<TokenEvent, { type: K }>) => void): () => void;
   readonly status: TokenStatus;
   /** ms since epoch. */
   readonly expiresAt: number | null;
   /** The access token's payload when it is a JWT. */
   readonly claims: Record<string, unknown> | null;
+  /** When the session can no longer be refreshed (ms since epoch), when known. */
+  readonly sessionEndsAt: number | null;
   /**
    * Redirects the page to the authorization endpoint with PKCE (S256), `state` and
    * `nonce`. Never settles (the page navigates away); rejects when the sign-in cannot
@@ -130,14 +163,27 @@ export interface TokenClient {
   dispose(): void;
 }
 
+/** The codes tokenward documents, open to an authorization server's own `error` code. */
 export type TokenwardErrorCode =
   | 'invalid_options' | 'invalid_token_response' | 'invalid_grant' | 'network' | 'signed_out'
   | 'storage' | 'revocation_failed' | 'invalid_state' | 'access_denied' | 'invalid_discovery'
   | 'unsupported' | (string & {});
 
+/** A server's error answer (RFC 6749 §5.2). */
+export interface TokenwardServerError {
+  error: string;
+  error_description?: string;
+  /** The HTTP status of the answer. */
+  status: number;
+}
+
 export class TokenwardError extends Error {
   constructor(code: TokenwardErrorCode, message?: string, options?: { cause?: unknown });
   readonly code: TokenwardErrorCode;
+  /** The server's answer, where there is one. */
+  readonly server?: TokenwardServerError;
+  /** The underlying error, or the server's `error`/`error_description`, where there is one. */
+  readonly cause?: unknown;
 }
 
 /** Loads the WebAssembly module once per page and restores any stored session. */

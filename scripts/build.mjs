@@ -22,7 +22,7 @@ const wasm = join(dist, 'tokenward_bg.wasm');
 run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
 // Short import/export names in the .wasm and its glue (see scripts/minify-names.mjs).
 run('node', [join(root, 'scripts', 'minify-names.mjs'), wasm, join(dist, 'tokenward.js')]);
-for (const f of ['client.js', 'index.js', 'index.dev.js', 'index.d.ts']) copyFileSync(join(root, 'js', f), join(dist, f));
+for (const f of ['client.js', 'index.js', 'index.dev.js', 'index.d.ts', 'react.js', 'react.d.ts']) copyFileSync(join(root, 'js', f), join(dist, f));
 const b64 = readFileSync(wasm).toString('base64');
 writeFileSync(join(dist, 'wasm-inline.js'),
   '// The .wasm bytes, for the development entry only (dev servers that pre-bundle).\n' +

@@ -2,7 +2,8 @@
 # `npm test`: every test, on a fresh machine too. Installs what is missing (wasm target,
 # the pinned wasm-bindgen CLI, Chromium + ChromeDriver from apt when root, npm packages),
 # then runs, stopping at the first failure: rustfmt, clippy, native tests, browser tests,
-# the build, the size budget, `npm pack` installed into a throw-away app, and the
+# the build, the size budget, `npm pack` installed into a throw-away app, the type test
+# (tsc --strict against the installed package), and the
 # end-to-end tests against a real authorization server in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,6 +102,9 @@ app=$(mktemp -d)/app
 app_tmp=$(dirname "$app")
 node -e "import('./tests/e2e/harness.mjs').then((h) => h.prepareApp(process.argv[1]))" "$app"
 export TOKENWARD_APP_DIR="$app"
+
+step "type test (tsc --strict)"
+node tests/types/run.mjs "$app"
 
 step "end-to-end tests (node:test + playwright-core)"
 e2e_log=$(mktemp)
