@@ -153,6 +153,9 @@ fn event_to_js(e: &Event) -> JsValue {
     if let Some(r) = e.reason {
         set(&o, "reason", &JsValue::from_str(r.as_str()));
     }
+    if let Some(at) = e.session_ends_at {
+        set(&o, "sessionEndsAt", &JsValue::from(at));
+    }
     if let Some(err) = &e.error {
         set(&o, "error", &error_to_js(err));
     }
@@ -258,6 +261,19 @@ fn options_from_js(js: &JsValue) -> Result<Options, Error> {
         o.refresh_lead_seconds = lead
             .as_f64()
             .ok_or_else(|| Error::options("`refreshLeadSeconds` must be a number"))?;
+    }
+    let lead = get(js, "sessionEndingLeadSeconds");
+    if !lead.is_undefined() {
+        o.session_ending_lead_seconds = lead
+            .as_f64()
+            .ok_or_else(|| Error::options("`sessionEndingLeadSeconds` must be a number"))?;
+    }
+    let age = get(js, "maxSessionAgeSeconds");
+    if !age.is_undefined() {
+        o.max_session_age_seconds = Some(
+            age.as_f64()
+                .ok_or_else(|| Error::options("`maxSessionAgeSeconds` must be a number"))?,
+        );
     }
     o.retry_on_401 = opt_bool(js, "retryOn401", true)?;
     o.cross_tab = opt_bool(js, "crossTab", true)?;
@@ -397,6 +413,14 @@ impl WasmClient {
     pub fn expires_at(&self) -> JsValue {
         self.client
             .expires_at()
+            .map_or(JsValue::NULL, JsValue::from)
+    }
+
+    /// `sessionEndsAt`.
+    #[wasm_bindgen(getter, js_name = sessionEndsAt)]
+    pub fn session_ends_at(&self) -> JsValue {
+        self.client
+            .session_ends_at()
             .map_or(JsValue::NULL, JsValue::from)
     }
 

@@ -50,7 +50,10 @@ where
             Ok(())
         })
         .unwrap();
-    println!("fuzz {name}: {} inputs, 0 panics", ran.load(Ordering::Relaxed));
+    println!(
+        "fuzz {name}: {} inputs, 0 panics",
+        ran.load(Ordering::Relaxed)
+    );
 }
 
 /// Arbitrary bytes (lossy UTF-8) or text from `alphabet`, up to `max` characters.
@@ -80,7 +83,10 @@ fn json_object(fields: &'static [&'static str]) -> impl Strategy<Value = String>
         Just("\"\\ud800\"".to_string()),
     ];
     proptest::collection::vec((proptest::sample::select(fields), value), 0..8).prop_map(|kv| {
-        let body: Vec<String> = kv.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        let body: Vec<String> = kv
+            .into_iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
         format!("{{{}}}", body.join(","))
     })
 }
@@ -216,19 +222,23 @@ fn fuzz_pending_sign_in() {
 fn fuzz_attach_rules() {
     let part = "[a-z:/.%0-9A-F\\\\@?#\\-]{0,30}";
     let s = (part, part, part, any::<bool>(), any::<bool>(), part);
-    fuzz("attach rules", s, |(protocol, origin, path, creds, query, req_path)| {
-        let entry = ParsedUrl {
-            protocol: &protocol,
-            origin: &origin,
-            pathname: &path,
-            has_credentials: creds,
-            has_query_or_fragment: query,
-        };
-        if let Ok(rule) = AttachRule::new(entry) {
-            let _ = rule.matches(ParsedUrl {
-                pathname: &req_path,
-                ..entry
-            });
-        }
-    });
+    fuzz(
+        "attach rules",
+        s,
+        |(protocol, origin, path, creds, query, req_path)| {
+            let entry = ParsedUrl {
+                protocol: &protocol,
+                origin: &origin,
+                pathname: &path,
+                has_credentials: creds,
+                has_query_or_fragment: query,
+            };
+            if let Ok(rule) = AttachRule::new(entry) {
+                let _ = rule.matches(ParsedUrl {
+                    pathname: &req_path,
+                    ..entry
+                });
+            }
+        },
+    );
 }

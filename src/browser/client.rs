@@ -61,6 +61,10 @@ pub struct Options {
     pub attach_to: Option<Vec<String>>,
     /// Refresh this long before expiry (never more than half the lifetime).
     pub refresh_lead_seconds: f64,
+    /// `sessionEnding` fires this long before the session's end; default 60.
+    pub session_ending_lead_seconds: f64,
+    /// An app-given ceiling on the session's age, in seconds (`maxSessionAgeSeconds`).
+    pub max_session_age_seconds: Option<f64>,
     /// Refresh once and retry once on a 401 from an attached URL.
     pub retry_on_401: bool,
     /// One refresh for all tabs, shared sign-out.
@@ -93,6 +97,8 @@ impl Default for Options {
             revocation_endpoint: None,
             attach_to: None,
             refresh_lead_seconds: 60.0,
+            session_ending_lead_seconds: 60.0,
+            max_session_age_seconds: None,
             retry_on_401: true,
             cross_tab: true,
             now: None,
@@ -190,6 +196,21 @@ impl TokenClient {
                 "`refreshLeadSeconds` must be a non-negative number",
             ));
         }
+        if !options.session_ending_lead_seconds.is_finite()
+            || options.session_ending_lead_seconds < 0.0
+        {
+            return Err(Error::options(
+                "`sessionEndingLeadSeconds` must be a non-negative number",
+            ));
+        }
+        if options
+            .max_session_age_seconds
+            .is_some_and(|s| !s.is_finite() || s <= 0.0)
+        {
+            return Err(Error::options(
+                "`maxSessionAgeSeconds` must be a positive number",
+            ));
+        }
         if options.storage_key.is_empty() {
             return Err(Error::options("`storageKey` must not be empty"));
         }
@@ -220,6 +241,8 @@ impl TokenClient {
                 lead_ms: options.refresh_lead_seconds * 1000.0,
                 refresh,
                 seed,
+                session_lead_ms: options.session_ending_lead_seconds * 1000.0,
+                max_session_age_ms: options.max_session_age_seconds.map(|s| s * 1000.0),
             })),
             store: Store::new(options.storage, &options.storage_key),
             token_endpoint: url_option("tokenEndpoint", &options.token_endpoint)?,
@@ -391,6 +414,11 @@ impl TokenClient {
     /// When the access token expires (ms since epoch).
     pub fn expires_at(&self) -> Option<f64> {
         self.inner.session.borrow().expires_at()
+    }
+
+    /// When the session can no longer be refreshed (ms since epoch), if known.
+    pub fn session_ends_at(&self) -> Option<f64> {
+        self.inner.session.borrow().session_ends_at()
     }
 
     /// The access token's payload, when it is a JWT.

@@ -733,6 +733,7 @@ mod tests {
             refresh_token: None,
             id_token: id,
             scope: None,
+            refresh_expires_in: None,
         }
     }
 
@@ -1276,7 +1277,7 @@ mod properties {
                 let _ = should_handle(&text, &issuer, &r, p.is_some());
             }
             let _ = id_claims(&text, Some(&issuer), Some(&issuer));
-            let resp = TokenResponse { access_token: "a".into(), token_type: "Bearer".into(), expires_in: None, refresh_token: None, id_token: Some(text.clone()), scope: None };
+            let resp = TokenResponse { access_token: "a".into(), token_type: "Bearer".into(), expires_in: None, refresh_token: None, id_token: Some(text.clone()), scope: None, refresh_expires_in: None };
             let p = Pending { state: issuer.clone(), nonce: issuer.clone(), verifier: "v".into(), redirect_uri: text.clone(), scope: text.clone(),
                 client_id: issuer.clone(), token_endpoint: text.clone(), issuer: Some(issuer.clone()), iss_required: true };
             let _ = check_sign_in_tokens(&resp, &p, now);
@@ -1294,7 +1295,7 @@ mod properties {
         #[test]
         fn jwt_shaped_id_tokens_never_panic(payload in ".{0,200}", now in proptest::num::f64::ANY) {
             let token = format!("e30.{}.c2ln", jwt::base64url_encode(payload.as_bytes()));
-            let resp = TokenResponse { access_token: "a".into(), token_type: "Bearer".into(), expires_in: None, refresh_token: None, id_token: Some(token.clone()), scope: None };
+            let resp = TokenResponse { access_token: "a".into(), token_type: "Bearer".into(), expires_in: None, refresh_token: None, id_token: Some(token.clone()), scope: None, refresh_expires_in: None };
             let p = Pending { state: "s".into(), nonce: "n".into(), verifier: "v".into(), redirect_uri: "https://a/".into(), scope: "openid".into(),
                 client_id: "c".into(), token_endpoint: "https://a/t".into(), issuer: Some("https://a".into()), iss_required: false };
             let _ = check_sign_in_tokens(&resp, &p, now);

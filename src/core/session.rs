@@ -31,6 +31,10 @@ pub struct Config {
     pub refresh: RefreshMode,
     /// Seed for the jitter generator.
     pub seed: u64,
+    /// `sessionEnding` fires this long (ms) before the session's end.
+    pub session_lead_ms: f64,
+    /// An app-given ceiling on the session's age (ms), counted from its first tokens.
+    pub max_session_age_ms: Option<f64>,
 }
 
 /// The client's status, as `TokenClient.status` shows it.
@@ -108,6 +112,8 @@ pub enum EventKind {
     SignedOut,
     /// Something went wrong that the app may want to show.
     Error,
+    /// The session can be refreshed only a little longer (`sessionEndingLeadSeconds`).
+    SessionEnding,
 }
 
 impl EventKind {
@@ -119,6 +125,7 @@ impl EventKind {
             EventKind::Expired => "expired",
             EventKind::SignedOut => "signedOut",
             EventKind::Error => "error",
+            EventKind::SessionEnding => "sessionEnding",
         }
     }
 
@@ -130,6 +137,7 @@ impl EventKind {
             "expired" => EventKind::Expired,
             "signedOut" => EventKind::SignedOut,
             "error" => EventKind::Error,
+            "sessionEnding" => EventKind::SessionEnding,
             _ => return None,
         })
     }
@@ -148,6 +156,8 @@ pub struct Event {
     pub reason: Option<Reason>,
     /// What went wrong (on `error`).
     pub error: Option<Error>,
+    /// When the session can no longer be refreshed (on `sessionEnding`).
+    pub session_ends_at: Option<f64>,
 }
 
 /// What the session tells other tabs.
@@ -209,6 +219,8 @@ pub struct Session {
     expired_reported: bool,
     storage_failed: bool,
     last_error: Option<Error>,
+    /// `sessionEnding` was emitted for this session.
+    ending_reported: bool,
 }
 
 impl Session {
@@ -226,6 +238,7 @@ impl Session {
             expired_reported: false,
             storage_failed: false,
             last_error: None,
+            ending_reported: false,
         }
     }
 
@@ -248,6 +261,48 @@ impl Session {
         self.tokens.as_ref().and_then(|t| t.expires_at)
     }
 
+    /// When the session can no longer be refreshed (ms since epoch), if known: the
+    /// refresh token's end, or the app's `maxSessionAgeSeconds`, whichever comes first.
+    pub fn session_ends_at(&self) -> Option<f64> {
+        let t = self.tokens.as_ref()?;
+        let by_age = self
+            .cfg
+            .max_session_age_ms
+            .map(|age| t.session_started_at + age);
+        match (t.session_ends_at, by_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When `sessionEnding` is due, if it still is.
+    fn ending_due_at(&self) -> Option<f64> {
+        if self.ending_reported {
+            return None;
+        }
+        self.session_ends_at()
+            .map(|end| end - self.cfg.session_lead_ms.max(0.0))
+    }
+
+    /// Emits `sessionEnding` once, when its time has come.
+    fn check_ending(&mut self, now: f64, out: &mut Vec<Action>) {
+        let Some(due) = self.ending_due_at() else {
+            return;
+        };
+        if now < due {
+            return;
+        }
+        self.ending_reported = true;
+        out.push(Action::Emit(Event {
+            kind: EventKind::SessionEnding,
+            status: self.status(),
+            expires_at: self.expires_at(),
+            reason: None,
+            error: None,
+            session_ends_at: self.session_ends_at(),
+        }));
+    }
+
     /// When the current token is due for refresh, if it ever is.
     pub fn refresh_due_at(&self) -> Option<f64> {
         self.refresh_at
@@ -265,6 +320,7 @@ impl Session {
             expires_at: self.expires_at(),
             reason: None,
             error: None,
+            session_ends_at: None,
         })
     }
 
@@ -275,6 +331,7 @@ impl Session {
             expires_at: self.expires_at(),
             reason: None,
             error: Some(error),
+            session_ends_at: None,
         })
     }
 
@@ -285,6 +342,7 @@ impl Session {
             expires_at: None,
             reason: Some(reason),
             error: None,
+            session_ends_at: None,
         })
     }
 
@@ -319,6 +377,7 @@ impl Session {
         self.refreshing = None;
         self.failures = 0;
         self.retry_at = None;
+        self.ending_reported = false;
         out.push(Action::Clear);
         if announce {
             out.push(Action::Announce(Announce::SignedOut(reason)));
@@ -351,6 +410,7 @@ impl Session {
     pub fn set_tokens(&mut self, now: f64, resp: TokenResponse) -> Vec<Action> {
         let tokens = TokenSet::from_response(resp, now, None);
         self.refreshing = None;
+        self.ending_reported = false;
         let record = tokens.to_record();
         self.install(tokens);
         let mut out = vec![
@@ -376,6 +436,7 @@ impl Session {
     /// about to start): refresh what is due, end what expired.
     pub fn wake(&mut self, now: f64) -> Vec<Action> {
         let mut out = Vec::new();
+        self.check_ending(now, &mut out);
         let Some(t) = &self.tokens else { return out };
         if self.refreshing.is_some() {
             return out;
@@ -587,8 +648,13 @@ impl Session {
         if self.refreshing.is_some() {
             return None;
         }
+        let ending = self.ending_due_at();
+        let earliest = |a: Option<f64>| match (a, ending) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
         if !self.can_refresh() {
-            return t.expires_at;
+            return earliest(t.expires_at);
         }
         let mut next = match self.retry_at {
             Some(r) => Some(r.max(self.refresh_at.unwrap_or(r))),
@@ -599,7 +665,7 @@ impl Session {
                 next = Some(next.map_or(e, |n| n.min(e)));
             }
         }
-        next
+        earliest(next)
     }
 
     /// Whether an error is terminal for a refresh: the server said the grant or the
@@ -619,6 +685,8 @@ mod tests {
             lead_ms: 60_000.0,
             refresh,
             seed: 7,
+            session_lead_ms: 60_000.0,
+            max_session_age_ms: None,
         }
     }
 
@@ -630,6 +698,7 @@ mod tests {
             refresh_token: rt.map(str::to_string),
             id_token: None,
             scope: None,
+            refresh_expires_in: None,
         }
     }
 

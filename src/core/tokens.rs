@@ -32,6 +32,9 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     /// The granted scope.
     pub scope: Option<String>,
+    /// Seconds the refresh token (the session) can still be used, when the server said
+    /// (`refresh_expires_in`, sent by Keycloak); `0` there means "no limit" and is `None`.
+    pub refresh_expires_in: Option<f64>,
 }
 
 fn header_safe(s: &str) -> bool {
@@ -108,6 +111,14 @@ impl TokenResponse {
                 ));
             }
         }
+        // An extension field: a value that is not a positive number of seconds says
+        // nothing usable (Keycloak sends 0 for refresh tokens without a limit).
+        let refresh_expires_in = match obj.get("refresh_expires_in") {
+            Some(Json::Num(n)) => Some(*n),
+            Some(Json::Str(s)) => json::parse_number(s.trim()),
+            _ => None,
+        }
+        .filter(|n| n.is_finite() && *n > 0.0);
         Ok(TokenResponse {
             access_token,
             token_type,
@@ -115,6 +126,7 @@ impl TokenResponse {
             refresh_token,
             id_token: opt_string(obj, "id_token")?,
             scope: opt_string(obj, "scope")?,
+            refresh_expires_in,
         })
     }
 }
@@ -137,6 +149,14 @@ pub struct TokenSet {
     /// Local time (ms since epoch) the access token expires; `None` when unknown
     /// (then it is valid until the server answers 401).
     pub expires_at: Option<f64>,
+    /// Local time the session began (the first tokens of this sign-in), carried over by
+    /// every refresh.
+    pub session_started_at: f64,
+    /// Local time after which the refresh token can no longer be used, when known: from
+    /// `refresh_expires_in`, or a JWT refresh token's `exp` (as `exp − iat` on the local
+    /// clock). A refresh that brings no word on it keeps the previous value, unless it
+    /// brought a new refresh token.
+    pub session_ends_at: Option<f64>,
 }
 
 impl TokenSet {
@@ -158,6 +178,20 @@ impl TokenSet {
         // Whole milliseconds: records stay exact and compact.
         let now = now.round();
         let expires_at = lifetime_ms.map(|ms| now + ms.min(MAX_LIFETIME_MS).round());
+        let session_lifetime_ms = resp.refresh_expires_in.map(|s| s * 1000.0).or_else(|| {
+            let c = jwt::decode(resp.refresh_token.as_deref()?)?;
+            match (c.number("exp"), c.number("iat")) {
+                (Some(exp), Some(iat)) => Some((exp - iat).max(0.0) * 1000.0),
+                (Some(exp), None) => Some((exp * 1000.0 - now).max(0.0)),
+                _ => None,
+            }
+        });
+        let session_ends_at = match session_lifetime_ms {
+            Some(ms) => Some(now + ms.min(MAX_LIFETIME_MS).round()),
+            None if resp.refresh_token.is_none() => previous.and_then(|p| p.session_ends_at),
+            None => None,
+        };
+        let session_started_at = previous.map_or(now, |p| p.session_started_at);
         TokenSet {
             access_token: resp.access_token,
             token_type: resp.token_type,
@@ -172,6 +206,8 @@ impl TokenSet {
                 .or_else(|| previous.and_then(|p| p.scope.clone())),
             received_at: now,
             expires_at,
+            session_started_at,
+            session_ends_at,
         }
     }
 
@@ -211,6 +247,13 @@ impl TokenSet {
         opt("scope", &self.scope);
         if let Some(e) = self.expires_at {
             members.push(("expires_at".to_string(), Json::Num(e)));
+        }
+        members.push((
+            "session_started_at".to_string(),
+            Json::Num(self.session_started_at),
+        ));
+        if let Some(e) = self.session_ends_at {
+            members.push(("session_ends_at".to_string(), Json::Num(e)));
         }
         Json::Obj(members).to_text()
     }
@@ -252,6 +295,17 @@ impl TokenSet {
             Some(Json::Num(n)) if n.is_finite() && *n >= received_at => Some(*n),
             Some(_) => return Err(bad()),
         };
+        // Records written before the session's times were kept have neither: the session
+        // then counts from the last tokens, with no known end.
+        let time = |name: &str| -> Result<Option<f64>, Error> {
+            match v.get(name) {
+                None => Ok(None),
+                Some(Json::Num(n)) if n.is_finite() => Ok(Some(*n)),
+                Some(_) => Err(bad()),
+            }
+        };
+        let session_started_at = time("session_started_at")?.unwrap_or(received_at);
+        let session_ends_at = time("session_ends_at")?;
         Ok(TokenSet {
             access_token,
             token_type,
@@ -260,6 +314,8 @@ impl TokenSet {
             scope: s("scope")?,
             received_at,
             expires_at,
+            session_started_at,
+            session_ends_at,
         })
     }
 }
