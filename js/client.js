@@ -45,6 +45,32 @@ function ownFetch(input, init) {
   }
 }
 
+// Options and token responses are copied into plain data here, before the wasm sees them:
+// a Proxy with a throwing trap, a getter that throws or an iterator that throws then fails
+// the call with `invalid_options` (or `invalid_token_response`) instead of running a JS
+// exception through the module. Functions (listeners, `now`, `refresh`) are kept as they are.
+function plain(value, depth = 0) {
+  if (value === null || typeof value !== 'object' || depth > 4) return value;
+  if (Array.isArray(value)) return Array.from(value, (v) => plain(v, depth + 1));
+  const out = {};
+  for (const key of Object.keys(value)) out[key] = plain(value[key], depth + 1);
+  return out;
+}
+function copied(value, code, what) {
+  try {
+    return plain(value);
+  } catch (e) {
+    throw new TokenwardError(code, `${what} could not be read`, { cause: e });
+  }
+}
+const copiedOptions = (options, what) => {
+  try {
+    return Promise.resolve(copied(options, 'invalid_options', what));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+};
+
 class TokenClient {
   #c;
   constructor(inner) {
@@ -54,12 +80,14 @@ class TokenClient {
     this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : inner.fetch(input, init));
     this.accessToken = () => inner.accessToken();
     this.refresh = () => inner.refresh();
-    this.signOut = (options) => inner.signOut(options);
+    this.signOut = (options) => copiedOptions(options, 'the signOut options').then((o) => inner.signOut(o));
     // The page is navigating to the authorization server: the promise never settles
     // (it rejects when the sign-in cannot start).
-    this.signIn = (options) => inner.signIn(options).then(() => new Promise(() => {}));
+    this.signIn = (options) => copiedOptions(options, 'the signIn options')
+      .then((o) => inner.signIn(o))
+      .then(() => new Promise(() => {}));
   }
-  setTokens(response) { this.#c.setTokens(response); }
+  setTokens(response) { this.#c.setTokens(copied(response, 'invalid_token_response', 'the token response')); }
   on(event, listener) { return this.#c.on(event, listener); }
   get status() { return this.#c.status; }
   get expiresAt() { return this.#c.expiresAt; }
@@ -88,6 +116,6 @@ export function makeCreate(wasm, load) {
       );
     }
     await ready;
-    return new TokenClient(await wasm.WasmClient.create(options));
+    return new TokenClient(await wasm.WasmClient.create(copied(options, 'invalid_options', 'the options')));
   };
 }

@@ -12,5 +12,6 @@ describe('never hang (Chromium)', () => {
 
   test('a storageKey Web Locks refuse (-app): createTokenClient settles, one unsupported, works in its tab', (t) => scenarios.refusedLockDoesNotHang(env(t)));
   test('window.fetch = auth.fetch, and a wrapper around it: one API request per call, with the token', (t) => scenarios.globalFetchIsAuthFetch(env(t)));
+  test('hostile options, token responses and sign-in options (throwing Proxy traps, getters, length): typed errors, module keeps working', (t) => scenarios.hostileInputsAreTypedErrors(env(t)));
   test('a fetch that throws synchronously: every call settles, nothing left refreshing', (t) => scenarios.throwingFetchSettles(env(t)));
 });

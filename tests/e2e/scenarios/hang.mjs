@@ -137,3 +137,50 @@ export async function throwingFetchSettles(env) {
     assert.equal(auth.stats.tokenRequests, 1, 'only the last refresh reached the token endpoint');
   });
 }
+
+// Hostile values from the page — a Proxy whose traps throw, getters that throw, an array
+// whose `length` throws — given as options, token responses or sign-in options: each call
+// fails with a TokenwardError of the documented code (never a trap or a raw exception
+// through the module), and the module keeps working for the next client.
+export async function hostileInputsAreTypedErrors(env) {
+  const { stack, assert, diagnostic } = env;
+  const { auth } = stack;
+  await withPage(env, async (page) => {
+    const tokens = await auth.login();
+    const result = await page.evaluate(async ({ options, tokens, settle }) => {
+      const race = eval(settle); // eslint-disable-line no-eval
+      const boom = () => { throw new Error('hostile'); };
+      const trap = () => new Proxy({}, { get: boom, ownKeys: boom, getOwnPropertyDescriptor: boom, has: boom });
+      const { createTokenClient } = window.tokenward;
+      const out = {};
+      out.proxyOptions = await race(createTokenClient(trap()), 10_000);
+      out.getterOptions = await race(createTokenClient({ ...options, get storage() { return boom(); } }), 10_000);
+      const arrayTrap = new Proxy([options.attachTo[0]], { get: (t, k) => (k === 'length' ? boom() : t[k]) });
+      out.arrayOptions = await race(createTokenClient({ ...options, attachTo: arrayTrap }), 10_000);
+      out.onTrap = await race(createTokenClient({ ...options, on: trap() }), 10_000);
+      window.auth = await createTokenClient({ ...options, storageKey: 'hang-hostile' });
+      try {
+        window.auth.setTokens(trap());
+        out.setTokens = { ok: true };
+      } catch (e) {
+        out.setTokens = { ok: false, error: window.describeError(e) };
+      }
+      out.signIn = await race(window.auth.signIn(trap()), 10_000);
+      out.signOut = await race(window.auth.signOut(trap()), 10_000);
+      // The module still works.
+      window.auth.setTokens(tokens);
+      out.token = await race(window.auth.accessToken().then((t) => t === tokens.access_token), 10_000);
+      return out;
+    }, { options: stack.clientOptions, tokens, settle: SETTLE });
+    diagnostic(`hostile inputs: ${JSON.stringify(result)}`);
+    for (const key of ['proxyOptions', 'getterOptions', 'arrayOptions', 'onTrap', 'signIn', 'signOut']) {
+      assert.equal(result[key].hung, undefined, `${key} settled`);
+      assert.equal(result[key].ok, false, `${key} rejected`);
+      assert.equal(result[key].error.isTokenwardError, true, `${key}: a TokenwardError`);
+      assert.equal(result[key].error.code, 'invalid_options', `${key}: invalid_options`);
+    }
+    assert.equal(result.setTokens.ok, false);
+    assert.equal(result.setTokens.error.code, 'invalid_token_response');
+    assert.deepEqual(result.token, { ok: true, value: true }, 'the module still works');
+  });
+}
