@@ -4,6 +4,7 @@
 
 use super::timer::Timeout;
 use crate::core::error::{Error, ErrorCode, ServerCause};
+use crate::core::limits::{self, MAX_HTTP_BODY};
 use crate::core::session::Failure;
 use crate::core::tokens::{parse_error_body, token_answer, TokenResponse};
 use wasm_bindgen::prelude::*;
@@ -75,11 +76,19 @@ async fn request(url: &str, form: Option<&str>, timeout_ms: f64) -> Result<Answe
         .map_err(fail)?
         .unchecked_into();
     let text = response.text().map_err(fail)?;
-    let body = JsFuture::from(text)
-        .await
-        .map_err(fail)?
-        .as_string()
-        .unwrap_or_default();
+    let text = JsFuture::from(text).await.map_err(fail)?;
+    let body = match text.dyn_ref::<js_sys::JsString>() {
+        Some(s) => {
+            limits::check(
+                s.length() as usize,
+                MAX_HTTP_BODY,
+                ErrorCode::Network,
+                "the authorization server's answer is too large",
+            )?;
+            String::from(s)
+        }
+        None => String::new(),
+    };
     Ok(Answer {
         status: response.status(),
         body,

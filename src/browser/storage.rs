@@ -3,7 +3,17 @@
 //! Every browser call here can throw (storage disabled, quota, private mode); each one is
 //! turned into a `storage` error for the core to decide on.
 
-use crate::core::Error;
+use crate::core::limits::{self, MAX_RECORD};
+use crate::core::{Error, ErrorCode};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `Storage` read without the copy into a Rust `String`: the length is checked first.
+    type RawStorage;
+    #[wasm_bindgen(method, catch, js_name = getItem)]
+    fn get_item(this: &RawStorage, key: &str) -> Result<JsValue, JsValue>;
+}
 
 /// Which storage the app chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +76,23 @@ impl Store {
     /// The stored record, if any.
     pub fn read(&self) -> Result<Option<String>, Error> {
         match self.area()? {
-            Some(s) => s.get_item(&self.key).map_err(|e| {
-                Error::storage("the stored session could not be read")
-                    .with_cause(super::describe(&e))
-            }),
+            Some(s) => {
+                let raw: &RawStorage = s.unchecked_ref();
+                let value = raw.get_item(&self.key).map_err(|e| {
+                    Error::storage("the stored session could not be read")
+                        .with_cause(super::describe(&e))
+                })?;
+                let Some(text) = value.dyn_ref::<js_sys::JsString>() else {
+                    return Ok(None);
+                };
+                limits::check(
+                    text.length() as usize,
+                    MAX_RECORD,
+                    ErrorCode::Storage,
+                    "the stored session is too large to be a tokenward record",
+                )?;
+                Ok(Some(String::from(text)))
+            }
             None => Ok(None),
         }
     }

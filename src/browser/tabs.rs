@@ -203,7 +203,12 @@ impl Tabs {
         let me = id.clone();
         let onmessage =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-                let Some(text) = e.data().as_string() else {
+                let data = e.data();
+                let Some(text) = data
+                    .dyn_ref::<js_sys::JsString>()
+                    .filter(|s| s.length() as usize <= crate::core::limits::MAX_TAB_MESSAGE)
+                    .map(String::from)
+                else {
                     return;
                 };
                 let Some((from, to, msg)) = decode(&text) else {

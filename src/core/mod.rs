@@ -7,6 +7,7 @@ pub mod attach;
 pub mod error;
 pub mod json;
 pub mod jwt;
+pub mod limits;
 pub mod oidc;
 pub mod policy;
 pub mod session;

@@ -5,6 +5,9 @@
 // Shared-engine style (see core.mjs): only page.evaluate / waitForFunction / close.
 import { installHelpers } from './core.mjs';
 
+/** The page helpers of core.mjs, for Chromium-only cases in hang.test.mjs. */
+export const installHelpersForHang = installHelpers;
+
 async function withPage({ context, stack, openApp }, run) {
   const page = await openApp(context, `${stack.app.url}/`);
   try {
