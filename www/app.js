@@ -35,8 +35,10 @@ window.fetch = function demoFetch(input, init) {
 
 const me = { id: Math.random().toString(36).slice(2, 8), joinedAt: Date.now(), leftAt: null };
 const history = {
+  origin: me.joinedAt, // time 0 of the axis: when the first of the tabs opened
   tabs: new Map([[me.id, me]]), // id -> { id, joinedAt, leftAt }
-  tokens: [], // { receivedAt, expiresAt, tab } — tab: the one that obtained it, null until known
+  tokens: [], // { receivedAt, expiresAt, tab, endedAt? } — tab: the one that obtained it, null
+  // until known; endedAt: when the session ended (sign-out) before the token expired
   refreshes: [], // { expiresAt (of the new token), at, tab (that ran it), adopted: { tabId: at } }
 };
 
@@ -57,6 +59,7 @@ function mergeToken(token) {
   else {
     known.receivedAt = Math.min(known.receivedAt, token.receivedAt);
     known.tab = known.tab ?? token.tab;
+    if (token.endedAt != null) known.endedAt = Math.min(known.endedAt ?? Infinity, token.endedAt);
   }
 }
 
@@ -74,6 +77,7 @@ function mergeRefresh(refresh) {
 }
 
 function merge(snapshot) {
+  if (typeof snapshot.origin === 'number') history.origin = Math.min(history.origin, snapshot.origin);
   for (const tab of snapshot.tabs ?? []) mergeTab(tab);
   for (const token of snapshot.tokens ?? []) mergeToken(token);
   for (const refresh of snapshot.refreshes ?? []) mergeRefresh(refresh);
@@ -81,6 +85,7 @@ function merge(snapshot) {
 }
 
 const snapshot = () => ({
+  origin: history.origin,
   tabs: [...history.tabs.values()], tokens: history.tokens, refreshes: history.refreshes,
 });
 
@@ -115,6 +120,13 @@ function sawToken(expiresAt, obtainedHere) {
   mergeToken({ receivedAt: Date.now(), expiresAt, tab: obtainedHere ? me.id : null });
 }
 
+function sawSignOut() {
+  const now = Date.now();
+  for (const token of history.tokens) {
+    if (token.expiresAt > now && token.receivedAt <= now) token.endedAt = Math.min(token.endedAt ?? Infinity, now);
+  }
+}
+
 function sawRefresh(event) {
   const ran = tokenRequests > accounted;
   accounted = tokenRequests;
@@ -136,6 +148,7 @@ const RIGHT = 16;
 const BAR = 16;
 const ROW = 30;
 const MAX_SPAN_MS = 150_000;
+const LEGEND_ROW = 20;
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);
@@ -153,9 +166,13 @@ function draw() {
   if (!svg) return;
   const now = Date.now();
   const tabs = tabOrder();
+  // What left the drawn window long ago is forgotten, so that a demo left open stays light.
+  const forget = now - 2 * MAX_SPAN_MS;
+  history.tokens = history.tokens.filter((t) => Math.min(t.expiresAt, t.endedAt ?? Infinity) > forget);
+  history.refreshes = history.refreshes.filter((r) => r.at > forget);
   const tokens = [...history.tokens].sort((a, b) => a.receivedAt - b.receivedAt);
-  const origin = Math.min(...tabs.map((t) => t.joinedAt), ...tokens.map((t) => t.receivedAt));
-  const end = Math.max(now + 5000, ...tokens.map((t) => t.expiresAt + 2000));
+  const origin = Math.min(history.origin, ...tokens.map((t) => t.receivedAt));
+  const end = Math.max(now + 5000, ...tokens.map((t) => Math.min(t.expiresAt, t.endedAt ?? Infinity) + 2000));
   const start = Math.max(origin, end - MAX_SPAN_MS);
   const span = Math.max(end - start, 1);
   const x = (time) => LEFT + ((time - start) / span) * (W - LEFT - RIGHT);
@@ -165,7 +182,7 @@ function draw() {
   const tabsTop = tokensTop + 2 * (BAR + 4) + 14;
   const axisY = tabsTop + tabs.length * ROW + 4;
   const legendY = axisY + 40;
-  const height = legendY + 16;
+  const height = legendY + LEGEND_ROW + 12;
 
   const defs = el('defs');
   const clip = el('clipPath', { id: 'plot-clip' });
@@ -189,7 +206,7 @@ function draw() {
       el('text', { x: tx, y: axisY + 18, 'text-anchor': 'middle' }, `${Math.round(t / 1000)} s`),
     );
   }
-  axis.append(el('text', { class: 'axis-title', x: LEFT - 8, y: axisY + 18, 'text-anchor': 'end' }, 'seconds'));
+  axis.append(el('text', { class: 'axis-title', x: LEFT - 20, y: axisY + 18, 'text-anchor': 'end' }, 'seconds'));
   nodes.push(axis);
 
   // Access tokens: one bar each, from when it was received to its expiresAt. Consecutive
@@ -200,18 +217,23 @@ function draw() {
     const info = token.tab ? tabInfo(token.tab) : { label: '?', colour: '#8a94a3' };
     const y = tokensTop + (i % 2) * (BAR + 4);
     const x1 = x(token.receivedAt);
-    const width = Math.max(x(token.expiresAt) - x1, 2);
-    const expired = token.expiresAt <= now;
-    const bar = el('g', { class: 'token-bar', 'data-tab': info.label, 'data-expired': String(expired) });
+    const until = Math.min(token.expiresAt, token.endedAt ?? Infinity);
+    const width = Math.max(x(until) - x1, 2);
+    const expired = until <= now;
+    const bar = el('g', {
+      class: 'token-bar', 'data-tab': info.label, 'data-expired': String(expired), 'data-ended': String(token.endedAt != null),
+    });
     bar.append(
       el('title', {}, `Token ${i + 1}: received ${((token.receivedAt - origin) / 1000).toFixed(1)} s, `
-        + `expires ${((token.expiresAt - origin) / 1000).toFixed(1)} s, obtained by tab ${info.label}`),
+        + `expires ${((token.expiresAt - origin) / 1000).toFixed(1)} s, ${token.tab ? `obtained by tab ${info.label}` : 'restored from storage'}`
+        + (token.endedAt != null ? `, forgotten at sign-out ${((token.endedAt - origin) / 1000).toFixed(1)} s` : '')),
       el('rect', {
         x: x1, y, width, height: BAR, rx: 3, fill: info.colour, 'fill-opacity': expired ? 0.25 : 0.7,
       }),
     );
-    if (width > 70) {
-      bar.append(el('text', { class: 'bar-text', x: x1 + 6, y: y + BAR - 4 }, `token ${i + 1} · tab ${info.label}`));
+    const text = token.tab ? `token ${i + 1} · tab ${info.label}` : `token ${i + 1}`;
+    if (width > text.length * 6.5 + 12) {
+      bar.append(el('text', { class: 'bar-text', x: x1 + 6, y: y + BAR - 4 }, text));
     }
     bars.append(bar);
   });
@@ -275,16 +297,14 @@ function draw() {
     el('text', { x: nx, y: 6, 'text-anchor': 'middle' }, 'now'),
   );
 
-  // Legend.
+  // Legend: laid out once in the page, where its text can be measured; wraps to a second row.
   const legend = el('g', { class: 'legend', transform: `translate(${LEFT} ${legendY})` });
-  let lx = 0;
   const item = (shape, text) => {
-    const g = el('g', { transform: `translate(${lx} 0)` });
+    const g = el('g');
     g.append(shape, el('text', { x: 22, y: 4 }, text));
     legend.append(g);
-    lx += 26 + text.length * 6.6;
   };
-  item(el('rect', { x: 0, y: -6, width: 16, height: 10, rx: 2, fill: '#8a94a3', 'fill-opacity': 0.7 }), 'access token: received → expires');
+  item(el('rect', { x: 0, y: -6, width: 16, height: 10, rx: 2, fill: '#8a94a3', 'fill-opacity': 0.7 }), 'access token: received → expires (colour of the tab that got it)');
   item(el('circle', { cx: 8, cy: 0, r: 6, fill: '#8a94a3' }), 'refresh, made by that tab');
   item(el('circle', { cx: 8, cy: 0, r: 5, fill: '#fff', stroke: '#8a94a3', 'stroke-width': 2.5 }), 'adopted from another tab');
   item(el('line', { class: 'now-swatch', x1: 8, y1: -7, x2: 8, y2: 7 }), 'now');
@@ -292,6 +312,23 @@ function draw() {
 
   svg.setAttribute('viewBox', `0 0 ${W} ${height}`);
   svg.replaceChildren(...nodes.filter(Boolean));
+
+  let lx = 0;
+  let ly = 0;
+  for (const g of legend.children) {
+    let width;
+    try {
+      width = g.getBBox().width;
+    } catch {
+      width = 22 + g.textContent.length * 6.6;
+    }
+    if (lx > 0 && lx + width > W - LEFT - RIGHT) {
+      lx = 0;
+      ly += LEGEND_ROW;
+    }
+    g.setAttribute('transform', `translate(${lx} ${ly})`);
+    lx += width + 24;
+  }
 
   const open = tabs.filter((tab) => !tab.leftAt).length;
   $('tab-count').textContent = `${open} tab${open === 1 ? '' : 's'} open · ${history.refreshes.length} refresh${history.refreshes.length === 1 ? '' : 'es'}`;
@@ -364,9 +401,10 @@ async function start() {
     let detail = describe(event);
     if (type === 'refresh') detail = sawRefresh(event) ? 'made by this tab' : 'adopted from another tab';
     if (type === 'change') sawToken(event.expiresAt, tokenRequests > accounted);
+    if (type === 'signedOut') sawSignOut();
     log(type, detail);
     render();
-    if (type === 'refresh' || type === 'change') share();
+    if (type === 'refresh' || type === 'change' || type === 'signedOut') share();
     draw();
   }]));
   auth = await createTokenClient({

@@ -167,10 +167,15 @@ describe('demo page', () => {
   });
 
   test('refresh now, reload, sign out', async () => {
+    const refreshes = () => [...document.querySelectorAll('#log b')].filter((b) => b.textContent === 'refresh').length;
+    const before = await page.evaluate(refreshes);
     demo.auth.resetStats();
     await page.click('#refresh');
-    await page.waitForFunction(() => [...document.querySelectorAll('#log b')].some((b) => b.textContent === 'refresh'));
+    await page.waitForFunction(`(${refreshes})() > ${before}`);
     assert.equal(demo.auth.stats.refreshOk, 1);
+    const latest = await page.evaluate(() => [...document.querySelectorAll('#log li')]
+      .find((li) => li.querySelector('b').textContent === 'refresh').textContent);
+    assert.match(latest, /refresh made by this tab$/, 'the tab whose button was clicked made the refresh');
 
     await page.reload();
     await status('signedIn');
@@ -181,5 +186,7 @@ describe('demo page', () => {
     assert.equal(demo.auth.stats.revocations, 1, 'sign-out revokes the refresh token');
     assert.equal(await page.locator('#sub').innerText(), '—');
     await page.waitForFunction(() => [...document.querySelectorAll('#log b')].some((b) => b.textContent === 'signedOut'));
+    // The timeline cuts the last token's bar at the sign-out: the page forgot it there.
+    await page.waitForSelector('#timeline .token-bar[data-ended="true"]', { state: 'attached' });
   });
 });
