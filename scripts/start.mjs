@@ -40,7 +40,9 @@ export async function startDemo({
     );
     started.push(api);
     // All the page needs: tokenward discovers the endpoints from the issuer.
-    const config = JSON.stringify({ issuer: auth.issuer, clientId: auth.clientId, apiUrl: api.url, scope: SCOPE });
+    const config = JSON.stringify({
+      issuer: auth.issuer, clientId: auth.clientId, apiUrl: api.url, scope: SCOPE, accessTokenTtl,
+    });
     const page = await onPortOrFree((p) => startStatic({
       root: fileURLToPath(new URL('../www/', import.meta.url)),
       port: p,
