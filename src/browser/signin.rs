@@ -10,7 +10,7 @@ use super::client::{url_option, Options};
 use super::http::{self, REQUEST_TIMEOUT_MS};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
-use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, Pending};
+use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, MetadataOutcome, Pending};
 use crate::core::tokens::{token_answer, TokenResponse};
 use std::cell::RefCell;
 use std::future::Future;
@@ -135,7 +135,23 @@ impl SignIn {
                 message: "the discovery document could not be fetched".to_string(),
                 ..e
             })?;
-        let discovery = Rc::new(Discovery::from_answer(answer.status, &answer.body, issuer)?);
+        let mut discovery = Discovery::from_answer(answer.status, &answer.body, issuer)?;
+        // Endpoints the OpenID document lacks may be in the RFC 8414 metadata (the core
+        // decides which URLs, and whether an answer is used). Failures there are not fatal.
+        if discovery.wants_metadata() {
+            for url in oidc::metadata_urls(issuer) {
+                let Ok(answer) = http::get(&url, REQUEST_TIMEOUT_MS).await else {
+                    continue;
+                };
+                if let MetadataOutcome::Merged(merged) =
+                    discovery.with_metadata(answer.status, &answer.body)
+                {
+                    discovery = merged;
+                    break;
+                }
+            }
+        }
+        let discovery = Rc::new(discovery);
         *self.discovery.borrow_mut() = Some(discovery.clone());
         Ok(discovery)
     }
