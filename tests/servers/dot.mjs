@@ -213,7 +213,7 @@ export async function startDotServer({
     setFault(value) {
       if (value !== null) throw new Error('fault injection is an oidc-provider feature (tests/servers/auth.mjs)');
     },
-    async login({ scope = 'openid read', user = 'alice', redirectUri = loginRedirectUri } = {}) {
+    async login({ scope = 'openid api:read', user = 'alice', redirectUri = loginRedirectUri } = {}) {
       await pending;
       const code = await dotAuthorize({ origin, authorizationEndpoint: endpoint('/authorize/'), scope, user, redirectUri });
       return tokenRequest({

@@ -54,6 +54,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
+    # RFC 9207: `iss` in every authorization response, advertised in the RFC 8414 document only.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "OAUTH2_VALIDATOR_CLASS": "tokenward_dot.validators.Validator",
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": (STATE_DIR / "oidc-rsa.pem").read_text(),
@@ -62,8 +64,9 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("DOT_ACCESS_TOKEN_TTL", "300")),
-    "SCOPES": {"openid": "OpenID Connect", "read": "Read", "introspection": "Introspect tokens"},
-    "DEFAULT_SCOPES": ["openid", "read"],
+    # api:read is the scope the shared scenarios ask for (oidc-provider's resource scope).
+    "SCOPES": {"openid": "OpenID Connect", "api:read": "Read the test API", "introspection": "Introspect tokens"},
+    "DEFAULT_SCOPES": ["openid", "api:read"],
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "ALLOWED_SCHEMES": ["http", "https"],
 }
