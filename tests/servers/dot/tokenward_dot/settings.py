@@ -54,7 +54,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
-    # RFC 9207: `iss` in every authorization response, advertised in the RFC 8414 document only.
+    # RFC 9207: `iss` in every authorization response (then advertised in both metadata documents).
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "OAUTH2_VALIDATOR_CLASS": "tokenward_dot.validators.Validator",
     "OIDC_ENABLED": True,
