@@ -10,7 +10,7 @@ use super::client::{url_option, Options};
 use super::http::{self, REQUEST_TIMEOUT_MS};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
-use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, MetadataOutcome, Pending};
+use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, Pending};
 use crate::core::tokens::{token_answer, TokenResponse};
 use std::cell::RefCell;
 use std::future::Future;
@@ -129,28 +129,30 @@ impl SignIn {
                 "this needs the `issuer` option, or the endpoints given explicitly",
             ));
         };
-        let answer = http::get(&oidc::discovery_url(issuer), REQUEST_TIMEOUT_MS)
-            .await
-            .map_err(|e| Error {
-                message: "the discovery document could not be fetched".to_string(),
-                ..e
-            })?;
-        let mut discovery = Discovery::from_answer(answer.status, &answer.body, issuer)?;
-        // Endpoints the OpenID document lacks may be in the RFC 8414 metadata (the core
-        // decides which URLs, and whether an answer is used). Failures there are not fatal.
-        if discovery.wants_metadata() {
-            for url in oidc::metadata_urls(issuer) {
-                let Ok(answer) = http::get(&url, REQUEST_TIMEOUT_MS).await else {
-                    continue;
-                };
-                if let MetadataOutcome::Merged(merged) =
-                    discovery.with_metadata(answer.status, &answer.body)
-                {
-                    discovery = merged;
-                    break;
-                }
+        // The core decides which documents to read (the OpenID one, then RFC 8414 metadata
+        // for what it lacks) and what each answer means; this only fetches them.
+        let mut discovering = oidc::Discovering::new(issuer);
+        let discovery = loop {
+            let Some(url) = discovering.next_url().map(str::to_string) else {
+                return Err(Error::new(
+                    ErrorCode::InvalidDiscovery,
+                    "the discovery document could not be read",
+                ));
+            };
+            let answer = http::get(&url, REQUEST_TIMEOUT_MS)
+                .await
+                .map_err(|e| Error {
+                    message: "the discovery document could not be fetched".to_string(),
+                    ..e
+                });
+            let fed = match &answer {
+                Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
+                Err(e) => discovering.answer(Err(e.clone())),
+            };
+            if let Some(d) = fed? {
+                break d;
             }
-        }
+        };
         let discovery = Rc::new(discovery);
         *self.discovery.borrow_mut() = Some(discovery.clone());
         Ok(discovery)

@@ -199,17 +199,27 @@ pub fn metadata_urls(issuer: &str) -> Vec<String> {
         return Vec::new();
     }
     let issuer = issuer.trim_end_matches('/');
-    let after_scheme = issuer.find("://").map_or(0, |i| i.saturating_add(3));
-    let rest = issuer.get(after_scheme..).unwrap_or("");
+    // Bytes, not `str::find` or slicing by `split_at`: those pull panicking paths and the
+    // formatting machinery (Unicode tables, about 6 KB gzip) into the wasm.
+    let https = issuer
+        .as_bytes()
+        .get(..8)
+        .is_some_and(|h| h.eq_ignore_ascii_case(b"https://"));
+    let after_scheme = if https { 8 } else { 7 };
     // The authority ends at the first `/` (a query in an issuer is not allowed, §2).
-    match rest.find('/').map(|i| i.saturating_add(after_scheme)) {
-        Some(path_start) => {
-            let (origin, path) = issuer.split_at(path_start);
-            vec![
+    let path_start = issuer
+        .bytes()
+        .skip(after_scheme)
+        .position(|b| b == b'/')
+        .map(|i| i.saturating_add(after_scheme));
+    match path_start {
+        Some(path_start) => match (issuer.get(..path_start), issuer.get(path_start..)) {
+            (Some(origin), Some(path)) => vec![
                 format!("{origin}{WELL_KNOWN}{path}"),
                 format!("{issuer}{WELL_KNOWN}"),
-            ]
-        }
+            ],
+            _ => Vec::new(),
+        },
         None => vec![format!("{issuer}{WELL_KNOWN}")],
     }
 }
@@ -264,6 +274,73 @@ impl Discovery {
                 == Some(&Json::Bool(true));
         }
         MetadataOutcome::Merged(merged)
+    }
+}
+
+/// The discovery requests, in order, and what their answers mean: the OpenID document
+/// first; then, when it lacks an endpoint ([`Discovery::wants_metadata`]), the RFC 8414
+/// [`metadata_urls`] one after another until one is usable. The shell fetches
+/// [`Discovering::next_url`] and feeds the answer to [`Discovering::answer`] until that
+/// gives the result: one request site, every decision here.
+#[derive(Debug, Clone)]
+pub struct Discovering {
+    issuer: String,
+    /// The OpenID document, once read.
+    found: Option<Discovery>,
+    /// The URLs to fetch, in order, and the index of the next one.
+    to_fetch: Vec<String>,
+    next: usize,
+}
+
+impl Discovering {
+    /// Starts with the OpenID document of `issuer`.
+    pub fn new(issuer: &str) -> Discovering {
+        Discovering {
+            issuer: issuer.to_string(),
+            found: None,
+            to_fetch: vec![discovery_url(issuer)],
+            next: 0,
+        }
+    }
+
+    /// The URL to fetch next.
+    pub fn next_url(&self) -> Option<&str> {
+        self.to_fetch.get(self.next).map(String::as_str)
+    }
+
+    /// The answer to [`Discovering::next_url`] (status and body, or why it could not be
+    /// fetched). `Ok(Some(_))` is the result; `Ok(None)`: fetch the next URL. The OpenID
+    /// document's failures are the result's ([`Discovery::from_answer`]); a metadata
+    /// answer that cannot be used only moves on to the next URL, and after the last one
+    /// the OpenID document is the result as it was.
+    pub fn answer(
+        &mut self,
+        answer: Result<(u16, &str), Error>,
+    ) -> Result<Option<Discovery>, Error> {
+        self.next = self.next.saturating_add(1);
+        let discovery = match self.found.take() {
+            None => {
+                let (status, body) = answer?;
+                let d = Discovery::from_answer(status, body, &self.issuer)?;
+                if d.wants_metadata() {
+                    self.to_fetch = metadata_urls(&self.issuer);
+                    self.next = 0;
+                }
+                d
+            }
+            Some(d) => match answer.map(|(status, body)| d.with_metadata(status, body)) {
+                Ok(MetadataOutcome::Merged(merged)) => {
+                    self.next = self.to_fetch.len();
+                    merged
+                }
+                _ => d,
+            },
+        };
+        if self.next >= self.to_fetch.len() {
+            return Ok(Some(discovery));
+        }
+        self.found = Some(discovery);
+        Ok(None)
     }
 }
 
@@ -998,6 +1075,74 @@ mod tests {
             panic!("merged");
         };
         assert_eq!(no_url.revocation_endpoint, None);
+    }
+
+    #[test]
+    fn discovery_requests_fall_back_to_rfc8414_metadata_in_order() {
+        let issuer = "https://as.example.com/o";
+        let oidc = format!(
+            r#"{{"issuer":"{issuer}","authorization_endpoint":"{issuer}/auth","token_endpoint":"{issuer}/token"}}"#
+        );
+        let meta = format!(r#"{{"issuer":"{issuer}","revocation_endpoint":"{issuer}/revoke"}}"#);
+
+        // The OpenID document lacks revocation: the path form first, then the suffixed form.
+        let mut d = Discovering::new(issuer);
+        assert_eq!(
+            d.next_url(),
+            Some("https://as.example.com/o/.well-known/openid-configuration")
+        );
+        assert_eq!(d.answer(Ok((200, &oidc))).unwrap(), None);
+        assert_eq!(
+            d.next_url(),
+            Some("https://as.example.com/.well-known/oauth-authorization-server/o")
+        );
+        assert_eq!(d.answer(Ok((404, ""))).unwrap(), None);
+        assert_eq!(
+            d.next_url(),
+            Some("https://as.example.com/o/.well-known/oauth-authorization-server")
+        );
+        let done = d.answer(Ok((200, &meta))).unwrap().unwrap();
+        assert_eq!(
+            done.revocation_endpoint.as_deref(),
+            Some("https://as.example.com/o/revoke")
+        );
+
+        // The first usable document ends it.
+        let mut d = Discovering::new(issuer);
+        d.answer(Ok((200, &oidc))).unwrap();
+        let done = d.answer(Ok((200, &meta))).unwrap().unwrap();
+        assert!(done.revocation_endpoint.is_some());
+        assert_eq!(d.next_url(), None);
+
+        // Unreachable or foreign metadata: the OpenID document as it was.
+        let mut d = Discovering::new(issuer);
+        d.answer(Ok((200, &oidc))).unwrap();
+        assert_eq!(d.answer(Err(Error::network("down"))).unwrap(), None);
+        let done = d
+            .answer(Ok((200, &meta.replace(issuer, "https://evil.example"))))
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.revocation_endpoint, None);
+        assert_eq!(done.token_endpoint, "https://as.example.com/o/token");
+
+        // A complete OpenID document needs no second request; its failures are the result.
+        let mut d = Discovering::new(ISSUER);
+        let full = doc(r#","revocation_endpoint":"https://op.example.com/rev""#);
+        assert!(d.answer(Ok((200, &full))).unwrap().is_some());
+        assert_eq!(
+            Discovering::new(ISSUER)
+                .answer(Ok((404, "")))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidDiscovery
+        );
+        assert_eq!(
+            Discovering::new(ISSUER)
+                .answer(Err(Error::network("down")))
+                .unwrap_err()
+                .code,
+            ErrorCode::Network
+        );
     }
 
     #[test]
