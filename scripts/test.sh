@@ -3,8 +3,8 @@
 # the pinned wasm-bindgen CLI, Chromium + ChromeDriver from apt when root, npm packages),
 # then runs, stopping at the first failure: rustfmt, clippy, native tests, browser tests,
 # the build, the size budget, `npm pack` installed into a throw-away app, the type test
-# (tsc --strict against the installed package), and the
-# end-to-end tests against a real authorization server in headless Chromium.
+# (tsc --strict against the installed package), and the end-to-end tests against real
+# authorization servers (oidc-provider, Django OAuth Toolkit) in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -67,6 +67,13 @@ if [ -f scripts/engines.sh ]; then bash scripts/engines.sh; fi
 if [ -n "$bindgen_pid" ] && ! wait "$bindgen_pid"; then
   echo "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION failed" >&2
   exit 1
+fi
+# tests/e2e/dot.test.mjs makes a Python venv for Django OAuth Toolkit on first use: it needs
+# python3 with venv and ensurepip (Debian: python3-venv); without them it falls back to
+# `pip install --user virtualenv`.
+if command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null && [ "$(id -u)" = 0 ] \
+  && command -v apt-get >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv || true
 fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

@@ -14,6 +14,7 @@ use super::timer::Timeout;
 use crate::core::attach::{self, AttachRule, ParsedUrl};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::{self, Claims};
+use crate::core::oidc;
 use crate::core::policy;
 use crate::core::session::{
     Action, Config, Demand, Event, EventKind, Failure, RefreshMode, Session, Status,
@@ -170,6 +171,8 @@ struct Inner {
     tabs: RefCell<Option<Rc<Tabs>>>,
     disposed: Cell<bool>,
     signin: SignIn,
+    /// Whether "no revocation endpoint is known" was reported (it is said once).
+    no_revocation_reported: Cell<bool>,
 }
 
 /// The token client. Cloning gives another handle on the same client.
@@ -260,6 +263,7 @@ impl TokenClient {
             tabs: RefCell::new(None),
             disposed: Cell::new(false),
             signin: SignIn::new(&options)?,
+            no_revocation_reported: Cell::new(false),
         });
         let client = TokenClient { inner };
         for (kind, listener) in options.on.iter().cloned() {
@@ -496,14 +500,23 @@ impl TokenClient {
         ) {
             (_, false) => None,
             (Some(url), true) => Some(url.clone()),
-            (None, true) => inner
-                .signin
-                .discovered_revocation_endpoint()
-                .await
-                .unwrap_or_else(|e| {
+            (None, true) => match inner.signin.discovered_revocation_endpoint().await {
+                Ok(Some(url)) => Some(url),
+                // With an issuer, its metadata had no revocation endpoint: said once.
+                Ok(None) if inner.signin.issuer().is_some() => {
+                    if let Some(e) =
+                        oidc::no_revocation_endpoint(inner.no_revocation_reported.replace(true))
+                    {
+                        inner.report(e);
+                    }
+                    None
+                }
+                Ok(None) => None,
+                Err(e) => {
                     inner.report(e);
                     None
-                }),
+                }
+            },
         };
         let result = match (revocation, refresh_token) {
             (Some(url), Some(rt)) => {

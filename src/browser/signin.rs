@@ -129,13 +129,31 @@ impl SignIn {
                 "this needs the `issuer` option, or the endpoints given explicitly",
             ));
         };
-        let answer = http::get(&oidc::discovery_url(issuer), REQUEST_TIMEOUT_MS)
-            .await
-            .map_err(|e| Error {
-                message: "the discovery document could not be fetched".to_string(),
-                ..e
-            })?;
-        let discovery = Rc::new(Discovery::from_answer(answer.status, &answer.body, issuer)?);
+        // The core decides which documents to read (the OpenID one, then RFC 8414 metadata
+        // for what it lacks) and what each answer means; this only fetches them.
+        let mut discovering = oidc::Discovering::new(issuer);
+        let discovery = loop {
+            let Some(url) = discovering.next_url().map(str::to_string) else {
+                return Err(Error::new(
+                    ErrorCode::InvalidDiscovery,
+                    "the discovery document could not be read",
+                ));
+            };
+            let answer = http::get(&url, REQUEST_TIMEOUT_MS)
+                .await
+                .map_err(|e| Error {
+                    message: "the discovery document could not be fetched".to_string(),
+                    ..e
+                });
+            let fed = match &answer {
+                Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
+                Err(e) => discovering.answer(Err(e.clone())),
+            };
+            if let Some(d) = fed? {
+                break d;
+            }
+        };
+        let discovery = Rc::new(discovery);
         *self.discovery.borrow_mut() = Some(discovery.clone());
         Ok(discovery)
     }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { startApi, startAuthServer, startStatic } from '../servers/index.mjs';
+import { startApi, startAuthServer, startDotServer, startStatic } from '../servers/index.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const resultsDir = join(repoRoot, 'test-results');
@@ -130,6 +130,39 @@ export async function startStack({
     const appServer = app ? await startApp({ html, routes }) : null;
     started.push(appServer);
     if (appServer) auth.addRedirectUri(`${appServer.url}/`);
+    return {
+      auth,
+      api,
+      app: appServer,
+      clientOptions: {
+        tokenEndpoint: auth.tokenEndpoint,
+        revocationEndpoint: auth.revocationEndpoint,
+        clientId: auth.clientId,
+        attachTo: [api.url],
+      },
+      close: () => closeAll(started),
+    };
+  } catch (err) {
+    await closeAll(started).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * startStack() with Django OAuth Toolkit as the authorization server (tests/servers/dot.mjs):
+ * opaque access tokens, so the API introspects them. `cors`: 'django-cors-headers' (default)
+ * or 'dot' (DOT's own allowed_origins only).
+ */
+export async function startDotStack({ accessTokenTtl, cors, html, routes, app = true } = {}) {
+  const started = [];
+  try {
+    const auth = await startDotServer({ accessTokenTtl, cors });
+    started.push(auth);
+    const api = await startApi({ introspection: auth.introspection });
+    started.push(api);
+    const appServer = app ? await startApp({ html, routes }) : null;
+    started.push(appServer);
+    if (appServer) await auth.addRedirectUri(`${appServer.url}/`);
     return {
       auth,
       api,

@@ -42,4 +42,5 @@ describe('sign-in (authorization code + PKCE)', () => {
   test('an ID token with the wrong aud, iss or nonce (or expired, or missing) is refused', run(scenarios.badIdTokensAreRejected));
   test('a broken, foreign, missing or unreachable discovery document is refused', run(scenarios.discoveryFailures));
   test('signOut({ endSession: true }) revokes, forgets and ends the provider\'s session', run(scenarios.signOutEndsProviderSession));
+  test('signOut() revokes at the discovered revocation endpoint, no error event', run(scenarios.signOutRevokesAtDiscoveredEndpoint));
 });

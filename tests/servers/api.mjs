@@ -1,5 +1,8 @@
 // A small protected API for tests and the demo: every request needs a bearer JWT that
-// verifies against the authorization server's JWKS (issuer and audience checked).
+// verifies against the authorization server's JWKS (issuer and audience checked) or, for a
+// server with opaque tokens (Django OAuth Toolkit), a token that the server's RFC 7662
+// introspection endpoint calls active (`introspection: { url, clientId, clientSecret }`,
+// asked on every request, no cache: a revoked or rotated-away token is refused at once).
 // Records every request as received, preflights included, for assertions.
 import { createServer } from 'node:http';
 
@@ -45,8 +48,27 @@ function readJson(req) {
   });
 }
 
-export async function startApi({ issuer, jwksUri, audience, port = 0 } = {}) {
-  const jwks = createRemoteJWKSet(new URL(jwksUri));
+// RFC 7662 §2: the API authenticates as a client; the answer's `active` decides. DOT names
+// the user `username` (no `sub`): the claims returned use it as `sub`.
+async function introspect({ url, clientId, clientSecret }, token) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }),
+  });
+  if (!res.ok) throw new Error(`introspection answered ${res.status}`);
+  const body = await res.json();
+  if (body.active !== true) return null;
+  return { ...body, sub: body.sub ?? body.username };
+}
+
+export async function startApi({
+  issuer, jwksUri, audience, introspection, port = 0,
+} = {}) {
+  const jwks = introspection ? null : createRemoteJWKSet(new URL(jwksUri));
   const stats = {};
   const requests = [];
   const resetStats = () => {
@@ -59,7 +81,11 @@ export async function startApi({ issuer, jwksUri, audience, port = 0 } = {}) {
   async function authenticate(req, res) {
     const match = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
     let reason = 'missing token';
-    if (match) {
+    if (match && introspection) {
+      const claims = await introspect(introspection, match[1]);
+      if (claims) return claims;
+      reason = 'token invalid';
+    } else if (match) {
       try {
         return (await jwtVerify(match[1], jwks, { issuer, audience })).payload;
       } catch (err) {

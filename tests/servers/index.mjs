@@ -3,3 +3,4 @@ export { startAuthServer } from './auth.mjs';
 export { startApi } from './api.mjs';
 export { startRecorder } from './recorder.mjs';
 export { startStatic } from './static.mjs';
+export { startDotServer } from './dot.mjs';

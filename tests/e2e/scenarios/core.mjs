@@ -630,3 +630,94 @@ export async function disposeStopsRefreshing(env) {
     assert.equal(count(events, 'refresh') + count(events, 'expired') + count(events, 'signedOut'), 0);
   });
 }
+
+// Chromium only (page.route). The server rotates the refresh token, but the page is closed
+// before the answer is stored: the next page must still be signed in after its refresh.
+export async function closedMidRefreshKeepsSession(env) {
+  const { context, stack, assert, diagnostic } = env;
+  const { auth } = stack;
+  auth.setAccessTokenTtl(300);
+  const options = { ...stack.clientOptions, storage: 'local', storageKey: 'core-closed-mid-refresh' };
+  const tokens = await auth.login();
+  resetServers(stack);
+  const first = await env.openApp(context, `${stack.app.url}/`);
+  let answered;
+  const serverAnswered = new Promise((resolve) => { answered = resolve; });
+  try {
+    await installHelpers(first);
+    await first.evaluate(async ({ options: o, tokens: t }) => {
+      window.auth = await window.makeClient(o);
+      window.auth.setTokens(t);
+    }, { options, tokens });
+    // The request reaches the server (which rotates); its answer never reaches the page.
+    await first.route(auth.tokenEndpoint, async (route) => {
+      try {
+        await route.fetch();
+      } finally {
+        answered();
+      }
+    });
+    await first.evaluate(() => { window.auth.refresh().catch(() => {}); });
+    await serverAnswered;
+  } finally {
+    await first.close().catch(() => {});
+  }
+  const next = await env.openApp(context, `${stack.app.url}/`);
+  try {
+    await installHelpers(next);
+    const result = await next.evaluate(async (o) => {
+      window.auth = await window.makeClient(o);
+      let failure = null;
+      try {
+        await window.auth.refresh();
+      } catch (e) {
+        failure = window.describeError(e);
+      }
+      return { status: window.auth.status, failure, events: window.events };
+    }, options);
+    diagnostic(`closed mid-refresh: server refreshes ${auth.stats.refreshRequests} (ok ${auth.stats.refreshOk}, invalid_grant ${auth.stats.invalidGrant}); `
+      + `next page: ${result.status}, ${result.failure?.code ?? 'no failure'}, events ${result.events.map((e) => e.reason ?? e.code ?? e.type).join(',')}`);
+    assert.equal(result.failure, null, 'the next page refreshes');
+    assert.equal(result.status, 'signedIn');
+    assert.equal(count(result.events, 'signedOut'), 0);
+  } finally {
+    await next.evaluate(() => { localStorage.clear(); window.auth?.dispose(); }).catch(() => {});
+    await next.close().catch(() => {});
+  }
+}
+
+// The server refuses the refresh token (revoked) but its answer carries no CORS headers:
+// the session must still end once (signedOut invalid_grant), without a storm of retries.
+export async function refusedRefreshWithoutCorsEnds(env) {
+  const { stack, assert, diagnostic } = env;
+  const { auth } = stack;
+  const tokens = await auth.login();
+  const revoked = await fetch(auth.revocationEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: tokens.refresh_token, client_id: auth.clientId }),
+  });
+  assert.equal(revoked.status, 200, 'the refresh token is revoked server-side');
+  resetServers(stack);
+  await withPage(env, async (page) => {
+    const result = await page.evaluate(async ({ options, tokens: t }) => {
+      window.auth = await window.makeClient(options);
+      window.auth.setTokens({ ...t, expires_in: 300 });
+      let failure = null;
+      try {
+        await window.auth.refresh();
+      } catch (e) {
+        failure = window.describeError(e);
+      }
+      await new Promise((resolve) => { setTimeout(resolve, 8000); });
+      return { status: window.auth.status, failure, events: window.events };
+    }, { options: { ...stack.clientOptions, storageKey: 'core-refused-no-cors' }, tokens });
+    diagnostic(`refused without CORS: refresh() → ${result.failure?.code ?? 'ok'}; after 8 s ${result.status}; `
+      + `refresh requests ${auth.stats.refreshRequests}, invalid_grant answers ${auth.stats.invalidGrant}; `
+      + `events ${result.events.map((e) => e.reason ?? e.code ?? e.type).join(',')}`);
+    assert.equal(result.failure?.code, 'invalid_grant');
+    assert.equal(result.status, 'signedOut');
+    assert.deepEqual(result.events.filter((e) => e.type === 'signedOut').map((e) => e.reason), ['invalid_grant']);
+    assert.ok(auth.stats.refreshRequests <= 2, `${auth.stats.refreshRequests} refresh requests`);
+  });
+}

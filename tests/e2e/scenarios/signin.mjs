@@ -107,6 +107,11 @@ export function signinConfig(stack, extra = {}) {
   };
 }
 
+// What differs between the authorization servers' pages (stack.auth.ui): oidc-provider's
+// devInteractions form names the user field `login`, Django's login form `username`.
+const DEFAULT_UI = { loginField: 'login' };
+const uiOf = (stack) => ({ ...DEFAULT_UI, ...stack.auth.ui });
+
 const waitReady = (page) => page.waitForFunction(() => window.tokenwardReady === true, null, { timeout: TIMEOUT });
 
 /** A fresh app page (storage cleared) whose client uses `config`. */
@@ -144,12 +149,12 @@ function snapshot(page) {
 }
 
 /** Runs in the page: which step of the sign-in it shows, or false while it is on its way. */
-function whereIsThePage({ issuer, appOrigin }) {
+function whereIsThePage({ issuer, appOrigin, loginField = 'login' }) {
   if (window.e2eSignInError) return `error:${window.e2eSignInError}`;
   if (window.e2eSubmitted) return false;
   if (location.origin === appOrigin) return window.tokenwardReady === true && !window.e2eSignInStarted ? 'app' : false;
-  if (location.origin !== issuer) return false;
-  if (document.querySelector('input[name="login"]')) return 'login';
+  if (location.origin !== new URL(issuer).origin) return false;
+  if (document.querySelector(`input[name="${loginField}"]`)) return 'login';
   if (document.querySelector('input[name="prompt"][value="consent"]')) return 'consent';
   if (document.querySelector('button[name="logout"]')) return 'logout';
   return false;
@@ -167,13 +172,13 @@ async function signInAsUser(page, stack, { user = USER, cancel = false, options 
   }, options ?? null);
   const seen = [];
   for (let step = 0; step < 8; step += 1) {
-    const arg = { issuer: stack.auth.issuer, appOrigin: stack.app.url };
+    const arg = { issuer: stack.auth.issuer, appOrigin: stack.app.url, loginField: uiOf(stack).loginField };
     await page.waitForFunction(whereIsThePage, arg, { timeout: TIMEOUT });
     const where = await page.evaluate(whereIsThePage, arg); // the subset has no handles
     if (!where) continue; // it moved on between the two calls: look again
     seen.push(where);
     if (where === 'app' || where.startsWith('error:')) return { where, seen };
-    await page.evaluate(({ where: w, user: u, cancel: c }) => {
+    await page.evaluate(({ where: w, user: u, cancel: c, loginField }) => {
       window.e2eSubmitted = true;
       // Clicked after this evaluation returns, so the navigation cannot interrupt it.
       setTimeout(() => {
@@ -182,12 +187,12 @@ async function signInAsUser(page, stack, { user = USER, cancel = false, options 
           return;
         }
         if (w === 'login') {
-          document.querySelector('input[name="login"]').value = u;
+          document.querySelector(`input[name="${loginField}"]`).value = u;
           document.querySelector('input[name="password"]').value = 'correct horse';
         }
         document.querySelector('button[type="submit"]').click();
       }, 0);
-    }, { where, user, cancel });
+    }, { where, user, cancel, loginField: uiOf(stack).loginField });
   }
   throw new Error(`sign-in did not come back to the app: ${seen.join(' → ')}`);
 }
@@ -215,9 +220,11 @@ export async function signInLandsSignedIn({ context, stack, openApp, assert, dia
     assert.equal(after.status, 'signedIn');
     assert.equal(after.search, '', 'code, state and iss are removed from the address bar');
     assert.equal(after.pending, null, 'the pending sign-in is removed once used');
+    await stack.auth.refreshStats?.();
     assert.equal(stack.auth.stats.codeExchanges, 1);
     const stored = JSON.parse(after.stored);
-    assert.match(stored.access_token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    if (stack.auth.accessTokenFormat === 'opaque') assert.match(stored.access_token, /^\S+$/);
+    else assert.match(stored.access_token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
     assert.ok(stored.id_token && stored.refresh_token, 'ID and refresh tokens are stored');
     assert.equal(after.idClaims.sub, USER);
     assert.equal(after.idClaims.aud, stack.auth.clientId);
@@ -244,6 +251,7 @@ export async function signInLandsSignedIn({ context, stack, openApp, assert, dia
 
     // The refresh goes to the token endpoint found by discovery (no tokenEndpoint given).
     await page.evaluate(() => window.auth.refresh());
+    await stack.auth.refreshStats?.();
     assert.equal(stack.auth.stats.refreshOk, 1);
     assert.equal(stack.auth.stats.codeExchanges, 1);
     diagnostic(`code exchanges ${stack.auth.stats.codeExchanges}, refreshes ${stack.auth.stats.refreshOk}, API 200s ${stack.api.stats.ok}`);
@@ -491,6 +499,38 @@ export async function discoveryFailures({ context, stack, openApp, assert, diagn
     seen.push(`bad options → ${bad.join(', ')}`);
     assert.deepEqual(bad, ['invalid_options', 'invalid_options', 'invalid_options']);
     diagnostic(seen.join('; '));
+  } finally {
+    await page.close();
+  }
+}
+
+/**
+ * signOut() with the client knowing only the issuer: the refresh token is revoked at the
+ * revocation endpoint found by discovery (in the OpenID document, or only in the RFC 8414
+ * metadata, as with Django OAuth Toolkit), with no error event; the token is then dead.
+ */
+export async function signOutRevokesAtDiscoveredEndpoint({ context, stack, openApp, assert, diagnostic }) {
+  const page = await openSignedOutApp({ context, stack, openApp }, signinConfig(stack));
+  try {
+    const { where } = await signInAsUser(page, stack);
+    assert.equal(where, 'app');
+    const { refresh_token: refreshToken } = JSON.parse((await snapshot(page)).stored);
+    stack.auth.resetStats();
+    await page.evaluate(() => window.auth.signOut());
+    await stack.auth.refreshStats?.();
+    const after = await snapshot(page);
+    const res = await fetch(stack.auth.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: stack.auth.clientId }),
+    });
+    const answer = await res.json();
+    diagnostic(`revocations ${stack.auth.stats.revocations}; errors [${after.errors.join(', ')}]; later refresh → ${res.status} ${answer.error}`);
+    assert.equal(stack.auth.stats.revocations, 1, 'revoked at the discovered endpoint');
+    assert.deepEqual(after.errors, [], 'no error event');
+    assert.equal(after.status, 'signedOut');
+    assert.equal(after.stored, null);
+    assert.equal(answer.error, 'invalid_grant', 'the revoked refresh token no longer works');
   } finally {
     await page.close();
   }
