@@ -41,16 +41,34 @@ fn retry_after(headers: &Headers) -> Option<f64> {
 /// POSTs a form and reads the answer, with a timeout. Fails only when no HTTP answer
 /// came (offline, refused, CORS, timeout): that is a `network` error.
 pub async fn post_form(url: &str, body: &str, timeout_ms: f64) -> Result<Answer, Error> {
-    request(url, Some(body), timeout_ms).await
+    request(url, Some(body), timeout_ms, Send::Cors).await
+}
+
+/// How a request is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Send {
+    /// A CORS request whose answer the page reads.
+    Cors,
+    /// A revocation: `keepalive` (it outlives the page, so a sign-out followed by the
+    /// provider's logout redirect still revokes), answer read.
+    Keepalive,
+    /// A revocation whose answer the page cannot read (the server sent no CORS headers):
+    /// `no-cors` + `keepalive`. It resolves only when the server answered.
+    Opaque,
 }
 
 /// GETs `url` and reads the answer, with a timeout; fails as [`post_form`] does.
 pub async fn get(url: &str, timeout_ms: f64) -> Result<Answer, Error> {
-    request(url, None, timeout_ms).await
+    request(url, None, timeout_ms, Send::Cors).await
 }
 
 /// A GET, or with a body a form POST, aborted after `timeout_ms`.
-async fn request(url: &str, form: Option<&str>, timeout_ms: f64) -> Result<Answer, Error> {
+async fn request(
+    url: &str,
+    form: Option<&str>,
+    timeout_ms: f64,
+    send: Send,
+) -> Result<Answer, Error> {
     let fail = |e: JsValue| {
         Error::network("the authorization server could not be reached")
             .with_cause(super::describe(&e))
@@ -68,6 +86,13 @@ async fn request(url: &str, form: Option<&str>, timeout_ms: f64) -> Result<Answe
     }
     init.set_headers(&headers);
     init.set_signal(Some(&controller.signal()));
+    if send != Send::Cors {
+        // `keepalive` is not in web-sys's stable API; the dictionary member is standard.
+        let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
+    }
+    if send == Send::Opaque {
+        init.set_mode(web_sys::RequestMode::NoCors);
+    }
     let request = Request::new_with_str_and_init(url, &init).map_err(fail)?;
     let abort = controller.clone();
     let _timeout = Timeout::new(timeout_ms, move || abort.abort());
@@ -118,12 +143,20 @@ pub async fn revoke(url: &str, form: &str) -> Result<(), Error> {
             status,
         })
     };
-    match post_form(url, form, REQUEST_TIMEOUT_MS).await {
+    match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Keepalive).await {
         Ok(a) if a.status == 200 => Ok(()),
         Ok(a) => Err(failed(Some(a.status), &a.body)),
-        Err(e) => Err(Error {
-            code: ErrorCode::RevocationFailed,
-            ..e
-        }),
+        // No readable answer: the server may have answered without CORS headers (Django
+        // OAuth Toolkit does). A revocation is a CORS-simple request, so it is sent again
+        // `no-cors`: that resolves only when the server answered, which for RFC 7009 means
+        // the token is revoked (revoking a revoked token is a 200 too). Only when that
+        // fails as well was the server not reached: `revocation_failed`.
+        Err(_) => match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error {
+                code: ErrorCode::RevocationFailed,
+                ..e
+            }),
+        },
     }
 }

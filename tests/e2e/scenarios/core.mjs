@@ -595,7 +595,10 @@ export async function signOutRevokes(env) {
     });
     const answer = await res.json();
     diagnostic(`signOut: revocations ${revocations}, later refresh with the old refresh token → ${res.status} ${answer.error}`);
-    assert.equal(revocations, 1, 'the refresh token was revoked at the server');
+    // One request; two where the server's answer cannot be read (no CORS headers): the
+    // revocation is then sent again `no-cors`, to learn that the server answered.
+    if ((env.maxRevocationRequests ?? 1) === 1) assert.equal(revocations, 1, 'the refresh token was revoked at the server');
+    else assert.ok(revocations >= 1 && revocations <= env.maxRevocationRequests, `revocation requests: ${revocations}`);
     assert.equal(result.status, 'signedOut');
     assert.equal(result.rejection?.code, 'signed_out');
     assert.deepEqual(events.filter((e) => e.type === 'signedOut').map((e) => e.reason), ['user']);
