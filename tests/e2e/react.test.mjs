@@ -308,6 +308,9 @@ describe('tokenward/react in a Vite + React app under <StrictMode>', { timeout: 
   test('removing the provider disposes its client', async () => {
     await tab1.click('#unmount');
     await waitFor(tab1, () => window.e2eChannels.closed === 1, 'the client was disposed (its channel closed)');
+    // The lock manager is the origin's: the second tab's presence lock goes when the
+    // browser has finished closing that tab, so wait for the condition.
+    await waitFor(tab1, async () => (await navigator.locks.query()).held.length === 0, 'no presence lock left');
     const s = await state(tab1);
     assert.equal(s.channels.opened, 1);
     assert.deepEqual(s.locks, { held: [], pending: [] }, 'the disposed client released its presence lock');
