@@ -126,7 +126,9 @@ pub(crate) fn parse_url(url: &str) -> Option<web_sys::Url> {
 
 fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) -> R) -> R {
     let (protocol, origin, pathname) = (url.protocol(), url.origin(), url.pathname());
+    let hostname = url.hostname();
     f(ParsedUrl {
+        hostname: &hostname,
         protocol: &protocol,
         origin: &origin,
         pathname: &pathname,
@@ -144,6 +146,16 @@ pub(crate) fn url_option(name: &str, value: &Option<String>) -> Result<Option<St
         return Err(Error::options(format!("`{name}` must be an http(s) URL")));
     }
     Ok(Some(url.href()))
+}
+
+/// [`url_option`] for an endpoint that tokens travel to: https only, except loopback hosts.
+pub(crate) fn endpoint_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
+    let Some(href) = url_option(name, value)? else {
+        return Ok(None);
+    };
+    let url = parse_url(&href).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
+    attach::require_secure(name, &url.protocol(), &url.hostname())?;
+    Ok(Some(href))
 }
 
 struct Inner {
@@ -193,19 +205,22 @@ impl TokenClient {
         if options.storage_key.is_empty() {
             return Err(Error::options("`storageKey` must not be empty"));
         }
-        let attach_to = match &options.attach_to {
-            Some(list) => list.clone(),
-            None => match web_sys::window().and_then(|w| w.location().origin().ok()) {
-                Some(origin) if origin != "null" => vec![origin],
-                _ => Vec::new(),
-            },
-        };
+        // The default is the page's own origin, allowed even over http (see
+        // `AttachRule::page_origin`); explicit entries must be https or loopback.
+        let (attach_to, make_rule): (Vec<String>, fn(ParsedUrl<'_>) -> Result<AttachRule, Error>) =
+            match &options.attach_to {
+                Some(list) => (list.clone(), AttachRule::new),
+                None => match web_sys::window().and_then(|w| w.location().origin().ok()) {
+                    Some(origin) if origin != "null" => (vec![origin], AttachRule::page_origin),
+                    _ => (Vec::new(), AttachRule::new),
+                },
+            };
         let mut rules = Vec::with_capacity(attach_to.len());
         for entry in &attach_to {
             let url = web_sys::Url::new(entry).map_err(|_| {
                 Error::options("an `attachTo` entry must be an absolute http(s) origin or prefix")
             })?;
-            rules.push(with_parts(&url, AttachRule::new)?);
+            rules.push(with_parts(&url, make_rule)?);
         }
         let refresh = match (&options.token_endpoint, &options.refresh) {
             (Some(_), _) => RefreshMode::Endpoint,
@@ -222,8 +237,11 @@ impl TokenClient {
                 seed,
             })),
             store: Store::new(options.storage, &options.storage_key),
-            token_endpoint: url_option("tokenEndpoint", &options.token_endpoint)?,
-            revocation_endpoint: url_option("revocationEndpoint", &options.revocation_endpoint)?,
+            token_endpoint: endpoint_option("tokenEndpoint", &options.token_endpoint)?,
+            revocation_endpoint: endpoint_option(
+                "revocationEndpoint",
+                &options.revocation_endpoint,
+            )?,
             client_id: options.client_id.clone(),
             refresh_fn: options.refresh.clone(),
             rules,
