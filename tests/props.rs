@@ -122,7 +122,8 @@ proptest! {
         failures in 0u32..100, left in 0.0f64..1e8,
     ) {
         let at = policy::refresh_at(received, received + lifetime, lead, r);
-        prop_assert!(at <= received + lifetime);
+        prop_assert!(at <= (received + lifetime).max(received + policy::MIN_REFRESH_INTERVAL_MS));
+        prop_assert!(at >= received + policy::MIN_REFRESH_INTERVAL_MS);
         prop_assert!(at >= received + lifetime / 2.0 - lifetime * policy::JITTER_FRACTION - 1e-6);
         let wait = policy::backoff(failures, r, None, Some(left));
         prop_assert!(wait >= 0.0);

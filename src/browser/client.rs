@@ -758,10 +758,29 @@ impl Inner {
         let Some(replay) = replay.filter(|_| response.status() == 401) else {
             return Ok(response);
         };
-        match self.authorize(Some(token.clone())).await {
+        // The core decides whether a refresh can help (the challenge, once per token,
+        // not during a backoff); a header a cross-origin response hides reads as `None`.
+        let challenge = response.headers().get("www-authenticate").ok().flatten();
+        let now = self.now();
+        let retry =
+            self.session
+                .borrow_mut()
+                .unauthorized(now, &token, challenge.as_deref(), false);
+        if !retry {
+            return Ok(response);
+        }
+        match self.clone().authorize(Some(token.clone())).await {
             Ok(fresh) if fresh != token => {
                 set_bearer(&replay, &fresh)?;
-                send(&replay).await
+                let second = send(&replay).await?;
+                if second.status() == 401 {
+                    let now = self.now();
+                    let challenge = second.headers().get("www-authenticate").ok().flatten();
+                    self.session
+                        .borrow_mut()
+                        .unauthorized(now, &fresh, challenge.as_deref(), true);
+                }
+                Ok(second)
             }
             _ => Ok(response),
         }
