@@ -115,6 +115,9 @@ pub enum FetchError {
     Fetch(JsValue),
 }
 
+/// Makes an attach rule from a parsed entry.
+type MakeRule = fn(ParsedUrl<'_>) -> Result<AttachRule, Error>;
+
 /// Parses a URL with the browser's parser, relative to the page.
 pub(crate) fn parse_url(url: &str) -> Option<web_sys::Url> {
     let base = web_sys::window().and_then(|w| w.location().href().ok());
@@ -207,14 +210,13 @@ impl TokenClient {
         }
         // The default is the page's own origin, allowed even over http (see
         // `AttachRule::page_origin`); explicit entries must be https or loopback.
-        let (attach_to, make_rule): (Vec<String>, fn(ParsedUrl<'_>) -> Result<AttachRule, Error>) =
-            match &options.attach_to {
-                Some(list) => (list.clone(), AttachRule::new),
-                None => match web_sys::window().and_then(|w| w.location().origin().ok()) {
-                    Some(origin) if origin != "null" => (vec![origin], AttachRule::page_origin),
-                    _ => (Vec::new(), AttachRule::new),
-                },
-            };
+        let (attach_to, make_rule): (Vec<String>, MakeRule) = match &options.attach_to {
+            Some(list) => (list.clone(), AttachRule::new),
+            None => match web_sys::window().and_then(|w| w.location().origin().ok()) {
+                Some(origin) if origin != "null" => (vec![origin], AttachRule::page_origin),
+                _ => (Vec::new(), AttachRule::new),
+            },
+        };
         let mut rules = Vec::with_capacity(attach_to.len());
         for entry in &attach_to {
             let url = web_sys::Url::new(entry).map_err(|_| {

@@ -155,7 +155,7 @@ pub fn refresh_can_help(header: Option<&str>) -> bool {
         .filter(|c| c.scheme.eq_ignore_ascii_case("bearer"))
         .any(|c| {
             c.param("error")
-                .is_none_or(|e| e.trim().eq_ignore_ascii_case("invalid_token"))
+                .map_or(true, |e| e.trim().eq_ignore_ascii_case("invalid_token"))
         })
 }
 
