@@ -18,7 +18,7 @@ use crate::core::policy;
 use crate::core::session::{
     Action, Config, Demand, Event, EventKind, Failure, RefreshMode, Session, Status,
 };
-use crate::core::tokens::{form_encode, TokenResponse};
+use crate::core::tokens::{self, form_encode, TokenResponse};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -47,8 +47,10 @@ const TABS_WAIT_MS: f64 = 1_000.0;
 pub struct Options {
     /// Where the session is kept.
     pub storage: StorageKind,
-    /// Namespaces the storage record, the lock and the channel.
-    pub storage_key: String,
+    /// Namespaces the storage record, the lock and the channel; `None`: derived from the
+    /// issuer (or token endpoint) and client id (`tokenward:<hash>`), `tokenward` when
+    /// neither is given.
+    pub storage_key: Option<String>,
     /// The token endpoint for the refresh_token grant.
     pub token_endpoint: Option<String>,
     /// Sent as `client_id` with refresh and revocation requests.
@@ -86,7 +88,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             storage: StorageKind::Memory,
-            storage_key: "tokenward".to_string(),
+            storage_key: None,
             token_endpoint: None,
             client_id: None,
             refresh: None,
@@ -163,6 +165,7 @@ pub(crate) fn endpoint_option(name: &str, value: &Option<String>) -> Result<Opti
 
 struct Inner {
     session: RefCell<Session>,
+    app: Option<String>,
     store: Store,
     token_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
@@ -195,6 +198,21 @@ impl TokenClient {
     /// Creates a client and restores any stored session. Fails only for options that
     /// cannot work (`invalid_options`); what is in storage never makes it fail.
     pub async fn new(options: Options) -> Result<TokenClient, Error> {
+        let app = tokens::app_id(
+            options
+                .issuer
+                .as_deref()
+                .or(options.token_endpoint.as_deref()),
+            options.client_id.as_deref(),
+        );
+        let storage_key = options
+            .storage_key
+            .clone()
+            .unwrap_or_else(|| tokens::default_storage_key(app.as_deref()));
+        let options = Options {
+            storage_key: Some(storage_key.clone()),
+            ..options
+        };
         if options.token_endpoint.is_some() && options.refresh.is_some() {
             return Err(Error::options(
                 "give either `tokenEndpoint` or `refresh`, not both",
@@ -205,7 +223,7 @@ impl TokenClient {
                 "`refreshLeadSeconds` must be a non-negative number",
             ));
         }
-        if options.storage_key.is_empty() {
+        if storage_key.is_empty() {
             return Err(Error::options("`storageKey` must not be empty"));
         }
         // The default is the page's own origin, allowed even over http (see
@@ -237,8 +255,10 @@ impl TokenClient {
                 lead_ms: options.refresh_lead_seconds * 1000.0,
                 refresh,
                 seed,
+                app: app.clone(),
             })),
-            store: Store::new(options.storage, &options.storage_key),
+            app,
+            store: Store::new(options.storage, &storage_key),
             token_endpoint: endpoint_option("tokenEndpoint", &options.token_endpoint)?,
             revocation_endpoint: endpoint_option(
                 "revocationEndpoint",
@@ -283,7 +303,8 @@ impl TokenClient {
             let weak = Rc::downgrade(inner);
             let handler =
                 Rc::new(move |msg: Msg| weak.upgrade().and_then(|i| i.on_tab_message(msg)));
-            match Tabs::open(&options.storage_key, handler).await {
+            let key = options.storage_key.as_deref().unwrap_or("tokenward");
+            match Tabs::open(key, inner.app.as_deref(), handler).await {
                 Ok(tabs) => {
                     if !tabs.has_locks() {
                         inner.report(Error::new(
@@ -622,7 +643,7 @@ impl Inner {
             Msg::Tokens(record) => self.step(|s, now| s.adopt(now, &record)),
             Msg::SignedOut(reason) => self.step(|s, _| s.remote_signed_out(reason)),
             Msg::Ask => {
-                let record = self.session.borrow().tokens().map(|t| t.to_record());
+                let record = self.session.borrow().record();
                 return Some(Msg::Have(record));
             }
             _ => {}

@@ -103,7 +103,7 @@ impl SignIn {
             end_session_endpoint: endpoint_option("endSessionEndpoint", &o.end_session_endpoint)?,
             redirect_uri: url_option("redirectUri", &o.redirect_uri)?,
             scope,
-            pending_key: format!("{}:signin", o.storage_key),
+            pending_key: format!("{}:signin", o.storage_key.as_deref().unwrap_or("tokenward")),
             discovery: RefCell::new(None),
         })
     }

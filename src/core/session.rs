@@ -31,6 +31,9 @@ pub struct Config {
     pub refresh: RefreshMode,
     /// Seed for the jitter generator.
     pub seed: u64,
+    /// The app the session belongs to (see [`super::tokens::app_id`]): written into
+    /// every record, and records of other apps are not adopted.
+    pub app: Option<String>,
 }
 
 /// The client's status, as `TokenClient.status` shows it.
@@ -252,6 +255,13 @@ impl Session {
         self.tokens.as_ref().and_then(|t| t.expires_at)
     }
 
+    /// The current session as a record for other tabs, if there is one.
+    pub fn record(&self) -> Option<String> {
+        self.tokens
+            .as_ref()
+            .map(|t| t.to_record_for(self.cfg.app.as_deref()))
+    }
+
     /// When the current token is due for refresh, if it ever is.
     pub fn refresh_due_at(&self) -> Option<f64> {
         self.refresh_at
@@ -336,8 +346,10 @@ impl Session {
     pub fn restore(&mut self, now: f64, stored: Option<&str>) -> Vec<Action> {
         let mut out = Vec::new();
         let Some(text) = stored else { return out };
-        match TokenSet::from_record(text) {
-            Ok(tokens) => {
+        match TokenSet::from_record_for(text, self.cfg.app.as_deref()) {
+            // Another app's record under the same key: not ours to use or remove.
+            Ok(None) => {}
+            Ok(Some(tokens)) => {
                 self.install(tokens);
                 out.push(self.event(EventKind::Change));
                 out.extend(self.wake(now));
@@ -355,7 +367,7 @@ impl Session {
     pub fn set_tokens(&mut self, now: f64, resp: TokenResponse) -> Vec<Action> {
         let tokens = TokenSet::from_response(resp, now, None);
         self.refreshing = None;
-        let record = tokens.to_record();
+        let record = tokens.to_record_for(self.cfg.app.as_deref());
         self.install(tokens);
         let mut out = vec![
             Action::Persist(record.clone()),
@@ -544,7 +556,7 @@ impl Session {
                     self.retry_at = Some(now + policy::UNUSABLE_LIFETIME_RETRY_MS);
                     return out;
                 }
-                let record = tokens.to_record();
+                let record = tokens.to_record_for(self.cfg.app.as_deref());
                 self.install(tokens);
                 out.push(Action::Persist(record.clone()));
                 out.push(Action::Announce(Announce::Tokens(record)));
@@ -573,7 +585,7 @@ impl Session {
     /// Adopted when newer than ours; `refresh` and `change` fire as if refreshed here.
     pub fn adopt(&mut self, now: f64, record: &str) -> Vec<Action> {
         let mut out = Vec::new();
-        let Ok(tokens) = TokenSet::from_record(record) else {
+        let Ok(Some(tokens)) = TokenSet::from_record_for(record, self.cfg.app.as_deref()) else {
             return out;
         };
         if let Some(current) = &self.tokens {
@@ -584,7 +596,7 @@ impl Session {
             }
         }
         let was_signed_in = self.tokens.is_some();
-        let record = tokens.to_record();
+        let record = tokens.to_record_for(self.cfg.app.as_deref());
         self.install(tokens);
         out.push(Action::Persist(record));
         if was_signed_in {
@@ -677,6 +689,7 @@ mod tests {
             lead_ms: 60_000.0,
             refresh,
             seed: 7,
+            app: None,
         }
     }
 
@@ -1068,6 +1081,40 @@ mod tests {
         let mut s = Session::new(cfg(RefreshMode::None));
         s.set_tokens(0.0, resp("a1", None, 3600.0));
         assert!(!s.unauthorized(1.0, "a1", None, false));
+    }
+
+    #[test]
+    fn records_and_messages_of_another_app_are_ignored() {
+        let app = |id: &str| Config {
+            app: Some(id.to_string()),
+            ..cfg(RefreshMode::Endpoint)
+        };
+        let mut a = Session::new(app("aaaa"));
+        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        assert!(rec.contains(r#""app":"aaaa""#));
+        assert_eq!(a.record().as_deref(), Some(rec.as_str()));
+        // Another app: neither adopted from a tab message nor restored, and not removed.
+        let mut b = Session::new(app("bbbb"));
+        assert!(b.adopt(1.0, &rec).is_empty());
+        assert!(b.restore(1.0, Some(&rec)).is_empty());
+        assert_eq!(b.status(), Status::SignedOut);
+        let mut none = Session::new(cfg(RefreshMode::Endpoint));
+        assert!(none.restore(1.0, Some(&rec)).is_empty());
+        // The same app adopts it.
+        let mut a2 = Session::new(app("aaaa"));
+        assert_eq!(kinds(&a2.adopt(1.0, &rec)), ["persist", "change"]);
+        // A record from before records were bound: only for a client without an app id.
+        let legacy = a.tokens().unwrap().to_record();
+        assert!(Session::new(app("aaaa"))
+            .restore(1.0, Some(&legacy))
+            .is_empty());
+        assert_eq!(
+            kinds(&Session::new(cfg(RefreshMode::Endpoint)).restore(1.0, Some(&legacy))),
+            ["change"]
+        );
     }
 
     #[test]
