@@ -272,15 +272,17 @@ impl TokenSet {
         let v = Json::parse(text).map_err(|e| {
             Error::storage("the stored session is not readable").with_cause(e.to_string())
         })?;
-        let owner = match v.get("app") {
-            None => None,
-            Some(Json::Str(s)) => Some(s.as_str()),
-            Some(_) => return Err(Error::storage("the stored session has a bad `app`")),
-        };
-        if owner != app {
-            return Ok(None);
+        match v.get("app") {
+            Some(Json::Str(owner)) if Some(owner.as_str()) != app => Ok(None),
+            Some(Json::Str(_)) => TokenSet::from_record_json(&v).map(Some),
+            Some(_) => Err(Error::storage("the stored session has a bad `app`")),
+            // No app id: a record of an earlier version. Unreadable, it is removed like
+            // any corrupt record; readable, it is ours only if we have no app id either.
+            None => {
+                let tokens = TokenSet::from_record_json(&v)?;
+                Ok(if app.is_none() { Some(tokens) } else { None })
+            }
         }
-        TokenSet::from_record_json(&v).map(Some)
     }
 
     /// Reads a stored record already parsed.
@@ -578,6 +580,14 @@ mod tests {
         );
         assert!(TokenSet::from_record_for("{", Some("aaaa")).is_err());
         assert!(TokenSet::from_record_for(r#"{"v":1,"app":7}"#, Some("aaaa")).is_err());
+        // A corrupt record without an app id is removed like any corrupt record.
+        assert!(TokenSet::from_record_for(r#"{"v":99}"#, Some("aaaa")).is_err());
+        assert!(TokenSet::from_record_for(r#"{"v":1,"access_token":42}"#, Some("aaaa")).is_err());
+        // Another app's record is not ours even when it is of an unknown version.
+        assert_eq!(
+            TokenSet::from_record_for(r#"{"v":99,"app":"bbbb"}"#, Some("aaaa")).unwrap(),
+            None
+        );
         // The plain reader still reads a bound record.
         assert_eq!(TokenSet::from_record(&mine).unwrap(), t);
     }
