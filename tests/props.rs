@@ -11,6 +11,7 @@
 )]
 
 use proptest::prelude::*;
+use tokenward::core::attach::{has_encoded_separator, secure_url_text};
 use tokenward::core::json::{parse_number, Json};
 use tokenward::core::jwt;
 use tokenward::core::policy;
@@ -105,6 +106,25 @@ proptest! {
             Err((Failure::Terminal, _)) => prop_assert!(status == 400 || status == 401),
             Err((Failure::Transient(_), _)) => prop_assert!(status != 400 && status != 401),
         }
+    }
+
+    #[test]
+    fn encoded_separators_are_found_in_any_case_and_depth(
+        before in "[a-zA-Z0-9/._~-]{0,12}", after in "[a-zA-Z0-9/._~%-]{0,12}",
+        sep in prop_oneof![Just("2f"), Just("2F"), Just("5c"), Just("5C"), Just("2e"), Just("2E")],
+        depth in 0usize..4,
+    ) {
+        let encoded = format!("%{}{sep}", "25".repeat(depth));
+        let path = format!("{before}{encoded}{after}");
+        prop_assert!(has_encoded_separator(&path), "{}", path);
+    }
+
+    #[test]
+    fn url_helpers_never_panic(text in "\\PC{0,80}") {
+        let _ = has_encoded_separator(&text);
+        let _ = secure_url_text(&text);
+        let _ = policy::parse_challenges(&text);
+        let _ = policy::refresh_can_help(Some(&text));
     }
 
     #[test]
