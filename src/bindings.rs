@@ -219,7 +219,7 @@ fn options_from_js(js: &JsValue) -> Result<Options, Error> {
             .ok_or_else(|| Error::options("`storage` must be 'memory', 'session' or 'local'"))?;
     }
     if let Some(k) = opt_string(js, "storageKey")? {
-        o.storage_key = k;
+        o.storage_key = Some(k);
     }
     o.token_endpoint = opt_string(js, "tokenEndpoint")?;
     o.client_id = opt_string(js, "clientId")?;
@@ -388,8 +388,13 @@ impl WasmClient {
     }
 
     /// `on(event, listener)`: returns the function that removes the listener.
-    pub fn on(&self, event: &str, listener: JsValue) -> Result<Function, JsValue> {
-        let kind = EventKind::parse(event)
+    /// Both arguments arrive as `JsValue` and are checked here: a non-string event name
+    /// is `invalid_options`, never a trap in the generated glue.
+    pub fn on(&self, event: JsValue, listener: JsValue) -> Result<Function, JsValue> {
+        let event = event
+            .as_string()
+            .ok_or_else(|| error_to_js(&Error::options("an event name must be a string")))?;
+        let kind = EventKind::parse(&event)
             .ok_or_else(|| error_to_js(&Error::options(format!("unknown event `{event}`"))))?;
         if !listener.is_function() {
             return Err(error_to_js(&Error::options(
@@ -399,7 +404,10 @@ impl WasmClient {
         let f: Function = listener.unchecked_into();
         let id = self.client.on_listener(kind, js_listener(f));
         let c = self.client.clone();
-        Ok(Closure::once_into_js(move || c.off(id)).unchecked_into())
+        // Removing a listener twice is a no-op (a `once` closure would throw the second time).
+        Ok(Closure::<dyn Fn()>::new(move || c.off(id))
+            .into_js_value()
+            .unchecked_into())
     }
 
     /// `status`.

@@ -37,7 +37,7 @@ fn key(name: &str) -> String {
 fn options(name: &str, storage: StorageKind) -> Options {
     Options {
         storage,
-        storage_key: key(name),
+        storage_key: Some(key(name)),
         cross_tab: false,
         ..Options::default()
     }

@@ -22,6 +22,7 @@ use tokenward::core::attach::{AttachRule, ParsedUrl};
 use tokenward::core::json::{parse_number, Json};
 use tokenward::core::jwt;
 use tokenward::core::oidc::{form_decode, AuthResponse, Discovery, Pending};
+use tokenward::core::policy::{parse_challenges, refresh_can_help};
 use tokenward::core::tokens::{parse_error_body, token_answer, TokenResponse, TokenSet};
 
 fn cases() -> u32 {
@@ -232,6 +233,7 @@ fn fuzz_attach_rules() {
                 pathname: &path,
                 has_credentials: creds,
                 has_query_or_fragment: query,
+                hostname: &origin,
             };
             if let Ok(rule) = AttachRule::new(entry) {
                 let _ = rule.matches(ParsedUrl {
@@ -241,4 +243,21 @@ fn fuzz_attach_rules() {
             }
         },
     );
+}
+
+#[test]
+#[ignore = "the fuzz job: npm run fuzz"]
+fn fuzz_bearer_challenge() {
+    let s = prop_oneof![
+        input(r#"A-Za-z0-9 =",_\\.:/\-"#, 200),
+        (
+            proptest::sample::select(&["Bearer", "bearer", "DPoP", "Basic", "Negotiate"][..]),
+            input(r#"a-z_=", "#, 80)
+        )
+            .prop_map(|(scheme, rest)| format!("{scheme} {rest}")),
+    ];
+    fuzz("bearer challenge", s, |h| {
+        let _ = parse_challenges(&h);
+        let _ = refresh_can_help(Some(&h));
+    });
 }

@@ -11,6 +11,7 @@
 )]
 
 use proptest::prelude::*;
+use tokenward::core::attach::{has_encoded_separator, secure_url_text};
 use tokenward::core::json::{parse_number, Json};
 use tokenward::core::jwt;
 use tokenward::core::policy;
@@ -108,6 +109,25 @@ proptest! {
     }
 
     #[test]
+    fn encoded_separators_are_found_in_any_case_and_depth(
+        before in "[a-zA-Z0-9/._~-]{0,12}", after in "[a-zA-Z0-9/._~%-]{0,12}",
+        sep in prop_oneof![Just("2f"), Just("2F"), Just("5c"), Just("5C"), Just("2e"), Just("2E")],
+        depth in 0usize..4,
+    ) {
+        let encoded = format!("%{}{sep}", "25".repeat(depth));
+        let path = format!("{before}{encoded}{after}");
+        prop_assert!(has_encoded_separator(&path), "{}", path);
+    }
+
+    #[test]
+    fn url_helpers_never_panic(text in "\\PC{0,80}") {
+        let _ = has_encoded_separator(&text);
+        let _ = secure_url_text(&text);
+        let _ = policy::parse_challenges(&text);
+        let _ = policy::refresh_can_help(Some(&text));
+    }
+
+    #[test]
     fn numbers_parse_like_rust(x in any::<f64>().prop_filter("normal range", |x| *x == 0.0 || (x.abs() > 1e-250 && x.abs() < 1e250))) {
         // Close, not correctly rounded: times and lifetimes need no more.
         for text in [format!("{x:e}"), format!("{x}")] {
@@ -122,7 +142,8 @@ proptest! {
         failures in 0u32..100, left in 0.0f64..1e8,
     ) {
         let at = policy::refresh_at(received, received + lifetime, lead, r);
-        prop_assert!(at <= received + lifetime);
+        prop_assert!(at <= (received + lifetime).max(received + policy::MIN_REFRESH_INTERVAL_MS));
+        prop_assert!(at >= received + policy::MIN_REFRESH_INTERVAL_MS);
         prop_assert!(at >= received + lifetime / 2.0 - lifetime * policy::JITTER_FRACTION - 1e-6);
         let wait = policy::backoff(failures, r, None, Some(left));
         prop_assert!(wait >= 0.0);
@@ -165,11 +186,11 @@ proptest! {
     /// on the timer's account.
     #[test]
     fn session_keeps_its_promises(steps in proptest::collection::vec(step(), 1..80), seed in any::<u64>()) {
-        let mut s = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed, session_lead_ms: 60_000.0, max_session_age_ms: None });
+        let mut s = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed, session_lead_ms: 60_000.0, max_session_age_ms: None, app: None });
         let mut now = 1_700_000_000_000.0;
         let mut in_flight = false;
         let mut issued = 0u32;
-        let mut other = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed: seed ^ 1, session_lead_ms: 60_000.0, max_session_age_ms: None });
+        let mut other = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed: seed ^ 1, session_lead_ms: 60_000.0, max_session_age_ms: None, app: None });
         let check = |actions: &[Action], in_flight: &mut bool, signed_in: bool| -> Result<(), TestCaseError> {
             for a in actions {
                 if let Action::Refresh(_) = a {

@@ -23,6 +23,7 @@ fn cfg(max_age_ms: Option<f64>) -> Config {
         seed: 3,
         session_lead_ms: 60_000.0,
         max_session_age_ms: max_age_ms,
+        app: None,
     }
 }
 

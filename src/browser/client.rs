@@ -19,7 +19,7 @@ use crate::core::policy;
 use crate::core::session::{
     Action, Config, Demand, Event, EventKind, Failure, RefreshMode, Session, Status,
 };
-use crate::core::tokens::{form_encode, TokenResponse};
+use crate::core::tokens::{self, form_encode, TokenResponse};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -48,8 +48,10 @@ const TABS_WAIT_MS: f64 = 1_000.0;
 pub struct Options {
     /// Where the session is kept.
     pub storage: StorageKind,
-    /// Namespaces the storage record, the lock and the channel.
-    pub storage_key: String,
+    /// Namespaces the storage record, the lock and the channel; `None`: derived from the
+    /// issuer (or token endpoint) and client id (`tokenward:<hash>`), `tokenward` when
+    /// neither is given.
+    pub storage_key: Option<String>,
     /// The token endpoint for the refresh_token grant.
     pub token_endpoint: Option<String>,
     /// Sent as `client_id` with refresh and revocation requests.
@@ -91,7 +93,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             storage: StorageKind::Memory,
-            storage_key: "tokenward".to_string(),
+            storage_key: None,
             token_endpoint: None,
             client_id: None,
             refresh: None,
@@ -122,6 +124,9 @@ pub enum FetchError {
     Fetch(JsValue),
 }
 
+/// Makes an attach rule from a parsed entry.
+type MakeRule = fn(ParsedUrl<'_>) -> Result<AttachRule, Error>;
+
 /// Parses a URL with the browser's parser, relative to the page.
 pub(crate) fn parse_url(url: &str) -> Option<web_sys::Url> {
     let base = web_sys::window().and_then(|w| w.location().href().ok());
@@ -133,7 +138,9 @@ pub(crate) fn parse_url(url: &str) -> Option<web_sys::Url> {
 
 fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) -> R) -> R {
     let (protocol, origin, pathname) = (url.protocol(), url.origin(), url.pathname());
+    let hostname = url.hostname();
     f(ParsedUrl {
+        hostname: &hostname,
         protocol: &protocol,
         origin: &origin,
         pathname: &pathname,
@@ -153,8 +160,19 @@ pub(crate) fn url_option(name: &str, value: &Option<String>) -> Result<Option<St
     Ok(Some(url.href()))
 }
 
+/// [`url_option`] for an endpoint that tokens travel to: https only, except loopback hosts.
+pub(crate) fn endpoint_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
+    let Some(href) = url_option(name, value)? else {
+        return Ok(None);
+    };
+    let url = parse_url(&href).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
+    attach::require_secure(name, &url.protocol(), &url.hostname())?;
+    Ok(Some(href))
+}
+
 struct Inner {
     session: RefCell<Session>,
+    app: Option<String>,
     store: Store,
     token_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
@@ -189,6 +207,21 @@ impl TokenClient {
     /// Creates a client and restores any stored session. Fails only for options that
     /// cannot work (`invalid_options`); what is in storage never makes it fail.
     pub async fn new(options: Options) -> Result<TokenClient, Error> {
+        let app = tokens::app_id(
+            options
+                .issuer
+                .as_deref()
+                .or(options.token_endpoint.as_deref()),
+            options.client_id.as_deref(),
+        );
+        let storage_key = options
+            .storage_key
+            .clone()
+            .unwrap_or_else(|| tokens::default_storage_key(app.as_deref()));
+        let options = Options {
+            storage_key: Some(storage_key.clone()),
+            ..options
+        };
         if options.token_endpoint.is_some() && options.refresh.is_some() {
             return Err(Error::options(
                 "give either `tokenEndpoint` or `refresh`, not both",
@@ -214,14 +247,16 @@ impl TokenClient {
                 "`maxSessionAgeSeconds` must be a positive number",
             ));
         }
-        if options.storage_key.is_empty() {
+        if storage_key.is_empty() {
             return Err(Error::options("`storageKey` must not be empty"));
         }
-        let attach_to = match &options.attach_to {
-            Some(list) => list.clone(),
+        // The default is the page's own origin, allowed even over http (see
+        // `AttachRule::page_origin`); explicit entries must be https or loopback.
+        let (attach_to, make_rule): (Vec<String>, MakeRule) = match &options.attach_to {
+            Some(list) => (list.clone(), AttachRule::new),
             None => match web_sys::window().and_then(|w| w.location().origin().ok()) {
-                Some(origin) if origin != "null" => vec![origin],
-                _ => Vec::new(),
+                Some(origin) if origin != "null" => (vec![origin], AttachRule::page_origin),
+                _ => (Vec::new(), AttachRule::new),
             },
         };
         let mut rules = Vec::with_capacity(attach_to.len());
@@ -229,7 +264,7 @@ impl TokenClient {
             let url = web_sys::Url::new(entry).map_err(|_| {
                 Error::options("an `attachTo` entry must be an absolute http(s) origin or prefix")
             })?;
-            rules.push(with_parts(&url, AttachRule::new)?);
+            rules.push(with_parts(&url, make_rule)?);
         }
         let refresh = match (&options.token_endpoint, &options.refresh) {
             (Some(_), _) => RefreshMode::Endpoint,
@@ -246,10 +281,15 @@ impl TokenClient {
                 seed,
                 session_lead_ms: options.session_ending_lead_seconds * 1000.0,
                 max_session_age_ms: options.max_session_age_seconds.map(|s| s * 1000.0),
+                app: app.clone(),
             })),
-            store: Store::new(options.storage, &options.storage_key),
-            token_endpoint: url_option("tokenEndpoint", &options.token_endpoint)?,
-            revocation_endpoint: url_option("revocationEndpoint", &options.revocation_endpoint)?,
+            app,
+            store: Store::new(options.storage, &storage_key),
+            token_endpoint: endpoint_option("tokenEndpoint", &options.token_endpoint)?,
+            revocation_endpoint: endpoint_option(
+                "revocationEndpoint",
+                &options.revocation_endpoint,
+            )?,
             client_id: options.client_id.clone(),
             refresh_fn: options.refresh.clone(),
             rules,
@@ -290,7 +330,8 @@ impl TokenClient {
             let weak = Rc::downgrade(inner);
             let handler =
                 Rc::new(move |msg: Msg| weak.upgrade().and_then(|i| i.on_tab_message(msg)));
-            match Tabs::open(&options.storage_key, handler).await {
+            let key = options.storage_key.as_deref().unwrap_or("tokenward");
+            match Tabs::open(key, inner.app.as_deref(), handler).await {
                 Ok(tabs) => {
                     if !tabs.has_locks() {
                         inner.report(Error::new(
@@ -643,7 +684,7 @@ impl Inner {
             Msg::Tokens(record) => self.step(|s, now| s.adopt(now, &record)),
             Msg::SignedOut(reason) => self.step(|s, _| s.remote_signed_out(reason)),
             Msg::Ask => {
-                let record = self.session.borrow().tokens().map(|t| t.to_record());
+                let record = self.session.borrow().record();
                 return Some(Msg::Have(record));
             }
             _ => {}
@@ -781,10 +822,29 @@ impl Inner {
         let Some(replay) = replay.filter(|_| response.status() == 401) else {
             return Ok(response);
         };
-        match self.authorize(Some(token.clone())).await {
+        // The core decides whether a refresh can help (the challenge, once per token,
+        // not during a backoff); a header a cross-origin response hides reads as `None`.
+        let challenge = response.headers().get("www-authenticate").ok().flatten();
+        let now = self.now();
+        let retry =
+            self.session
+                .borrow_mut()
+                .unauthorized(now, &token, challenge.as_deref(), false);
+        if !retry {
+            return Ok(response);
+        }
+        match self.clone().authorize(Some(token.clone())).await {
             Ok(fresh) if fresh != token => {
                 set_bearer(&replay, &fresh)?;
-                send(&replay).await
+                let second = send(&replay).await?;
+                if second.status() == 401 {
+                    let now = self.now();
+                    let challenge = second.headers().get("www-authenticate").ok().flatten();
+                    self.session
+                        .borrow_mut()
+                        .unauthorized(now, &fresh, challenge.as_deref(), true);
+                }
+                Ok(second)
             }
             _ => Ok(response),
         }

@@ -6,7 +6,7 @@
 //! token is right — is `crate::core::oidc`'s; this module only fetches, stores and
 //! navigates, in the order a sign-in needs.
 
-use super::client::{url_option, Options};
+use super::client::{endpoint_option, url_option, Options};
 use super::http::{self, REQUEST_TIMEOUT_MS};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
@@ -83,6 +83,7 @@ impl SignIn {
                     "`issuer` must be an http(s) URL without query or fragment",
                 ));
             }
+            crate::core::attach::require_secure("issuer", &url.protocol(), &url.hostname())?;
         }
         let scope = o
             .scope
@@ -94,12 +95,15 @@ impl SignIn {
         Ok(SignIn {
             issuer: o.issuer.clone(),
             client_id: o.client_id.clone(),
-            authorization_endpoint: url_option("authorizationEndpoint", &o.authorization_endpoint)?,
-            token_endpoint: url_option("tokenEndpoint", &o.token_endpoint)?,
-            end_session_endpoint: url_option("endSessionEndpoint", &o.end_session_endpoint)?,
+            authorization_endpoint: endpoint_option(
+                "authorizationEndpoint",
+                &o.authorization_endpoint,
+            )?,
+            token_endpoint: endpoint_option("tokenEndpoint", &o.token_endpoint)?,
+            end_session_endpoint: endpoint_option("endSessionEndpoint", &o.end_session_endpoint)?,
             redirect_uri: url_option("redirectUri", &o.redirect_uri)?,
             scope,
-            pending_key: format!("{}:signin", o.storage_key),
+            pending_key: format!("{}:signin", o.storage_key.as_deref().unwrap_or("tokenward")),
             discovery: RefCell::new(None),
         })
     }

@@ -60,7 +60,7 @@ pub enum Msg {
     Ack(u32),
 }
 
-fn encode(from: &str, to: Option<&str>, msg: &Msg) -> String {
+fn encode(from: &str, app: Option<&str>, to: Option<&str>, msg: &Msg) -> String {
     let body = match msg {
         Msg::Tokens(rec) => format!(r#""t":"tokens","rec":{rec}"#),
         Msg::SignedOut(r) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
@@ -73,12 +73,19 @@ fn encode(from: &str, to: Option<&str>, msg: &Msg) -> String {
     let to = to
         .map(|t| format!(r#","to":{}"#, json_string(t)))
         .unwrap_or_default();
-    format!(r#"{{"from":{}{to},{body}}}"#, json_string(from))
+    let app = app
+        .map(|a| format!(r#","app":{}"#, json_string(a)))
+        .unwrap_or_default();
+    format!(r#"{{"from":{}{app}{to},{body}}}"#, json_string(from))
 }
 
-/// Reads a message: `(from, to, msg)`. Anything else on the channel is ignored.
-fn decode(text: &str) -> Option<(String, Option<String>, Msg)> {
+/// Reads a message for the app `app`: `(from, to, msg)`. Anything else on the channel,
+/// and any message of another app (or of none when this one has an id), is ignored.
+fn decode(text: &str, app: Option<&str>) -> Option<(String, Option<String>, Msg)> {
     let v = Json::parse(text).ok()?;
+    if v.get("app").and_then(Json::as_str) != app {
+        return None;
+    }
     let from = v.get("from")?.as_str()?.to_string();
     let to = v.get("to").and_then(Json::as_str).map(str::to_string);
     let n = || v.get("n").and_then(Json::as_f64).map(|n| n as u32);
@@ -170,6 +177,7 @@ impl Question {
 /// The open channel to the other tabs.
 pub struct Tabs {
     id: String,
+    app: Option<String>,
     key: String,
     channel: web_sys::BroadcastChannel,
     _onmessage: Closure<dyn FnMut(web_sys::MessageEvent)>,
@@ -190,7 +198,7 @@ impl Tabs {
     /// Opens the channel named from `key`. `handler` gets `Tokens`, `SignedOut` and
     /// `Ask`, and returns the reply to send back (for `Ask`). Fails when the browser has
     /// no `BroadcastChannel`; a missing Web Locks API is reported by [`Tabs::has_locks`].
-    pub async fn open(key: &str, handler: Handler) -> Result<Tabs, JsValue> {
+    pub async fn open(key: &str, app: Option<&str>, handler: Handler) -> Result<Tabs, JsValue> {
         let channel = web_sys::BroadcastChannel::new(key)?;
         let id = format!(
             "{:x}{:x}",
@@ -201,6 +209,8 @@ impl Tabs {
         let q = question.clone();
         let reply_channel = channel.clone();
         let me = id.clone();
+        let my_app = app.map(str::to_string);
+        let app = my_app.clone();
         let onmessage =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                 let data = e.data();
@@ -211,7 +221,7 @@ impl Tabs {
                 else {
                     return;
                 };
-                let Some((from, to, msg)) = decode(&text) else {
+                let Some((from, to, msg)) = decode(&text, my_app.as_deref()) else {
                     return;
                 };
                 if to.as_deref().is_some_and(|t| t != me) {
@@ -221,6 +231,7 @@ impl Tabs {
                     Msg::Sync(n) => {
                         let _ = reply_channel.post_message(&JsValue::from_str(&encode(
                             &me,
+                            my_app.as_deref(),
                             Some(&from),
                             &Msg::Ack(n),
                         )));
@@ -239,6 +250,7 @@ impl Tabs {
                         if let Some(reply) = handler(other) {
                             let _ = reply_channel.post_message(&JsValue::from_str(&encode(
                                 &me,
+                                my_app.as_deref(),
                                 Some(&from),
                                 &reply,
                             )));
@@ -250,6 +262,7 @@ impl Tabs {
         let locks = lock_manager();
         let mut tabs = Tabs {
             id,
+            app,
             key: key.to_string(),
             channel,
             _onmessage: onmessage,
@@ -271,9 +284,12 @@ impl Tabs {
 
     /// Sends a message to every other tab.
     pub fn post(&self, msg: &Msg) {
-        let _ = self
-            .channel
-            .post_message(&JsValue::from_str(&encode(&self.id, None, msg)));
+        let _ = self.channel.post_message(&JsValue::from_str(&encode(
+            &self.id,
+            self.app.as_deref(),
+            None,
+            msg,
+        )));
     }
 
     /// Requests the lock `name`; with `wait_ms`, gives up waiting after that long and
@@ -484,10 +500,19 @@ mod tests {
             Msg::Sync(7),
             Msg::Ack(7),
         ] {
-            let (from, to, back) = decode(&encode("me", Some("you"), &m)).unwrap();
-            assert_eq!((from.as_str(), to.as_deref(), back), ("me", Some("you"), m));
+            let (from, to, back) = decode(&encode("me", None, Some("you"), &m), None).unwrap();
+            assert_eq!(
+                (from.as_str(), to.as_deref(), back),
+                ("me", Some("you"), m.clone())
+            );
+            let text = encode("me", Some("aaaa"), None, &m);
+            assert_eq!(decode(&text, Some("aaaa")).map(|x| x.2), Some(m.clone()));
+            // Messages of another app, or of none, are not ours.
+            assert!(decode(&text, Some("bbbb")).is_none());
+            assert!(decode(&text, None).is_none());
+            assert!(decode(&encode("me", None, None, &m), Some("aaaa")).is_none());
         }
-        assert!(decode("{}").is_none());
-        assert!(decode("garbage").is_none());
+        assert!(decode("{}", None).is_none());
+        assert!(decode("garbage", None).is_none());
     }
 }

@@ -3,9 +3,17 @@
 //! The browser's URL parser resolves and normalises every URL first (userinfo, `//host`,
 //! backslashes, case, default ports, IDN, dot segments); the core then compares the
 //! results exactly: the origin (scheme, host and port) must be equal to an `attachTo`
-//! entry's, and the path must start with the entry's path at a `/` boundary.
+//! entry's, and the path must start with the entry's path as written: `/api/` covers
+//! `/api/x` but not `/api`; `/api` covers `/api` and `/api/x` but not `/apix`. The part
+//! of the path after the prefix must not hold an encoded separator (`%2f`, `%5c`, `%2e`,
+//! also double-encoded), which a server may decode into a path outside the prefix.
+//!
+//! Tokens and token requests only travel over `https:`, except to loopback hosts
+//! (RFC 6750 §5.3, RFC 8414 §2): see [`secure_transport`].
 
 use super::error::Error;
+#[cfg(test)]
+use super::error::ErrorCode;
 
 /// One `attachTo` entry: an origin and a path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,23 +35,180 @@ pub struct ParsedUrl<'a> {
     pub has_credentials: bool,
     /// Whether `url.search` or `url.hash` is set.
     pub has_query_or_fragment: bool,
+    /// `url.hostname`, e.g. `"api.example.com"`, `"127.0.0.1"`, `"[::1]"`.
+    pub hostname: &'a str,
+}
+
+/// Whether `hostname` (as the browser's URL parser writes it) is a loopback host:
+/// `localhost`, an address in `127.0.0.0/8`, or `[::1]`.
+pub fn is_loopback_host(hostname: &str) -> bool {
+    let h = hostname.strip_suffix('.').unwrap_or(hostname);
+    if h.eq_ignore_ascii_case("localhost") || h == "[::1]" {
+        return true;
+    }
+    let mut parts = h.split('.');
+    let first = parts.next();
+    let rest: Vec<&str> = parts.collect();
+    first == Some("127")
+        && rest.len() == 3
+        && rest.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
+}
+
+/// Whether a URL with this `protocol` and `hostname` may carry tokens or token requests:
+/// `https:`, or `http:` to a loopback host.
+pub fn secure_transport(protocol: &str, hostname: &str) -> bool {
+    protocol == "https:" || (protocol == "http:" && is_loopback_host(hostname))
+}
+
+/// `invalid_options` naming `option` unless [`secure_transport`] holds. The message names
+/// the option only, never its value.
+pub fn require_secure(option: &str, protocol: &str, hostname: &str) -> Result<(), Error> {
+    if secure_transport(protocol, hostname) {
+        Ok(())
+    } else {
+        Err(Error::options(format!(
+            "`{option}` must be an https: URL (http: only for localhost, 127.0.0.0/8 or [::1])"
+        )))
+    }
+}
+
+/// The host of an absolute http(s) URL given as text (e.g. in a discovery document),
+/// without userinfo and port, lowercased; `None` when it has none.
+pub fn host_of(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#', '\\']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let host = if host_port.starts_with('[') {
+        let end = host_port.find(']')?;
+        host_port.get(..=end)?
+    } else {
+        host_port.split(':').next()?
+    };
+    if host.is_empty() {
+        None
+    } else {
+        Some(host.to_ascii_lowercase())
+    }
+}
+
+/// Whether an absolute http(s) URL given as text uses a secure transport (see
+/// [`secure_transport`]).
+pub fn secure_url_text(url: &str) -> bool {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("https") => true,
+        Some("http") => host_of(url).is_some_and(|h| is_loopback_host(&h)),
+        _ => false,
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn has_raw_encoded_separator(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.windows(3).any(|w| match w {
+        [b'%', h, l] => {
+            matches!(
+                (h.to_ascii_lowercase(), l.to_ascii_lowercase()),
+                (b'2', b'f') | (b'5', b'c') | (b'2', b'e')
+            )
+        }
+        _ => false,
+    })
+}
+
+fn percent_decode_once(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex_value),
+                b.get(i + 2).copied().and_then(hex_value),
+            ) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Whether `path` holds an encoded `/`, `\` or `.` (`%2f`, `%5c`, `%2e` in any case),
+/// also when encoded more than once (`%252f`, `%25%32%66`).
+pub fn has_encoded_separator(path: &str) -> bool {
+    let mut current = path.to_string();
+    // Each round removes one level of encoding; a few levels are plenty, and anything
+    // that still holds `%25` after them is refused too.
+    for _ in 0..4 {
+        if has_raw_encoded_separator(&current) {
+            return true;
+        }
+        if !current.contains('%') {
+            return false;
+        }
+        let decoded = String::from_utf8_lossy(&percent_decode_once(&current)).into_owned();
+        if decoded == current {
+            return false;
+        }
+        current = decoded;
+    }
+    current.contains('%')
 }
 
 impl AttachRule {
     /// Makes a rule from an `attachTo` entry parsed by the browser. It must be an
-    /// absolute http(s) URL without credentials, query or fragment.
+    /// absolute https URL (http only for a loopback host) without credentials, query or
+    /// fragment.
     pub fn new(entry: ParsedUrl<'_>) -> Result<AttachRule, Error> {
         if !matches!(entry.protocol, "http:" | "https:") {
             return Err(Error::options(
                 "an `attachTo` entry must be an http(s) origin or prefix",
             ));
         }
+        require_secure("attachTo", entry.protocol, entry.hostname)?;
+        AttachRule::any_transport(entry)
+    }
+
+    /// The rule for the default `attachTo`, the page's own origin: allowed over plain
+    /// http too, because the page itself came over that transport — attaching the token
+    /// to requests back to the page's own server exposes nothing the page did not
+    /// already expose. An explicit `attachTo` entry must use [`AttachRule::new`].
+    pub fn page_origin(entry: ParsedUrl<'_>) -> Result<AttachRule, Error> {
+        if !matches!(entry.protocol, "http:" | "https:") {
+            return Err(Error::options("the page's origin is not http(s)"));
+        }
+        AttachRule::any_transport(entry)
+    }
+
+    fn any_transport(entry: ParsedUrl<'_>) -> Result<AttachRule, Error> {
         if entry.has_credentials || entry.has_query_or_fragment || entry.origin == "null" {
             return Err(Error::options(
                 "an `attachTo` entry must be an origin or an origin + path prefix, without user, query or fragment",
             ));
         }
-        let prefix = entry.pathname.strip_suffix('/').unwrap_or(entry.pathname);
+        // The origin alone (path `/`) covers every path; any other prefix is kept as written.
+        let prefix = if entry.pathname == "/" {
+            ""
+        } else {
+            entry.pathname
+        };
         Ok(AttachRule {
             origin: entry.origin.to_string(),
             prefix: prefix.to_string(),
@@ -58,13 +223,14 @@ impl AttachRule {
         {
             return false;
         }
-        if self.prefix.is_empty() {
-            return true;
-        }
-        match url.pathname.strip_prefix(self.prefix.as_str()) {
-            Some(rest) => rest.is_empty() || rest.starts_with('/'),
-            None => false,
-        }
+        let Some(rest) = url.pathname.strip_prefix(self.prefix.as_str()) else {
+            return false;
+        };
+        let boundary = self.prefix.is_empty()
+            || self.prefix.ends_with('/')
+            || rest.is_empty()
+            || rest.starts_with('/');
+        boundary && !has_encoded_separator(rest)
     }
 }
 
@@ -76,6 +242,15 @@ pub fn allowed(rules: &[AttachRule], url: ParsedUrl<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host(origin: &str) -> &str {
+        let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+        if rest.starts_with('[') {
+            rest.find(']').and_then(|e| rest.get(..=e)).unwrap_or(rest)
+        } else {
+            rest.split(':').next().unwrap_or(rest)
+        }
+    }
 
     fn u<'a>(origin: &'a str, pathname: &'a str) -> ParsedUrl<'a> {
         let protocol = if origin.starts_with("https:") {
@@ -89,6 +264,7 @@ mod tests {
             pathname,
             has_credentials: false,
             has_query_or_fragment: false,
+            hostname: host(origin),
         }
     }
 
@@ -103,17 +279,90 @@ mod tests {
     }
 
     #[test]
-    fn prefix_matches_at_slash_boundary() {
-        for entry in ["/v1", "/v1/"] {
-            let r = AttachRule::new(u("https://a.com", entry)).unwrap();
-            assert!(r.matches(u("https://a.com", "/v1")));
-            assert!(r.matches(u("https://a.com", "/v1/")));
-            assert!(r.matches(u("https://a.com", "/v1/users")));
-            assert!(!r.matches(u("https://a.com", "/v10")));
-            assert!(!r.matches(u("https://a.com", "/v1%2Fx")));
-            assert!(!r.matches(u("https://a.com", "/")));
-            assert!(!r.matches(u("https://a.com", "/V1")));
+    fn prefix_without_slash_matches_at_slash_boundary() {
+        let r = AttachRule::new(u("https://a.com", "/v1")).unwrap();
+        assert!(r.matches(u("https://a.com", "/v1")));
+        assert!(r.matches(u("https://a.com", "/v1/")));
+        assert!(r.matches(u("https://a.com", "/v1/users")));
+        assert!(!r.matches(u("https://a.com", "/v10")));
+        assert!(!r.matches(u("https://a.com", "/v1x")));
+        assert!(!r.matches(u("https://a.com", "/v1%2Fx")));
+        assert!(!r.matches(u("https://a.com", "/")));
+        assert!(!r.matches(u("https://a.com", "/V1")));
+    }
+
+    #[test]
+    fn prefix_is_matched_as_written() {
+        let r = AttachRule::new(u("https://app.example", "/api/")).unwrap();
+        assert!(!r.matches(u("https://app.example", "/api")));
+        assert!(r.matches(u("https://app.example", "/api/")));
+        assert!(r.matches(u("https://app.example", "/api/x")));
+        assert!(r.matches(u("https://app.example", "/api//x")));
+        assert!(!r.matches(u("https://app.example", "/apix")));
+        assert!(!r.matches(u("https://app.example", "/ap")));
+        let deep = AttachRule::new(u("https://app.example", "/a/b/")).unwrap();
+        assert!(!deep.matches(u("https://app.example", "/a/b")));
+        assert!(!deep.matches(u("https://app.example", "/a/")));
+        assert!(deep.matches(u("https://app.example", "/a/b/c")));
+        // Origin-only entries cover every path.
+        let all = AttachRule::new(u("https://app.example", "/")).unwrap();
+        for p in ["/", "/api", "/api/", "/x/y/z"] {
+            assert!(all.matches(u("https://app.example", p)), "{p}");
         }
+    }
+
+    #[test]
+    fn encoded_separators_after_the_prefix_get_no_token() {
+        let rules = [
+            AttachRule::new(u("https://a.com", "/api")).unwrap(),
+            AttachRule::new(u("https://a.com", "/api/")).unwrap(),
+            AttachRule::new(u("https://a.com", "/")).unwrap(),
+        ];
+        for path in [
+            "/api/%2f",
+            "/api/%2F",
+            "/api/a%2fb",
+            "/api/a%2Fb",
+            "/api/%5c",
+            "/api/%5C",
+            "/api/a%5cb",
+            "/api/%2e%2e/x",
+            "/api/%2E%2E/x",
+            "/api/.%2e/x",
+            "/api/.%2E/x",
+            "/api/%2e./x",
+            "/api/%2e",
+            "/api/%252f",
+            "/api/%252F",
+            "/api/%255c",
+            "/api/%252e%252e/x",
+            "/api/%25252f",
+            "/api/%25%32%66",
+            "/api/%25%32%46",
+            "/api/%25%35%63",
+            "/api/x/%2e%2e/%2e%2e/admin",
+            "/api/%2525252f",
+        ] {
+            for r in &rules {
+                assert!(!r.matches(u("https://a.com", path)), "{path} {r:?}");
+            }
+        }
+        for path in [
+            "/api/x",
+            "/api/%41",
+            "/api/a%20b",
+            "/api/%7e",
+            "/api/%25",
+            "/api/100%25x",
+        ] {
+            for r in &rules {
+                assert!(r.matches(u("https://a.com", path)), "{path} {r:?}");
+            }
+        }
+        // Only what follows the prefix is looked at: the prefix is compared as written.
+        let encoded_prefix = AttachRule::new(u("https://a.com", "/a%2Eb/")).unwrap();
+        assert!(encoded_prefix.matches(u("https://a.com", "/a%2Eb/x")));
+        assert!(!encoded_prefix.matches(u("https://a.com", "/a%2Eb/%2e%2e")));
     }
 
     #[test]
@@ -144,5 +393,71 @@ mod tests {
             ..u("https://a.com", "/")
         })
         .is_err());
+    }
+
+    #[test]
+    fn http_only_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1",
+            "http://127.1.2.3",
+            "http://127.255.255.255",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+            "http://[::1]:9000",
+            "https://api.example.com",
+            "https://10.0.0.1",
+        ] {
+            assert!(AttachRule::new(u(ok, "/")).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.example.com",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.evil.com",
+            "http://[::2]",
+            "http://0.0.0.0",
+            "http://192.168.1.1",
+        ] {
+            let e = AttachRule::new(u(bad, "/api")).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidOptions, "{bad}");
+            assert!(
+                e.message.contains("attachTo") && !e.message.contains(bad),
+                "{bad}"
+            );
+            // The page's own origin is allowed as the default even over http.
+            assert!(AttachRule::page_origin(u(bad, "/")).is_ok(), "{bad}");
+        }
+        assert!(require_secure("tokenEndpoint", "http:", "auth.example.com")
+            .unwrap_err()
+            .message
+            .contains("tokenEndpoint"));
+        assert!(require_secure("issuer", "http:", "127.0.0.1").is_ok());
+    }
+
+    #[test]
+    fn text_urls_from_documents() {
+        for ok in [
+            "https://op.example/token",
+            "HTTPS://op.example",
+            "http://127.0.0.1:4000/token",
+            "http://localhost/t",
+            "http://[::1]:80/t",
+            "http://user@127.0.0.1/t",
+        ] {
+            assert!(secure_url_text(ok), "{ok}");
+        }
+        for bad in [
+            "http://op.example/token",
+            "http://127.0.0.1.op.example/t",
+            "http://127.0.0.1@op.example/t",
+            "http://localhost.op.example",
+            "ftp://127.0.0.1/",
+            "http://",
+            "javascript:alert(1)",
+        ] {
+            assert!(!secure_url_text(bad), "{bad}");
+        }
     }
 }

@@ -15,6 +15,7 @@
 //!
 //! Error messages never contain the code, the verifier, the state, the nonce or a token.
 
+use super::attach::secure_url_text;
 use super::error::{Error, ErrorCode, ServerCause};
 use super::json::Json;
 use super::jwt::{self, Claims};
@@ -152,6 +153,11 @@ impl Discovery {
         }
         let required = |name: &str| -> Result<String, Error> {
             match doc.get(name) {
+                Some(Json::Str(s)) if is_http_url(s) && !secure_url_text(s) => {
+                    Err(invalid_discovery(format!(
+                        "the discovery document's `{name}` must be https (http only for loopback hosts)"
+                    )))
+                }
                 Some(Json::Str(s)) if is_http_url(s) => Ok(s.clone()),
                 Some(_) => Err(invalid_discovery(format!(
                     "the discovery document's `{name}` is not an http(s) URL"
@@ -161,11 +167,17 @@ impl Discovery {
                 ))),
             }
         };
-        let optional = |name: &str| -> Option<String> {
-            doc.get(name)
+        let optional = |name: &str| -> Result<Option<String>, Error> {
+            match doc
+                .get(name)
                 .and_then(Json::as_str)
                 .filter(|s| is_http_url(s))
-                .map(str::to_string)
+            {
+                Some(s) if !secure_url_text(s) => Err(invalid_discovery(format!(
+                    "the discovery document's `{name}` must be https (http only for loopback hosts)"
+                ))),
+                other => Ok(other.map(str::to_string)),
+            }
         };
         if let Some(methods) = doc.get("code_challenge_methods_supported") {
             let s256 = matches!(methods, Json::Arr(items) if items.iter().any(|m| m.as_str() == Some("S256")));
@@ -178,8 +190,8 @@ impl Discovery {
         Ok(Discovery {
             authorization_endpoint: required("authorization_endpoint")?,
             token_endpoint: required("token_endpoint")?,
-            end_session_endpoint: optional("end_session_endpoint"),
-            revocation_endpoint: optional("revocation_endpoint"),
+            end_session_endpoint: optional("end_session_endpoint")?,
+            revocation_endpoint: optional("revocation_endpoint")?,
             iss_parameter_supported: doc.get("authorization_response_iss_parameter_supported")
                 == Some(&Json::Bool(true)),
             issuer,
@@ -954,6 +966,29 @@ mod tests {
             ),
             (None, false)
         );
+    }
+
+    #[test]
+    fn rfc8414_2_discovered_endpoints_must_be_https_except_loopback() {
+        for (path, url) in [
+            ("/token", "http://op.example.com/token"),
+            ("/auth", "http://op.example.com/auth"),
+            ("/token", "http://127.0.0.1.evil.example/token"),
+            ("/token", "HTTP://op.example.com/token"),
+        ] {
+            let text = doc("").replace(&format!("{ISSUER}{path}"), url);
+            let e = Discovery::parse(&text, ISSUER).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidDiscovery, "{url}");
+        }
+        for (name, url) in [
+            ("revocation_endpoint", "http://op.example.com/rev"),
+            ("end_session_endpoint", "http://op.example.com/end"),
+        ] {
+            let e = Discovery::parse(&doc(&format!(r#","{name}":"{url}""#)), ISSUER).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidDiscovery, "{url}");
+        }
+        let local = r#"{"issuer":"http://127.0.0.1:4000","authorization_endpoint":"http://127.0.0.1:4000/auth","token_endpoint":"http://localhost:4000/token","revocation_endpoint":"http://[::1]:4000/rev"}"#;
+        assert!(Discovery::parse(local, "http://127.0.0.1:4000").is_ok());
     }
 
     #[test]

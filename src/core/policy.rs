@@ -17,6 +17,18 @@ pub const BACKOFF_CAP_MS: f64 = 60_000.0;
 /// Shortest wait between tries (the floor of "half the time left").
 pub const BACKOFF_FLOOR_MS: f64 = 1_000.0;
 
+/// The shortest time between receiving a token and starting its refresh: however short
+/// the token's lifetime, refreshes never start more often than this (no 0 ms timers).
+pub const MIN_REFRESH_INTERVAL_MS: f64 = 1_000.0;
+
+/// A token answer whose lifetime is shorter than this (`expires_in: 0`, a JWT with
+/// `exp <= iat`) is not usable: it is a transient failure, retried after a backoff.
+pub const MIN_TOKEN_LIFETIME_MS: f64 = 1_000.0;
+
+/// The wait before retrying after an answer with an unusable lifetime: a server that
+/// keeps issuing expired tokens gets fewer than one request a minute.
+pub const UNUSABLE_LIFETIME_RETRY_MS: f64 = 65_000.0;
+
 /// When a token received at `received_at` and expiring at `expires_at` should be
 /// refreshed: `expires_at − min(lead, lifetime/2) − jitter`, where `jitter` is
 /// `random` (in [0, 1)) times a few percent of the lifetime.
@@ -24,7 +36,127 @@ pub fn refresh_at(received_at: f64, expires_at: f64, lead_ms: f64, random: f64) 
     let lifetime = (expires_at - received_at).max(0.0);
     let lead = lead_ms.max(0.0).min(lifetime / 2.0);
     let jitter = random.clamp(0.0, 1.0) * JITTER_FRACTION * lifetime;
-    expires_at - lead - jitter
+    (expires_at - lead - jitter).max(received_at + MIN_REFRESH_INTERVAL_MS)
+}
+
+/// One challenge of a `WWW-Authenticate` header (RFC 7235 §4.1): the scheme and its
+/// auth-params, names lowercased, quoted values unescaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// The auth-scheme as sent, e.g. `Bearer`.
+    pub scheme: String,
+    /// The auth-params, `(lowercased name, value)`.
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    /// An auth-param by name (case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~/".contains(c)
+}
+
+/// Reads a `WWW-Authenticate` header value (RFC 7235 §4.1, RFC 6750 §3): any number of
+/// challenges separated by commas, each a scheme followed by comma-separated
+/// `name=value` or `name="quoted \" value"` params. Never fails: what cannot be read
+/// is skipped.
+pub fn parse_challenges(header: &str) -> Vec<Challenge> {
+    let chars: Vec<char> = header.chars().collect();
+    let at = |i: usize| chars.get(i).copied();
+    let mut out: Vec<Challenge> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        while at(i).is_some_and(|c| c == ',' || c.is_whitespace()) {
+            i += 1;
+        }
+        let start = i;
+        while at(i).is_some_and(is_tchar) {
+            i += 1;
+        }
+        let token: String = chars
+            .get(start..i)
+            .map(|s| s.iter().collect())
+            .unwrap_or_default();
+        if token.is_empty() {
+            // Not a token: skip one character and go on.
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while at(j).is_some_and(|c| c == ' ' || c == '\t') {
+            j += 1;
+        }
+        if at(j) == Some('=') {
+            // An auth-param of the current challenge.
+            j += 1;
+            while at(j).is_some_and(|c| c == ' ' || c == '\t') {
+                j += 1;
+            }
+            let mut value = String::new();
+            if at(j) == Some('"') {
+                j += 1;
+                while let Some(c) = at(j) {
+                    j += 1;
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(e) = at(j) {
+                                value.push(e);
+                                j += 1;
+                            }
+                        }
+                        _ => value.push(c),
+                    }
+                }
+            } else {
+                while let Some(c) = at(j).filter(|c| *c != ',' && !c.is_whitespace()) {
+                    value.push(c);
+                    j += 1;
+                }
+            }
+            if let Some(ch) = out.last_mut() {
+                ch.params.push((token.to_ascii_lowercase(), value));
+            }
+            i = j;
+        } else {
+            out.push(Challenge {
+                scheme: token,
+                params: Vec::new(),
+            });
+            i = j;
+        }
+    }
+    out
+}
+
+/// Whether refreshing the access token can help after a 401 from an attached request
+/// whose `WWW-Authenticate` header is `header` (`None`: absent or not readable, as with
+/// a cross-origin response that does not expose it). Per RFC 6750 §3.1 a Bearer
+/// challenge with `error="invalid_token"` (or with no error at all) says the token is
+/// the problem; `insufficient_scope` or `invalid_request` are not fixed by a new token,
+/// nor is a challenge for another scheme only.
+pub fn refresh_can_help(header: Option<&str>) -> bool {
+    let Some(h) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+        return true;
+    };
+    let challenges = parse_challenges(h);
+    if challenges.is_empty() {
+        return true;
+    }
+    challenges
+        .iter()
+        .filter(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+        .any(|c| {
+            c.param("error")
+                .map_or(true, |e| e.trim().eq_ignore_ascii_case("invalid_token"))
+        })
 }
 
 /// How long to wait before try number `failures + 1` after `failures` transient
@@ -152,6 +284,83 @@ mod tests {
     fn timers_are_clamped() {
         assert_eq!(timer_delay(0.0, 1e15), MAX_TIMER_MS);
         assert_eq!(timer_delay(10.0, 5.0), 0.0);
+    }
+
+    #[test]
+    fn refreshes_never_start_sooner_than_the_floor() {
+        // Zero, tiny and negative lifetimes: never a 0 ms timer.
+        for (received, expires) in [(0.0, 0.0), (0.0, 1.0), (0.0, 500.0), (5_000.0, 0.0)] {
+            let at = refresh_at(received, expires, 60_000.0, 0.5);
+            assert!(
+                at >= received + MIN_REFRESH_INTERVAL_MS,
+                "{received} {expires} {at}"
+            );
+        }
+        // A 3 s token is still refreshed at about half its lifetime.
+        let at = refresh_at(0.0, 3_000.0, 60_000.0, 0.999);
+        assert!((1_000.0..=1_500.0).contains(&at), "{at}");
+    }
+
+    #[test]
+    fn rfc6750_3_bearer_challenges_are_parsed() {
+        let c = parse_challenges(
+            r#"Bearer realm="example", error="invalid_token", error_description="The access token expired""#,
+        );
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].scheme, "Bearer");
+        assert_eq!(c[0].param("realm"), Some("example"));
+        assert_eq!(c[0].param("ERROR"), Some("invalid_token"));
+        assert_eq!(
+            c[0].param("error_description"),
+            Some("The access token expired")
+        );
+        let c =
+            parse_challenges(r#"Basic realm="a, b", BEARER error=insufficient_scope,scope="x y""#);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].param("realm"), Some("a, b"));
+        assert_eq!(c[1].param("error"), Some("insufficient_scope"));
+        assert_eq!(c[1].param("scope"), Some("x y"));
+        let c = parse_challenges(r#"Bearer error="in\"valid""#);
+        assert_eq!(c[0].param("error"), Some("in\"valid"));
+        for junk in [
+            "",
+            ",,,",
+            "=",
+            "\"",
+            "Bearer error=\"unterminated",
+            "Bearer ==,=",
+            "é",
+        ] {
+            let _ = parse_challenges(junk);
+        }
+    }
+
+    #[test]
+    fn rfc6750_3_1_refresh_helps_only_for_invalid_token_or_no_error() {
+        for yes in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("bearer"),
+            Some(r#"Bearer realm="api""#),
+            Some(r#"Bearer error="invalid_token""#),
+            Some(r#"Bearer error=invalid_token"#),
+            Some(r#"bEaReR ERROR = "INVALID_TOKEN""#),
+            Some(r#"Bearer realm="a,b", error="invalid_token", error_description="expired""#),
+            Some(r#"Basic realm="x", Bearer error="invalid_token""#),
+            Some(r#"Bearer error="invalid_token", Basic realm="x""#),
+        ] {
+            assert!(refresh_can_help(yes), "{yes:?}");
+        }
+        for no in [
+            r#"Bearer error="insufficient_scope", scope="admin""#,
+            r#"Bearer error="invalid_request""#,
+            r#"Bearer realm="x", error=insufficient_scope"#,
+            r#"Basic realm="x""#,
+            r#"Bearer error_description="invalid_token", error="insufficient_scope""#,
+        ] {
+            assert!(!refresh_can_help(Some(no)), "{no}");
+        }
     }
 
     #[test]

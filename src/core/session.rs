@@ -35,6 +35,9 @@ pub struct Config {
     pub session_lead_ms: f64,
     /// An app-given ceiling on the session's age (ms), counted from its first tokens.
     pub max_session_age_ms: Option<f64>,
+    /// The app the session belongs to (see [`super::tokens::app_id`]): written into
+    /// every record, and records of other apps are not adopted.
+    pub app: Option<String>,
 }
 
 /// The client's status, as `TokenClient.status` shows it.
@@ -221,6 +224,9 @@ pub struct Session {
     last_error: Option<Error>,
     /// `sessionEnding` was emitted for this session.
     ending_reported: bool,
+    /// The access token whose 401 already forced a refresh (or whose retry was answered
+    /// 401 too): another 401 for it forces nothing.
+    spent_401: Option<String>,
 }
 
 impl Session {
@@ -239,6 +245,7 @@ impl Session {
             storage_failed: false,
             last_error: None,
             ending_reported: false,
+            spent_401: None,
         }
     }
 
@@ -301,6 +308,13 @@ impl Session {
             error: None,
             session_ends_at: self.session_ends_at(),
         }));
+    }
+
+    /// The current session as a record for other tabs, if there is one.
+    pub fn record(&self) -> Option<String> {
+        self.tokens
+            .as_ref()
+            .map(|t| t.to_record_for(self.cfg.app.as_deref()))
     }
 
     /// When the current token is due for refresh, if it ever is.
@@ -391,8 +405,10 @@ impl Session {
     pub fn restore(&mut self, now: f64, stored: Option<&str>) -> Vec<Action> {
         let mut out = Vec::new();
         let Some(text) = stored else { return out };
-        match TokenSet::from_record(text) {
-            Ok(tokens) => {
+        match TokenSet::from_record_for(text, self.cfg.app.as_deref()) {
+            // Another app's record under the same key: not ours to use or remove.
+            Ok(None) => {}
+            Ok(Some(tokens)) => {
                 self.install(tokens);
                 out.push(self.event(EventKind::Change));
                 out.extend(self.wake(now));
@@ -411,7 +427,7 @@ impl Session {
         let tokens = TokenSet::from_response(resp, now, None);
         self.refreshing = None;
         self.ending_reported = false;
-        let record = tokens.to_record();
+        let record = tokens.to_record_for(self.cfg.app.as_deref());
         self.install(tokens);
         let mut out = vec![
             Action::Persist(record.clone()),
@@ -509,6 +525,42 @@ impl Session {
         (out, Demand::Fail(e))
     }
 
+    /// A request that carried the access token `used` was answered 401; `challenge` is
+    /// its `WWW-Authenticate` header (`None`: absent or not readable). Whether to refresh
+    /// (or take the token that already replaced `used`) and retry once. A refresh is
+    /// forced at most once per access token, only when it can help (RFC 6750 §3.1), and
+    /// never during a backoff. `retry` says the 401 answered the retry itself: then
+    /// nothing is retried, and that token forces no refresh later either, so an API
+    /// that always answers 401 costs one token request per access token, not per call.
+    pub fn unauthorized(
+        &mut self,
+        now: f64,
+        used: &str,
+        challenge: Option<&str>,
+        retry: bool,
+    ) -> bool {
+        if retry {
+            self.spent_401 = Some(used.to_string());
+            return false;
+        }
+        if !policy::refresh_can_help(challenge) {
+            return false;
+        }
+        let Some(t) = &self.tokens else { return false };
+        if self.spent_401.as_deref() == Some(t.access_token.as_str()) {
+            return false;
+        }
+        if t.access_token != used {
+            // Already replaced (here or in another tab): retry with the new token.
+            return true;
+        }
+        if !self.can_refresh() || self.retry_at.is_some_and(|at| now < at) {
+            return false;
+        }
+        self.spent_401 = Some(used.to_string());
+        true
+    }
+
     /// Whether the refresh about to be sent (the lock is held, shared state re-read) is
     /// still needed: the token it set out to replace is still the current one.
     pub fn refresh_still_needed(&self) -> bool {
@@ -548,7 +600,24 @@ impl Session {
             }
             Some(Ok(resp)) => {
                 let tokens = TokenSet::from_response(resp, now, self.tokens.as_ref());
-                let record = tokens.to_record();
+                if tokens
+                    .lifetime()
+                    .is_some_and(|l| l < policy::MIN_TOKEN_LIFETIME_MS)
+                {
+                    // An answer that is already expired (or nearly): not usable, and
+                    // asking again at once would storm the server.
+                    let e = Error::token_response(
+                        "the token endpoint answered with a token that is already expired",
+                    );
+                    let retry = Failure::Transient(Some(policy::UNUSABLE_LIFETIME_RETRY_MS));
+                    self.refreshing = Some(replacing);
+                    let out = self.refresh_done(now, Some(Err((retry, e))));
+                    // Not shortened to half the time left: asking again soon would
+                    // only get another such answer.
+                    self.retry_at = Some(now + policy::UNUSABLE_LIFETIME_RETRY_MS);
+                    return out;
+                }
+                let record = tokens.to_record_for(self.cfg.app.as_deref());
                 self.install(tokens);
                 out.push(Action::Persist(record.clone()));
                 out.push(Action::Announce(Announce::Tokens(record)));
@@ -577,7 +646,7 @@ impl Session {
     /// Adopted when newer than ours; `refresh` and `change` fire as if refreshed here.
     pub fn adopt(&mut self, now: f64, record: &str) -> Vec<Action> {
         let mut out = Vec::new();
-        let Ok(tokens) = TokenSet::from_record(record) else {
+        let Ok(Some(tokens)) = TokenSet::from_record_for(record, self.cfg.app.as_deref()) else {
             return out;
         };
         if let Some(current) = &self.tokens {
@@ -588,7 +657,7 @@ impl Session {
             }
         }
         let was_signed_in = self.tokens.is_some();
-        let record = tokens.to_record();
+        let record = tokens.to_record_for(self.cfg.app.as_deref());
         self.install(tokens);
         out.push(Action::Persist(record));
         if was_signed_in {
@@ -678,6 +747,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use super::super::jwt;
     use super::*;
 
     fn cfg(refresh: RefreshMode) -> Config {
@@ -687,6 +757,7 @@ mod tests {
             seed: 7,
             session_lead_ms: 60_000.0,
             max_session_age_ms: None,
+            app: None,
         }
     }
 
@@ -938,6 +1009,181 @@ mod tests {
             s.demand(50.0, Some("a2"), true).1,
             Demand::Fail(_)
         ));
+    }
+
+    /// Drives a session for an hour whose token endpoint always answers `answer`, with
+    /// a caller asking for a token every 250 ms; returns the number of token requests.
+    fn refreshes_in_an_hour(answer: TokenResponse) -> usize {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a0", Some("r0"), 60.0));
+        let mut now = 0.0;
+        let mut requests = 0;
+        while now < 3_600_000.0 {
+            let next = s.next_wakeup().unwrap_or(f64::INFINITY).min(now + 250.0);
+            now = next.max(now);
+            let mut actions = s.wake(now);
+            actions.extend(s.demand(now, None, false).0);
+            for a in actions {
+                if let Action::Refresh(_) = a {
+                    requests += 1;
+                    now += 20.0;
+                    s.refresh_done(now, Some(Ok(answer.clone())));
+                }
+            }
+            now += 1.0;
+        }
+        requests
+    }
+
+    #[test]
+    fn answers_without_a_usable_lifetime_never_storm() {
+        let zero = resp("z", Some("rz"), 0.0);
+        let n = refreshes_in_an_hour(zero);
+        assert!(
+            (1..=60).contains(&n),
+            "expires_in 0: {n} token requests in an hour"
+        );
+        let tiny = TokenResponse {
+            expires_in: Some(0.2),
+            ..resp("t", Some("rt"), 0.0)
+        };
+        let n = refreshes_in_an_hour(tiny);
+        assert!(
+            (1..=60).contains(&n),
+            "expires_in 0.2: {n} token requests in an hour"
+        );
+        // A JWT whose exp is not after its iat.
+        let payload = jwt::base64url_encode(br#"{"exp":1700000000,"iat":1700000000}"#);
+        let stale_jwt = TokenResponse {
+            expires_in: None,
+            ..resp(&format!("e30.{payload}.c2ln"), Some("rj"), 0.0)
+        };
+        let n = refreshes_in_an_hour(stale_jwt);
+        assert!(
+            (1..=60).contains(&n),
+            "JWT exp <= iat: {n} token requests in an hour"
+        );
+        // 3 s tokens still refresh about every 1.5 s.
+        let n = refreshes_in_an_hour(resp("b", Some("rb"), 3.0));
+        assert!((2_000..=2_800).contains(&n), "3 s tokens: {n}");
+    }
+
+    #[test]
+    fn an_unusable_answer_keeps_the_valid_token_and_reports_it() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 100.0));
+        let due = s.refresh_due_at().unwrap();
+        s.wake(due);
+        let out = s.refresh_done(due, Some(Ok(resp("a2", Some("r2"), 0.0))));
+        assert_eq!(kinds(&out), ["change", "error:invalid_token_response"]);
+        assert_eq!(s.tokens().unwrap().access_token, "a1");
+        assert!(s.next_wakeup().unwrap() > due);
+    }
+
+    #[test]
+    fn set_tokens_with_zero_lifetime_arms_no_zero_timer_storm() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 0.0));
+        assert!(s.refresh_due_at().unwrap() >= policy::MIN_REFRESH_INTERVAL_MS);
+        assert!(kinds(&s.wake(0.0))
+            .iter()
+            .all(|k| !k.starts_with("refresh")));
+    }
+
+    #[test]
+    fn a_401_forces_at_most_one_refresh_per_token() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+        let invalid = Some(r#"Bearer error="invalid_token""#);
+        assert!(s.unauthorized(10.0, "a1", invalid, false));
+        // A second 401 for the same token (another call) forces nothing more.
+        assert!(!s.unauthorized(11.0, "a1", invalid, false));
+        let (a, _) = s.demand(12.0, Some("a1"), false);
+        assert_eq!(kinds(&a), ["refresh:r1", "change"]);
+        s.refresh_done(20.0, Some(Ok(resp("a2", Some("r2"), 3600.0))));
+        // The retry with a2 was answered 401 too: a2 forces nothing, call after call.
+        assert!(!s.unauthorized(30.0, "a2", None, true));
+        let mut requests = 0;
+        for i in 0..100 {
+            let t = f64::from(i) * 100.0 + 40.0;
+            if s.unauthorized(t, "a2", None, false) {
+                let (a, _) = s.demand(t, Some("a2"), false);
+                requests += a.iter().filter(|x| matches!(x, Action::Refresh(_))).count();
+            }
+        }
+        assert_eq!(requests, 0);
+        // A 401 for a token that was already replaced: retry with the current one, no refresh.
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("b1", Some("r1"), 3600.0));
+        s.set_tokens(1.0, resp("b2", Some("r2"), 3600.0));
+        assert!(s.unauthorized(2.0, "b1", None, false));
+        assert_eq!(
+            s.demand(2.0, Some("b1"), false).1,
+            Demand::Ready("b2".into())
+        );
+    }
+
+    #[test]
+    fn a_401_refreshes_only_when_it_can_help_and_not_during_backoff() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+        assert!(!s.unauthorized(
+            1.0,
+            "a1",
+            Some(r#"Bearer error="insufficient_scope""#),
+            false
+        ));
+        assert!(!s.unauthorized(1.0, "a1", Some(r#"Basic realm="x""#), false));
+        // A transient failure: no 401-forced refresh inside the backoff window.
+        s.demand(2.0, Some("a1"), false);
+        s.refresh_done(
+            3.0,
+            Some(Err((
+                Failure::Transient(Some(30_000.0)),
+                Error::network("503"),
+            ))),
+        );
+        assert!(!s.unauthorized(4.0, "a1", None, false));
+        assert!(!s.unauthorized(20_000.0, "a1", None, false));
+        assert!(s.unauthorized(40_000.0, "a1", None, false));
+        // Without a way to refresh, a 401 forces nothing.
+        let mut s = Session::new(cfg(RefreshMode::None));
+        s.set_tokens(0.0, resp("a1", None, 3600.0));
+        assert!(!s.unauthorized(1.0, "a1", None, false));
+    }
+
+    #[test]
+    fn records_and_messages_of_another_app_are_ignored() {
+        let app = |id: &str| Config {
+            app: Some(id.to_string()),
+            ..cfg(RefreshMode::Endpoint)
+        };
+        let mut a = Session::new(app("aaaa"));
+        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        assert!(rec.contains(r#""app":"aaaa""#));
+        assert_eq!(a.record().as_deref(), Some(rec.as_str()));
+        // Another app: neither adopted from a tab message nor restored, and not removed.
+        let mut b = Session::new(app("bbbb"));
+        assert!(b.adopt(1.0, &rec).is_empty());
+        assert!(b.restore(1.0, Some(&rec)).is_empty());
+        assert_eq!(b.status(), Status::SignedOut);
+        let mut none = Session::new(cfg(RefreshMode::Endpoint));
+        assert!(none.restore(1.0, Some(&rec)).is_empty());
+        // The same app adopts it.
+        let mut a2 = Session::new(app("aaaa"));
+        assert_eq!(kinds(&a2.adopt(1.0, &rec)), ["persist", "change"]);
+        // A record from before records were bound: only for a client without an app id.
+        let legacy = a.tokens().unwrap().to_record();
+        assert!(Session::new(app("aaaa"))
+            .restore(1.0, Some(&legacy))
+            .is_empty());
+        assert_eq!(
+            kinds(&Session::new(cfg(RefreshMode::Endpoint)).restore(1.0, Some(&legacy))),
+            ["change"]
+        );
     }
 
     #[test]

@@ -17,6 +17,38 @@ const MAX_LIFETIME_MS: f64 = 10.0 * 365.0 * 24.0 * 3600.0 * 1000.0;
 /// The version written in stored records; any other version is discarded.
 pub const RECORD_VERSION: f64 = 1.0;
 
+/// FNV-1a, 64 bits: a small stable hash (not a secret, not for security) that names an
+/// app's storage without writing its issuer and client id into every key.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// What identifies the app a session belongs to: the FNV-1a 64 hash, as 16 hex digits,
+/// of `server + "\n" + client_id`, where `server` is the issuer or else the token
+/// endpoint, as given. `None` when neither a server nor a client id is given.
+pub fn app_id(server: Option<&str>, client_id: Option<&str>) -> Option<String> {
+    if server.is_none() && client_id.is_none() {
+        return None;
+    }
+    let text = format!("{}\n{}", server.unwrap_or(""), client_id.unwrap_or(""));
+    Some(format!("{:016x}", fnv1a64(text.as_bytes())))
+}
+
+/// The default `storageKey`: `tokenward:<app id>`, or `tokenward` for a client that names
+/// neither a server nor a client id (as every client did before keys were derived), so
+/// two apps on one origin never share a session.
+pub fn default_storage_key(app: Option<&str>) -> String {
+    match app {
+        Some(id) => format!("tokenward:{id}"),
+        None => "tokenward".to_string(),
+    }
+}
+
 /// A token endpoint's successful answer, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenResponse {
@@ -226,17 +258,26 @@ impl TokenSet {
         format!("{} {}", self.token_type, self.access_token)
     }
 
-    /// The versioned JSON record written to storage and sent to other tabs.
+    /// The versioned JSON record written to storage and sent to other tabs, for no app
+    /// in particular (see [`TokenSet::to_record_for`]).
     pub fn to_record(&self) -> String {
-        let mut members = vec![
-            ("v".to_string(), Json::Num(RECORD_VERSION)),
+        self.to_record_for(None)
+    }
+
+    /// The record, bound to the app `app` (see [`app_id`]): only that app adopts it.
+    pub fn to_record_for(&self, app: Option<&str>) -> String {
+        let mut members = vec![("v".to_string(), Json::Num(RECORD_VERSION))];
+        if let Some(a) = app {
+            members.push(("app".to_string(), Json::Str(a.to_string())));
+        }
+        members.extend([
             (
                 "access_token".to_string(),
                 Json::Str(self.access_token.clone()),
             ),
             ("token_type".to_string(), Json::Str(self.token_type.clone())),
             ("received_at".to_string(), Json::Num(self.received_at)),
-        ];
+        ]);
         let mut opt = |name: &str, v: &Option<String>| {
             if let Some(s) = v {
                 members.push((name.to_string(), Json::Str(s.clone())));
@@ -265,6 +306,26 @@ impl TokenSet {
             Error::storage("the stored session is not readable").with_cause(e.to_string())
         })?;
         TokenSet::from_record_json(&v)
+    }
+
+    /// Reads a record for the app `app`: `Ok(None)` when it belongs to another app (or,
+    /// written before records were bound, to no app while this one has an id): not ours,
+    /// so it is neither used nor removed. A record that is not readable is an error.
+    pub fn from_record_for(text: &str, app: Option<&str>) -> Result<Option<TokenSet>, Error> {
+        let v = Json::parse(text).map_err(|e| {
+            Error::storage("the stored session is not readable").with_cause(e.to_string())
+        })?;
+        match v.get("app") {
+            Some(Json::Str(owner)) if Some(owner.as_str()) != app => Ok(None),
+            Some(Json::Str(_)) => TokenSet::from_record_json(&v).map(Some),
+            Some(_) => Err(Error::storage("the stored session has a bad `app`")),
+            // No app id: a record of an earlier version. Unreadable, it is removed like
+            // any corrupt record; readable, it is ours only if we have no app id either.
+            None => {
+                let tokens = TokenSet::from_record_json(&v)?;
+                Ok(if app.is_none() { Some(tokens) } else { None })
+            }
+        }
     }
 
     /// Reads a stored record already parsed.
@@ -521,6 +582,70 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn storage_keys_differ_per_app_and_stay_stable() {
+        assert_eq!(app_id(None, None), None);
+        assert_eq!(default_storage_key(None), "tokenward");
+        let a = app_id(Some("https://op.example"), Some("app-a")).unwrap();
+        let b = app_id(Some("https://op.example"), Some("app-b")).unwrap();
+        let c = app_id(Some("https://other.example"), Some("app-a")).unwrap();
+        assert_eq!(a.len(), 16);
+        assert!(a != b && a != c && b != c);
+        assert_eq!(a, format!("{:016x}", fnv1a64(b"https://op.example\napp-a")));
+        assert_eq!(default_storage_key(Some(&a)), format!("tokenward:{a}"));
+        assert!(app_id(None, Some("x")).is_some() && app_id(Some("https://t/"), None).is_some());
+        // The separator keeps "ab" + "c" apart from "a" + "bc".
+        assert_ne!(app_id(Some("ab"), Some("c")), app_id(Some("a"), Some("bc")));
+    }
+
+    #[test]
+    fn records_of_other_apps_are_not_ours() {
+        let t = TokenSet::from_response(
+            TokenResponse::parse(r#"{"access_token":"a1","expires_in":5}"#).unwrap(),
+            1_000.0,
+            None,
+        );
+        let mine = t.to_record_for(Some("aaaa"));
+        assert_eq!(
+            TokenSet::from_record_for(&mine, Some("aaaa")).unwrap(),
+            Some(t.clone())
+        );
+        assert_eq!(
+            TokenSet::from_record_for(&mine, Some("bbbb")).unwrap(),
+            None
+        );
+        assert_eq!(TokenSet::from_record_for(&mine, None).unwrap(), None);
+        // Records written before records were bound: only for a client without an app id.
+        let legacy = t.to_record();
+        assert_eq!(
+            TokenSet::from_record_for(&legacy, None).unwrap(),
+            Some(t.clone())
+        );
+        assert_eq!(
+            TokenSet::from_record_for(&legacy, Some("aaaa")).unwrap(),
+            None
+        );
+        assert!(TokenSet::from_record_for("{", Some("aaaa")).is_err());
+        assert!(TokenSet::from_record_for(r#"{"v":1,"app":7}"#, Some("aaaa")).is_err());
+        // A corrupt record without an app id is removed like any corrupt record.
+        assert!(TokenSet::from_record_for(r#"{"v":99}"#, Some("aaaa")).is_err());
+        assert!(TokenSet::from_record_for(r#"{"v":1,"access_token":42}"#, Some("aaaa")).is_err());
+        // Another app's record is not ours even when it is of an unknown version.
+        assert_eq!(
+            TokenSet::from_record_for(r#"{"v":99,"app":"bbbb"}"#, Some("aaaa")).unwrap(),
+            None
+        );
+        // The plain reader still reads a bound record.
+        assert_eq!(TokenSet::from_record(&mine).unwrap(), t);
     }
 
     #[test]

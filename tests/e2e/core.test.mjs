@@ -35,6 +35,7 @@ describe('core client (Chromium)', () => {
       const { stack, context } = suite;
       const { auth, api } = stack;
       auth.setAccessTokenTtl(60);
+      const logs = [];
       const page = await context.newPage();
       page.on('console', (message) => logs.push(`[${message.type()}] ${message.text()}`));
       page.on('pageerror', (error) => logs.push(`[pageerror] ${error.message}`));
@@ -81,6 +82,9 @@ describe('core client (Chromium)', () => {
         assert.equal(after.events.filter((e) => e.type === 'signedOut').length, 0);
         const refreshIndex = after.events.findIndex((e) => e.type === 'refresh');
         assert.ok(refreshIndex >= 0, 'a refresh event fired');
+      } catch (err) {
+        for (const line of logs) t.diagnostic(line);
+        throw err;
       } finally {
         await page.evaluate(() => window.auth?.dispose()).catch(() => {});
         await page.close().catch(() => {});

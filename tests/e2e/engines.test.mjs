@@ -44,6 +44,10 @@ function cases() {
     (env) => leaks.tokenOnlyWhereAttached(env), 300);
   add('attach/leak rules: an Authorization header set by the caller is never overridden', leaks, 'leaks.mjs',
     (env) => leaks.callerAuthorizationKept(env), 300);
+  add('attach/leak rules: prefixes as written, no token past encoded separators', leaks, 'leaks.mjs',
+    (env) => leaks.prefixesAsWritten(env), 300);
+  add('options: https only outside loopback; wrong argument types are invalid_options', leaks, 'leaks.mjs',
+    (env) => leaks.optionsAndArgumentsChecked(env), 300);
   for (const storage of ['memory', 'session', 'local']) {
     // 3 tabs, not 2: the scenario also checks `refreshes < one per tab / 2`, which needs 3+.
     add(`3 tabs (${storage}): calls every 200 ms for ${TABS_SECONDS} s with 3 s tokens, one refresh per token`, tabs, 'tabs.mjs',

@@ -382,7 +382,7 @@ export async function corruptStoredRecord(env) {
         };
         auth.dispose();
         return out;
-      }, { options: { ...stack.clientOptions, storage: 'local' }, record });
+      }, { options: { ...stack.clientOptions, storage: 'local', storageKey: 'tokenward' }, record });
     }
     await page.evaluate(() => localStorage.removeItem('tokenward'));
   });

@@ -59,6 +59,17 @@ export function leakTable(ports) {
     [`${local(r0)}/api%2fme`, 'recorder'],
     [`${local(r0)}/api%5Cx`, 'recorder'],
     [`${local(r0)}/%61pi/x`, 'recorder'],
+    // encoded separators after the prefix (the server may decode them out of /api)
+    [`${local(r0)}/api/%2fx`, 'recorder'],
+    [`${local(r0)}/api/a%2Fb`, 'recorder'],
+    [`${local(r0)}/api/%5cx`, 'recorder'],
+    [`${local(r0)}/api/a%5Cb`, 'recorder'],
+    [`${local(r0)}/api/x%2E%2E`, 'recorder'],
+    [`${local(r0)}/api/x.%2e`, 'recorder'],
+    [`${local(r0)}/api/%252fx`, 'recorder'],
+    [`${local(r0)}/api/%252F%252e%252E`, 'recorder'],
+    [`${local(r0)}/api/%25%32%66x`, 'recorder'],
+    [`${local(r0)}/api/a/%2e%2e/%2e%2e/admin`, 'recorder'],
     [`${local(r0)}/api@127.0.0.1:${r1}/api/x`, 'recorder'],
     [`${local(r0)}#@127.0.0.1:${r1}/api`, 'recorder'],
     // userinfo tricks (fetch refuses credentials in URLs; never with the token either)
@@ -139,14 +150,14 @@ export async function startLeakStack(options = {}) {
   };
 }
 
-async function signedInPage({ context, stack, openApp }, storageKey) {
+async function signedInPage({ context, stack, openApp }, storageKey, attachTo = [`${stack.recorder.origins[0]}/api`]) {
   const page = await openApp(context, `${stack.app.url}/`);
   const tokens = await stack.auth.login();
   await page.evaluate(async ({ options, tokens }) => {
     window.auth = await window.tokenward.createTokenClient(options);
     window.auth.setTokens(tokens);
   }, {
-    options: { ...stack.clientOptions, storageKey, attachTo: [`${stack.recorder.origins[0]}/api`] },
+    options: { ...stack.clientOptions, storageKey, attachTo },
     tokens,
   });
   return { page, tokens };
@@ -161,10 +172,38 @@ async function closePage(page) {
 // request either failed / was never sent, or arrived with no Authorization (must not);
 // or arrived exactly once with `Bearer <token>` (must).
 export async function tokenOnlyWhereAttached(env) {
+  const table = leakTable(env.stack.recorder.ports);
+  await runTable(env, table, 'leaks-table', undefined, (mustNot, must) => mustNot >= 30 && must >= 10);
+}
+
+/**
+ * Prefixes are matched as written, and encoded separators after a prefix get no token.
+ * attachTo: [r0 + '/api/', r1 + '/v1', r2 (origin only)].
+ */
+export function prefixTable(ports) {
+  const [r0, r1, r2] = ports.map((p) => `http://127.0.0.1:${p}`);
+  const cases = [
+    [`${r0}/api`, false], [`${r0}/api/`, true], [`${r0}/api/x`, true], [`${r0}/api//x`, true],
+    [`${r0}/apix`, false], [`${r0}/ap`, false], [`${r0}/api/%2fx`, false], [`${r0}/api/%5C`, false],
+    [`${r0}/api/%252f`, false], [`${r0}/api/x%2E`, false], [`${r0}/api/%25%35%63`, false],
+    [`${r1}/v1`, true], [`${r1}/v1/`, true], [`${r1}/v1/users`, true], [`${r1}/v1x`, false],
+    [`${r1}/v10`, false], [`${r1}/v1%2fx`, false], [`${r1}/v1/a%2Fb`, false], [`${r1}/v1/%2e%2e%2fadmin`, false],
+    [`${r2}/`, true], [`${r2}/anything/deep`, true], [`${r2}/api`, true], [`${r2}/a%2fb`, false],
+    [`${r2}/a/%5cb`, false], [`${r2}/a/%252Fb`, false], [`${r2}/a/b%41`, true],
+  ];
+  return cases.map(([url, attach], i) => ({ url, attach, reaches: 'recorder', id: i + 1, tagged: tag(url, i + 1) }));
+}
+
+export async function prefixesAsWritten(env) {
+  const { origins, ports } = env.stack.recorder;
+  const attachTo = [`${origins[0]}/api/`, `${origins[1]}/v1`, origins[2]];
+  await runTable(env, prefixTable(ports), 'leaks-prefix', attachTo, (mustNot, must) => mustNot >= 10 && must >= 10);
+}
+
+async function runTable(env, table, storageKey, attachTo, bigEnough) {
   const { stack, assert, diagnostic } = env;
   const { recorder, appRequests } = stack;
-  const table = leakTable(recorder.ports);
-  const { page, tokens } = await signedInPage(env, 'leaks-table');
+  const { page, tokens } = await signedInPage(env, storageKey, attachTo);
   try {
     recorder.reset();
     appRequests.length = 0;
@@ -214,7 +253,7 @@ export async function tokenOnlyWhereAttached(env) {
     const notSent = table.filter((c) => !outcomes[c.id].sent).map((c) => `${c.url} (${outcomes[c.id].error})`);
     diagnostic(`never sent: ${notSent.join('; ')}`);
     for (const p of problems) diagnostic(p);
-    assert.ok(mustNot >= 30 && must >= 10, 'the table is big enough');
+    assert.ok(bigEnough(mustNot, must), 'the table is big enough');
     assert.deepEqual(problems, [], 'the token goes exactly where attachTo says');
   } finally {
     await closePage(page);
@@ -267,5 +306,83 @@ export async function callerAuthorizationKept(env) {
     assert.ok(!JSON.stringify(recorder.requests).includes(tokens.access_token), 'the token was sent nowhere');
   } finally {
     await closePage(page);
+  }
+}
+
+// Options that send tokens over plain http to a non-loopback host are invalid_options
+// (with a message naming the option); loopback hosts are fine. A wrong argument type to
+// a method (auth.on(42, …)) is a TokenwardError too, never a trap: the module keeps
+// working afterwards, and an unsubscribe function may be called twice.
+export async function optionsAndArgumentsChecked(env) {
+  const { context, stack, openApp, assert, diagnostic } = env;
+  const page = await openApp(context, `${stack.app.url}/`);
+  try {
+    const tokens = await stack.auth.login();
+    const out = await page.evaluate(async ({ clientOptions, tokens }) => {
+      const { createTokenClient } = window.tokenward;
+      const bad = {
+        tokenEndpoint: { tokenEndpoint: 'http://auth.example.com/token' },
+        revocationEndpoint: { revocationEndpoint: 'http://auth.example.com/revoke' },
+        issuer: { issuer: 'http://op.example.com' },
+        authorizationEndpoint: { authorizationEndpoint: 'http://op.example.com/auth', clientId: 'c' },
+        endSessionEndpoint: { endSessionEndpoint: 'http://op.example.com/end' },
+        attachTo: { attachTo: ['http://api.example.com/api'] },
+        attachToPrivateIp: { attachTo: ['https://ok.example', 'http://10.0.0.1'] },
+      };
+      const rejected = {};
+      for (const [name, options] of Object.entries(bad)) {
+        try {
+          const c = await createTokenClient({ crossTab: false, ...options });
+          c.dispose();
+          rejected[name] = 'accepted';
+        } catch (e) {
+          rejected[name] = { name: e?.name, code: e?.code, namesOption: String(e?.message).includes(name.replace('PrivateIp', '')) };
+        }
+      }
+      let loopback;
+      try {
+        const c = await createTokenClient({
+          crossTab: false,
+          tokenEndpoint: 'http://127.0.0.1:9/token',
+          attachTo: ['http://localhost:1', 'http://127.0.0.5:2/api', 'http://[::1]:3', 'https://api.example.com'],
+        });
+        c.dispose();
+        loopback = 'accepted';
+      } catch (e) {
+        loopback = `${e?.code}: ${e?.message}`;
+      }
+      const auth = await createTokenClient({ ...clientOptions, storageKey: 'leaks-args' });
+      const onErrors = [];
+      for (const [event, listener] of [[42, () => {}], [{}, () => {}], [null, () => {}], [undefined, () => {}], ['change', 42], ['nope', () => {}]]) {
+        try {
+          auth.on(event, listener);
+          onErrors.push('accepted');
+        } catch (e) {
+          onErrors.push(`${e?.name}:${e?.code}`);
+        }
+      }
+      let changes = 0;
+      const off = auth.on('change', () => { changes += 1; });
+      auth.setTokens(tokens);
+      const token = await auth.accessToken();
+      let offTwice = 'ok';
+      try { off(); off(); } catch (e) { offTwice = `${e?.name}: ${e?.message}`; }
+      auth.setTokens(tokens);
+      auth.dispose();
+      const again = await createTokenClient({ ...clientOptions, storageKey: 'leaks-args-2' });
+      again.dispose();
+      return { rejected, loopback, onErrors, changes, gotToken: token === tokens.access_token, offTwice };
+    }, { clientOptions: stack.clientOptions, tokens });
+    diagnostic(`options and arguments: ${JSON.stringify(out)}`);
+    for (const [name, r] of Object.entries(out.rejected)) {
+      assert.deepEqual(r, { name: 'TokenwardError', code: 'invalid_options', namesOption: true }, name);
+    }
+    assert.equal(out.loopback, 'accepted', 'loopback hosts may use http');
+    assert.deepEqual(out.onErrors, Array(6).fill('TokenwardError:invalid_options'));
+    assert.equal(out.gotToken, true, 'the module still works after the bad calls');
+    assert.equal(out.changes, 1, 'the listener ran until it was removed');
+    assert.equal(out.offTwice, 'ok', 'unsubscribing twice is a no-op');
+  } finally {
+    await page.close().catch(() => {});
   }
 }

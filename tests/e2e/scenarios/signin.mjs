@@ -103,6 +103,8 @@ export function signinConfig(stack, extra = {}) {
     redirectUri: `${stack.app.url}/`,
     scope: 'openid api:read',
     attachTo: [stack.api.url],
+    // Fixed, so that the scenarios can look at storage (the default is derived).
+    storageKey: STORAGE_KEY,
     ...extra,
   };
 }

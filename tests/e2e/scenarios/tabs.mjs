@@ -114,10 +114,25 @@ function report({ storageKey }) {
  * Opens a tab of the app and creates a client in it (`tokens` are set there when given).
  * Returns { page, logs, initialStatus }.
  */
-export async function openTab({ context, stack, openApp }, options, tokens = null) {
+export async function openTab({ context, stack, openApp }, options, tokens = null, { hangTokenRequestsAt = null } = {}) {
   const logs = [];
   const page = await openApp(context, `${stack.app.url}/`, { logs });
   const clientOptions = { ...stack.clientOptions, ...options };
+  if (hangTokenRequestsAt) {
+    // This tab's token requests go to a server that never answers. The client keeps the
+    // same tokenEndpoint as the other tabs (the endpoint and client id name the app, and
+    // tabs of different apps ignore each other), so the detour is made under it.
+    await page.evaluate(({ tokenEndpoint, hole }) => {
+      const original = window.fetch.bind(window);
+      window.fetch = async (input, init) => {
+        const request = new Request(input, init);
+        if (request.url !== tokenEndpoint) return original(input, init);
+        return original(hole, {
+          method: request.method, headers: request.headers, body: await request.text(), signal: request.signal,
+        });
+      };
+    }, { tokenEndpoint: clientOptions.tokenEndpoint, hole: hangTokenRequestsAt });
+  }
   const initialStatus = await page.evaluate(installTab, {
     options: clientOptions,
     tokens,
@@ -468,7 +483,7 @@ export async function hungRefreshDoesNotStopOthers({
     const first = await openTab(env, healthyOptions, tokens);
     first.label = 'tab 0';
     tabs.push(first);
-    const hung = await openTab(env, { storageKey, tokenEndpoint: hole.url });
+    const hung = await openTab(env, { storageKey, ...(slow ? { tokenEndpoint: slow.url } : {}) }, null, { hangTokenRequestsAt: hole.url });
     hung.label = 'hung tab';
     tabs.push(hung);
     for (let i = 1; i < count; i += 1) {
