@@ -317,14 +317,25 @@ impl TokenClient {
         let inner = &self.inner;
         // Page lifecycle: wake the core when the page comes back.
         let weak = Rc::downgrade(inner);
-        *inner.lifecycle.borrow_mut() = Some(Lifecycle::listen(move |signal| {
+        let mut lifecycle = Lifecycle::listen(move |signal| {
             if let Some(i) = weak.upgrade() {
                 match signal {
                     Signal::Visible => i.step(|s, now| s.wake(now)),
                     Signal::Online => i.step(|s, now| s.online(now)),
                 }
             }
-        }));
+        });
+        // The shared record cleared or made unreadable from another page.
+        if options.storage == StorageKind::Local {
+            let weak = Rc::downgrade(inner);
+            let key = options.storage_key.clone().unwrap_or_default();
+            lifecycle.watch_storage(key, move |change| {
+                if let Some(i) = weak.upgrade() {
+                    i.step(|s, _| s.storage_changed(change.cleared, change.new_value.as_deref()));
+                }
+            });
+        }
+        *inner.lifecycle.borrow_mut() = Some(lifecycle);
         // Other tabs.
         if options.cross_tab {
             let weak = Rc::downgrade(inner);

@@ -24,6 +24,15 @@ pub struct Lifecycle {
     registered: Vec<Registered>,
 }
 
+/// A `storage` event about `localStorage`: the whole area was cleared, or `key` got a new
+/// value (`None` when it was removed).
+pub struct StorageChange {
+    /// `localStorage.clear()` (or site data cleared).
+    pub cleared: bool,
+    /// The record's new value.
+    pub new_value: Option<String>,
+}
+
 impl Lifecycle {
     /// Calls `f` on every signal until dropped. Outside a window (a worker) nothing fires.
     pub fn listen(f: impl Fn(Signal) + 'static) -> Lifecycle {
@@ -67,6 +76,41 @@ impl Lifecycle {
         add(window.clone().into(), "pageshow", Signal::Visible, false);
         add(window.into(), "online", Signal::Online, false);
         Lifecycle { registered }
+    }
+
+    /// Also calls `f` on `storage` events of `localStorage` that concern `key`, until dropped.
+    pub fn watch_storage(&mut self, key: String, f: impl Fn(StorageChange) + 'static) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let local = window.local_storage().ok().flatten();
+        let cb = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let Some(e) = e.dyn_ref::<web_sys::StorageEvent>() else {
+                return;
+            };
+            // Only localStorage: its area is shared by the tabs.
+            if e.storage_area().is_none() || e.storage_area() != local {
+                return;
+            }
+            match e.key() {
+                None => f(StorageChange {
+                    cleared: true,
+                    new_value: None,
+                }),
+                Some(k) if k == key => f(StorageChange {
+                    cleared: false,
+                    new_value: e.new_value(),
+                }),
+                Some(_) => {}
+            }
+        });
+        let target: web_sys::EventTarget = window.into();
+        if target
+            .add_event_listener_with_callback("storage", cb.as_ref().unchecked_ref())
+            .is_ok()
+        {
+            self.registered.push((target, "storage", cb));
+        }
     }
 }
 

@@ -682,11 +682,20 @@ impl Session {
         out
     }
 
-    /// The stored record was removed or replaced by something unreadable behind our back
-    /// (another tab, the user clearing site data).
-    pub fn storage_lost(&mut self) -> Vec<Action> {
+    /// Another page changed the storage area (`localStorage`'s `storage` event): `cleared`
+    /// when the whole area was cleared (devtools, "clear site data", a script), otherwise
+    /// the record's new value. The session ends with `signedOut { reason: 'storage' }` when
+    /// the area was cleared or the record became unreadable. A removed record (`None`) and
+    /// a readable one change nothing here: tokenward's own sign-outs and refreshes in other
+    /// tabs arrive over the channel, with their own reason, and a record from another app
+    /// under the same key is not ours to judge.
+    pub fn storage_changed(&mut self, cleared: bool, new_value: Option<&str>) -> Vec<Action> {
         let mut out = Vec::new();
-        self.end(Reason::Storage, false, &mut out);
+        let unreadable = new_value
+            .is_some_and(|v| TokenSet::from_record_for(v, self.cfg.app.as_deref()).is_err());
+        if cleared || unreadable {
+            self.end(Reason::Storage, false, &mut out);
+        }
         out
     }
 
