@@ -828,6 +828,11 @@ impl Inner {
             (true, "GET" | "HEAD") => Some(Clone::clone(&request)),
             (true, _) => request.clone().ok(),
         };
+        let request = no_follow(request)?;
+        let replay = match replay {
+            Some(r) => Some(no_follow(r)?),
+            None => None,
+        };
         set_bearer(&request, &token)?;
         let response = send(&request).await?;
         let Some(replay) = replay.filter(|_| response.status() == 401) else {
@@ -860,6 +865,21 @@ impl Inner {
             _ => Ok(response),
         }
     }
+}
+
+/// An attached request never follows a redirect: browsers keep `Authorization` on
+/// same-origin redirects, which would carry the token to a path outside `attachTo` (and a
+/// redirect cannot be followed by hand: `redirect: 'manual'` gives an opaque answer). With
+/// the default `redirect: 'follow'` the request is sent with `redirect: 'error'`, so a
+/// redirect answer rejects the call with a `TypeError`, as a network error would; a
+/// caller's own `'manual'` or `'error'` is kept. Requests that get no token are untouched.
+fn no_follow(request: Request) -> Result<Request, FetchError> {
+    if request.redirect() != web_sys::RequestRedirect::Follow {
+        return Ok(request);
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_redirect(web_sys::RequestRedirect::Error);
+    Request::new_with_request_and_init(&request, &init).map_err(FetchError::Fetch)
 }
 
 fn set_bearer(request: &Request, token: &str) -> Result<(), FetchError> {

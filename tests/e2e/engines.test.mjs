@@ -46,6 +46,8 @@ function cases() {
     (env) => leaks.callerAuthorizationKept(env), 300);
   add('attach/leak rules: prefixes as written, no token past encoded separators', leaks, 'leaks.mjs',
     (env) => leaks.prefixesAsWritten(env), 300);
+  add('attach/leak rules: attached requests never follow redirects', leaks, 'leaks.mjs',
+    (env) => leaks.attachedRequestsDoNotFollowRedirects(env), 300);
   add('options: https only outside loopback; wrong argument types are invalid_options', leaks, 'leaks.mjs',
     (env) => leaks.optionsAndArgumentsChecked(env), 300);
   for (const storage of ['memory', 'session', 'local']) {

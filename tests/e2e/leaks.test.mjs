@@ -13,5 +13,6 @@ describe('token leaks (Chromium)', () => {
   test('the token goes to attachTo URLs only (table of URLs, checked at the recorder)', (t) => scenarios.tokenOnlyWhereAttached(env(t)));
   test('an Authorization header set by the caller is never overridden', (t) => scenarios.callerAuthorizationKept(env(t)));
   test('prefixes are matched as written; encoded separators after a prefix get no token', (t) => scenarios.prefixesAsWritten(env(t)));
+  test('attached requests never follow redirects; the redirect target never gets the token', (t) => scenarios.attachedRequestsDoNotFollowRedirects(env(t)));
   test('http endpoints outside loopback and wrong argument types are invalid_options', (t) => scenarios.optionsAndArgumentsChecked(env(t)));
 });

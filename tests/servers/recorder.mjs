@@ -35,6 +35,12 @@ export async function startRecorder({ count = 3 } = {}) {
       authorization: req.headers.authorization,
     });
     req.resume();
+    // `/…/redirect?to=URL` answers 302 to URL (for the redirect cases of the leak table).
+    const redirect = /\/redirect\?to=(.*)$/.exec(req.url);
+    if (redirect) {
+      res.writeHead(302, { Location: decodeURIComponent(redirect[1]), 'Cache-Control': 'no-store' }).end();
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end('ok');
   };
 

@@ -386,3 +386,48 @@ export async function optionsAndArgumentsChecked(env) {
     await page.close().catch(() => {});
   }
 }
+
+// Redirects: an attached request never follows one (the browser would keep Authorization
+// on a same-origin redirect to a path outside attachTo). The call rejects like a network
+// error, and the redirect target is never asked with the token; a request outside
+// attachTo follows redirects as fetch does; a caller's `redirect: 'manual'` is kept.
+export async function attachedRequestsDoNotFollowRedirects(env) {
+  const { stack, assert, diagnostic } = env;
+  const { recorder } = stack;
+  const [r0, r1] = recorder.origins;
+  const to = (target) => encodeURIComponent(target);
+  const cases = [
+    { id: 'r1', url: `${r0}/api/redirect?to=${to(`${r0}/admin/x?t=r1t`)}&t=r1`, expect: 'rejected' },
+    { id: 'r2', url: `${r0}/api/redirect?to=${to(`${r1}/api/x?t=r2t`)}&t=r2`, expect: 'rejected' },
+    { id: 'r3', url: `${r0}/api/redirect?to=${to(`${r0}/api/y?t=r3t`)}&t=r3`, expect: 'rejected' },
+    { id: 'r4', url: `${r0}/other/redirect?to=${to(`${r0}/admin/x?t=r4t`)}&t=r4`, expect: 200 },
+    { id: 'r5', url: `${r0}/api/redirect?to=${to(`${r0}/admin/x?t=r5t`)}&t=r5`, redirect: 'manual', expect: 0 },
+  ];
+  const { page, tokens } = await signedInPage(env, 'leaks-redirects');
+  try {
+    recorder.reset();
+    const outcomes = await page.evaluate(async (cases) => {
+      const out = {};
+      for (const c of cases) {
+        try {
+          const res = await window.auth.fetch(c.url, c.redirect ? { redirect: c.redirect } : undefined);
+          out[c.id] = res.status;
+        } catch (e) {
+          out[c.id] = e instanceof TypeError ? 'rejected' : `${e?.name}: ${e?.message}`;
+        }
+      }
+      return out;
+    }, cases);
+    const bearer = `Bearer ${tokens.access_token}`;
+    const hits = (t) => recorder.requests.filter((r) => tagOf(r.path) === t);
+    diagnostic(`redirects: ${JSON.stringify(outcomes)}; recorder: ${recorder.requests.map((r) => `${r.port}${r.path.split('?')[0]}:${r.authorization === bearer ? 'token' : 'none'}`).join(', ')}`);
+    for (const c of cases) {
+      assert.equal(outcomes[c.id], c.expect, `${c.id}: ${c.expect}`);
+      assert.ok(hits(`${c.id}t`).every((r) => r.authorization !== bearer), `${c.id}: the redirect target never got the token`);
+    }
+    assert.equal(hits('r1')[0]?.authorization, bearer, 'the attached request itself carried the token');
+    assert.equal(hits('r4t').length, 1, 'an unattached request follows its redirect');
+  } finally {
+    await closePage(page);
+  }
+}
