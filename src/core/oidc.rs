@@ -647,17 +647,18 @@ impl AuthResponse {
 }
 
 /// Whether `createTokenClient` should handle the response in the page URL by itself: the
-/// page is the redirect URI (compared without query and fragment) and the response has a
-/// `state` or a sign-in is pending in this tab. Other pages, and a stray `?error=` on a
-/// page that never signed in, are left alone.
+/// page is the redirect URI (compared without query and fragment) and a sign-in is pending
+/// in this tab. With the default redirect URI every page of the app is "the redirect URI",
+/// so a page whose own URL happens to carry `?code=…&state=…` (an app's own parameters, a
+/// link someone shared) is left alone — neither exchanged nor stripped — unless this tab
+/// started a sign-in. An explicit `handleRedirect()` still checks any response.
 pub fn should_handle(
     page_url: &str,
     redirect_uri: &str,
-    response: &AuthResponse,
+    _response: &AuthResponse,
     has_pending: bool,
 ) -> bool {
-    without_query(page_url) == without_query(redirect_uri)
-        && (response.state.is_some() || has_pending)
+    without_query(page_url) == without_query(redirect_uri) && has_pending
 }
 
 /// Compares two secrets in time independent of where they differ.
@@ -1482,17 +1483,25 @@ mod tests {
     fn only_responses_on_the_redirect_uri_are_handled_by_themselves() {
         let with_state = AuthResponse::parse("code=c&state=s").unwrap();
         let stray = AuthResponse::parse("error=oops").unwrap();
-        assert!(should_handle(
+        // Without a pending sign-in in this tab, even a well-formed response is the
+        // page's own business.
+        assert!(!should_handle(
             "https://app.example/cb?code=c&state=s",
             "https://app.example/cb",
             &with_state,
             false
         ));
         assert!(should_handle(
+            "https://app.example/cb?code=c&state=s",
+            "https://app.example/cb",
+            &with_state,
+            true
+        ));
+        assert!(should_handle(
             "https://app.example/cb?code=c&state=s#x",
             "https://app.example/cb?x=1",
             &with_state,
-            false
+            true
         ));
         assert!(!should_handle(
             "https://app.example/other?code=c&state=s",

@@ -37,6 +37,7 @@ describe('sign-in (authorization code + PKCE)', () => {
 
   test('sign-in lands signed in; the API call works; a reload stays signed in', run(scenarios.signInLandsSignedIn));
   test('a wrong or missing state or iss is invalid_state; the real response still works', run(scenarios.forgedResponsesAreRejected));
+  test('default redirect URI: ?code=…&state=… without a pending sign-in is left alone', run(scenarios.strayCodeAndStateAreLeftAlone));
   test('a replayed code is the server\'s invalid_grant; nothing stored', run(scenarios.replayedCodeIsRefused));
   test('cancelling on the login page is access_denied; nothing stored', run(scenarios.deniedSignInIsAccessDenied));
   test('an ID token with the wrong aud, iss or nonce (or expired, or missing) is refused', run(scenarios.badIdTokensAreRejected));

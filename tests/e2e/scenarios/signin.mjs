@@ -537,3 +537,29 @@ export async function signOutRevokesAtDiscoveredEndpoint({ context, stack, openA
     await page.close();
   }
 }
+
+/**
+ * With the default redirect URI (the page itself), a page whose URL carries `?code=…&state=…`
+ * while no sign-in is pending in this tab is the app's own business: createTokenClient
+ * neither exchanges nor strips it, and reports nothing.
+ */
+export async function strayCodeAndStateAreLeftAlone({ context, stack, openApp, assert, diagnostic }) {
+  const config = signinConfig(stack, { redirectUri: undefined });
+  const page = await openSignedOutApp({ context, stack, openApp }, config);
+  try {
+    stack.auth.resetStats();
+    for (const search of ['?code=abc&state=xyz', `?code=abc&state=xyz&iss=${encodeURIComponent(stack.auth.issuer)}`, '?error=oops&state=xyz']) {
+      await page.goto(`${stack.app.url}/${search}`);
+      await waitReady(page);
+      const s = await snapshot(page);
+      diagnostic(`${search}: ${JSON.stringify({ errors: s.errors, search: s.search, status: s.status })}`);
+      assert.deepEqual(s.errors, [], `${search}: no error event`);
+      assert.equal(s.search, search, `${search}: the address bar keeps the page's own parameters`);
+      assert.equal(s.status, 'signedOut');
+      assert.equal(s.createError, null);
+    }
+    assert.equal(stack.auth.stats.codeExchanges, 0, 'no code was exchanged');
+  } finally {
+    await page.close();
+  }
+}
