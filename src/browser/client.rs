@@ -16,6 +16,7 @@ use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::{self, Claims};
 use crate::core::oidc;
 use crate::core::policy;
+use crate::core::refreshed_id_token;
 use crate::core::session::{
     Action, Config, Demand, Event, EventKind, Failure, RefreshMode, Session, Status,
 };
@@ -780,6 +781,24 @@ impl Inner {
                 Error::new(ErrorCode::InvalidGrant, "this client cannot refresh"),
             )),
         };
+        // An ID token in the answer must be the session's user, issuer and client.
+        let result = result.and_then(|resp| {
+            if let Some(id_token) = &resp.id_token {
+                let previous = self
+                    .session
+                    .borrow()
+                    .tokens()
+                    .and_then(|t| t.id_token.clone());
+                refreshed_id_token::check(
+                    id_token,
+                    previous.as_deref(),
+                    self.signin.issuer(),
+                    self.client_id.as_deref(),
+                )
+                .map_err(|e| (Failure::Terminal, e))?;
+            }
+            Ok(resp)
+        });
         self.step(|s, now| s.refresh_done(now, Some(result)));
         // The lock is released here, after the new tokens were announced.
     }

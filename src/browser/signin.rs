@@ -92,6 +92,15 @@ impl SignIn {
         if scope.trim().is_empty() {
             return Err(Error::options("`scope` must not be empty"));
         }
+        // An OpenID sign-in without an issuer could not check the ID token's `iss`.
+        if o.issuer.is_none()
+            && oidc::scope_has_openid(&scope)
+            && (o.scope.is_some() || o.authorization_endpoint.is_some())
+        {
+            return Err(Error::options(
+                "an `issuer` is needed with the `openid` scope: the ID token's `iss` is checked against it",
+            ));
+        }
         Ok(SignIn {
             issuer: o.issuer.clone(),
             client_id: o.client_id.clone(),

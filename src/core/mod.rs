@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod limits;
 pub mod oidc;
 pub mod policy;
+pub mod refreshed_id_token;
 pub mod session;
 pub mod tokens;
 

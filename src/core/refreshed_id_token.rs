@@ -1,0 +1,143 @@
+//! ID tokens that arrive with a refresh (OpenID Connect Core §12.2): they must name the
+//! same issuer (`iss`), subject (`sub`) and audience (`aud`) as the session's ID token, the
+//! configured issuer, and this client. Anything else means the answer belongs to another
+//! user or client (a mix-up): the refresh is refused as terminal, because the rotated
+//! refresh token that came with it cannot be trusted either.
+
+use super::error::Error;
+use super::jwt::{self, Claims};
+
+fn refused(message: &'static str) -> Error {
+    Error::token_response(message)
+}
+
+fn sorted_audiences(c: &Claims) -> Vec<&str> {
+    let mut a = c.audiences();
+    a.sort_unstable();
+    a.dedup();
+    a
+}
+
+/// Checks `new`, the ID token of a refresh response, against the session's previous ID
+/// token (if any), the configured `issuer` and `client_id`. Every failure is
+/// `invalid_token_response`.
+pub fn check(
+    new: &str,
+    previous: Option<&str>,
+    issuer: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<(), Error> {
+    let claims = jwt::decode(new).ok_or_else(|| refused("the refreshed ID token is not a JWT"))?;
+    let iss = claims
+        .string("iss")
+        .ok_or_else(|| refused("the refreshed ID token has no `iss`"))?;
+    let sub = claims
+        .string("sub")
+        .ok_or_else(|| refused("the refreshed ID token has no `sub`"))?;
+    if issuer.is_some_and(|expected| expected != iss) {
+        return Err(refused(
+            "the refreshed ID token was issued by another issuer (`iss`)",
+        ));
+    }
+    if let Some(id) = client_id {
+        if !claims.audiences().contains(&id) {
+            return Err(refused(
+                "the refreshed ID token is meant for another client (`aud`)",
+            ));
+        }
+    }
+    let Some(before) = previous.and_then(jwt::decode) else {
+        return Ok(());
+    };
+    if before.string("iss") != Some(iss) {
+        return Err(refused(
+            "the refreshed ID token names another issuer than the session's (`iss`)",
+        ));
+    }
+    if before.string("sub") != Some(sub) {
+        return Err(refused(
+            "the refreshed ID token is for another user than the session's (`sub`)",
+        ));
+    }
+    if sorted_audiences(&before) != sorted_audiences(&claims) {
+        return Err(refused(
+            "the refreshed ID token has another audience than the session's (`aud`)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ErrorCode;
+
+    fn token(payload: &str) -> String {
+        format!("e30.{}.sig", jwt::base64url_encode(payload.as_bytes()))
+    }
+
+    const ISS: &str = "https://op.example";
+
+    fn first() -> String {
+        token(r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"]}"#)
+    }
+
+    #[test]
+    fn the_same_issuer_subject_and_audience_pass() {
+        let same =
+            token(r#"{"iss":"https://op.example","sub":"u1","aud":["api","spa","spa"],"exp":1}"#);
+        assert!(check(&same, Some(&first()), Some(ISS), Some("spa")).is_ok());
+        // Without a previous ID token, only the configuration is checked.
+        assert!(check(&same, None, Some(ISS), Some("spa")).is_ok());
+        assert!(check(&same, Some("opaque"), None, None).is_ok());
+    }
+
+    #[test]
+    fn every_mismatch_is_refused() {
+        let cases = [
+            ("not a jwt", "not.a.jwt!"),
+            ("no iss", r#"{"sub":"u1","aud":"spa"}"#),
+            ("no sub", r#"{"iss":"https://op.example","aud":"spa"}"#),
+            (
+                "other user",
+                r#"{"iss":"https://op.example","sub":"u2","aud":["spa","api"]}"#,
+            ),
+            (
+                "other issuer",
+                r#"{"iss":"https://evil.example","sub":"u1","aud":["spa","api"]}"#,
+            ),
+            (
+                "other client",
+                r#"{"iss":"https://op.example","sub":"u1","aud":["other"]}"#,
+            ),
+            (
+                "audience changed",
+                r#"{"iss":"https://op.example","sub":"u1","aud":["spa"]}"#,
+            ),
+            (
+                "sub type",
+                r#"{"iss":"https://op.example","sub":7,"aud":["spa","api"]}"#,
+            ),
+        ];
+        for (name, payload) in cases {
+            let t = if name == "not a jwt" {
+                payload.to_string()
+            } else {
+                token(payload)
+            };
+            let e = check(&t, Some(&first()), Some(ISS), Some("spa")).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidTokenResponse, "{name}");
+            assert!(
+                !e.message.contains("u1"),
+                "{name}: no claim values in the message"
+            );
+        }
+    }
+
+    #[test]
+    fn the_configured_issuer_is_checked_without_a_previous_token() {
+        let other = token(r#"{"iss":"https://evil.example","sub":"u1","aud":"spa"}"#);
+        assert!(check(&other, None, Some(ISS), Some("spa")).is_err());
+        assert!(check(&other, None, None, Some("spa")).is_ok());
+    }
+}
