@@ -650,8 +650,12 @@ impl Session {
             return out;
         };
         if let Some(current) = &self.tokens {
+            // Within one session, a later refresh has a higher generation; a record of
+            // another session (a new sign-in in another tab) replaces this one. No
+            // wall-clock comparison: clocks are set back.
+            let same_session = current.session_started_at == tokens.session_started_at;
             if current.access_token == tokens.access_token
-                || current.received_at > tokens.received_at
+                || (same_session && current.generation >= tokens.generation)
             {
                 return out;
             }

@@ -189,6 +189,10 @@ pub struct TokenSet {
     /// clock). A refresh that brings no word on it keeps the previous value, unless it
     /// brought a new refresh token.
     pub session_ends_at: Option<f64>,
+    /// Counts the token sets of a session: 1 for the first, one more for each refresh.
+    /// Tabs order records by it, never by a wall-clock time (a clock set back would make
+    /// a tab refuse a newer record and later spend a rotated refresh token).
+    pub generation: f64,
 }
 
 impl TokenSet {
@@ -240,6 +244,7 @@ impl TokenSet {
             expires_at,
             session_started_at,
             session_ends_at,
+            generation: previous.map_or(1.0, |p| p.generation + 1.0),
         }
     }
 
@@ -296,6 +301,7 @@ impl TokenSet {
         if let Some(e) = self.session_ends_at {
             members.push(("session_ends_at".to_string(), Json::Num(e)));
         }
+        members.push(("generation".to_string(), Json::Num(self.generation)));
         Json::Obj(members).to_text()
     }
 
@@ -367,6 +373,12 @@ impl TokenSet {
         };
         let session_started_at = time("session_started_at")?.unwrap_or(received_at);
         let session_ends_at = time("session_ends_at")?;
+        // Records from before generations were counted read as the first.
+        let generation = match time("generation")? {
+            None => 1.0,
+            Some(g) if g >= 0.0 && g.fract() == 0.0 => g,
+            Some(_) => return Err(bad()),
+        };
         Ok(TokenSet {
             access_token,
             token_type,
@@ -377,6 +389,7 @@ impl TokenSet {
             expires_at,
             session_started_at,
             session_ends_at,
+            generation,
         })
     }
 }
