@@ -2,7 +2,7 @@
 //! clock set back must not make a tab refuse a newer record (and later spend a rotated
 //! refresh token), and a stale record of the same session is never adopted.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
 use tokenward::core::session::{Action, Config, RefreshMode, Session};
 use tokenward::core::tokens::TokenResponse;

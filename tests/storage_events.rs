@@ -1,7 +1,7 @@
 //! The shared record changed by another page (`storage` events): cleared or unreadable
 //! ends the session with reason `storage`; removed or readable changes nothing here.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
 use tokenward::core::session::{Action, Config, EventKind, Reason, RefreshMode, Session};
 use tokenward::core::tokens::TokenResponse;
