@@ -23,6 +23,7 @@ use tokenward::core::json::{parse_number, Json};
 use tokenward::core::jwt;
 use tokenward::core::oidc::{form_decode, AuthResponse, Discovery, Pending};
 use tokenward::core::policy::{parse_challenges, refresh_can_help};
+use tokenward::core::tab_message::{decode as decode_tab_message, encode as encode_tab_message};
 use tokenward::core::tokens::{parse_error_body, token_answer, TokenResponse, TokenSet};
 
 fn cases() -> u32 {
@@ -259,5 +260,31 @@ fn fuzz_bearer_challenge() {
     fuzz("bearer challenge", s, |h| {
         let _ = parse_challenges(&h);
         let _ = refresh_can_help(Some(&h));
+    });
+}
+
+#[test]
+#[ignore = "the fuzz job: npm run fuzz"]
+fn fuzz_tab_message() {
+    let s = prop_oneof![
+        input(JSON_CHARS, 300),
+        json_object(&["from", "to", "app", "t", "rec", "reason", "n"]),
+        (
+            proptest::sample::select(&["tokens", "out", "ask", "have", "sync", "ack", "x"][..]),
+            json_object(TOKEN_FIELDS),
+            proptest::option::of("[a-f0-9]{0,8}"),
+        )
+            .prop_map(|(t, rec, app)| {
+                let app = app.map(|a| format!(r#","app":"{a}""#)).unwrap_or_default();
+                format!(r#"{{"from":"x"{app},"t":"{t}","rec":{rec},"reason":"user","n":3}}"#)
+            }),
+    ];
+    fuzz("tab message", s, |text| {
+        for app in [None, Some("abc")] {
+            if let Some((from, to, msg)) = decode_tab_message(&text, app) {
+                let again = encode_tab_message(&from, app, to.as_deref(), &msg);
+                assert!(decode_tab_message(&again, app).is_some());
+            }
+        }
     });
 }

@@ -12,9 +12,8 @@
 //! - A lock that is not granted within a bounded time (a tab hung mid-refresh) is stolen.
 
 use super::timer::Timeout;
-use crate::core::json::Json;
-use crate::core::session::{Announce, Reason};
-use crate::core::tokens::json_string;
+pub use crate::core::tab_message::Msg;
+use crate::core::tab_message::{decode, encode};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -41,73 +40,6 @@ fn lock_manager() -> Option<LockManager> {
         return None;
     }
     Some(locks.unchecked_into())
-}
-
-/// A message between tabs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Msg {
-    /// New tokens (a stored record).
-    Tokens(String),
-    /// The session ended.
-    SignedOut(Reason),
-    /// A new tab asks for the session (memory and session storage).
-    Ask,
-    /// The answer to `Ask`: the record, if this tab has a session.
-    Have(Option<String>),
-    /// A barrier request, numbered by its sender.
-    Sync(u32),
-    /// The answer to `Sync`.
-    Ack(u32),
-}
-
-fn encode(from: &str, app: Option<&str>, to: Option<&str>, msg: &Msg) -> String {
-    let body = match msg {
-        Msg::Tokens(rec) => format!(r#""t":"tokens","rec":{rec}"#),
-        Msg::SignedOut(r) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
-        Msg::Ask => r#""t":"ask""#.to_string(),
-        Msg::Have(Some(rec)) => format!(r#""t":"have","rec":{rec}"#),
-        Msg::Have(None) => r#""t":"have""#.to_string(),
-        Msg::Sync(n) => format!(r#""t":"sync","n":{n}"#),
-        Msg::Ack(n) => format!(r#""t":"ack","n":{n}"#),
-    };
-    let to = to
-        .map(|t| format!(r#","to":{}"#, json_string(t)))
-        .unwrap_or_default();
-    let app = app
-        .map(|a| format!(r#","app":{}"#, json_string(a)))
-        .unwrap_or_default();
-    format!(r#"{{"from":{}{app}{to},{body}}}"#, json_string(from))
-}
-
-/// Reads a message for the app `app`: `(from, to, msg)`. Anything else on the channel,
-/// and any message of another app (or of none when this one has an id), is ignored.
-fn decode(text: &str, app: Option<&str>) -> Option<(String, Option<String>, Msg)> {
-    let v = Json::parse(text).ok()?;
-    if v.get("app").and_then(Json::as_str) != app {
-        return None;
-    }
-    let from = v.get("from")?.as_str()?.to_string();
-    let to = v.get("to").and_then(Json::as_str).map(str::to_string);
-    let n = || v.get("n").and_then(Json::as_f64).map(|n| n as u32);
-    let msg = match v.get("t")?.as_str()? {
-        "tokens" => Msg::Tokens(v.get("rec")?.to_text()),
-        "out" => Msg::SignedOut(Reason::parse(v.get("reason")?.as_str()?)?),
-        "ask" => Msg::Ask,
-        "have" => Msg::Have(v.get("rec").map(Json::to_text)),
-        "sync" => Msg::Sync(n()?),
-        "ack" => Msg::Ack(n()?),
-        _ => return None,
-    };
-    Some((from, to, msg))
-}
-
-impl From<Announce> for Msg {
-    fn from(a: Announce) -> Msg {
-        match a {
-            Announce::Tokens(rec) => Msg::Tokens(rec),
-            Announce::SignedOut(r) => Msg::SignedOut(r),
-        }
-    }
 }
 
 /// A promise that resolves to `false` after `ms`, and the timer behind it (dropping
@@ -482,37 +414,5 @@ impl Drop for Tabs {
     fn drop(&mut self) {
         self.channel.set_onmessage(None);
         self.channel.close();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_round_trip() {
-        for m in [
-            Msg::Tokens(r#"{"v":1,"access_token":"a"}"#.to_string()),
-            Msg::SignedOut(Reason::User),
-            Msg::Ask,
-            Msg::Have(None),
-            Msg::Have(Some(r#"{"v":1}"#.to_string())),
-            Msg::Sync(7),
-            Msg::Ack(7),
-        ] {
-            let (from, to, back) = decode(&encode("me", None, Some("you"), &m), None).unwrap();
-            assert_eq!(
-                (from.as_str(), to.as_deref(), back),
-                ("me", Some("you"), m.clone())
-            );
-            let text = encode("me", Some("aaaa"), None, &m);
-            assert_eq!(decode(&text, Some("aaaa")).map(|x| x.2), Some(m.clone()));
-            // Messages of another app, or of none, are not ours.
-            assert!(decode(&text, Some("bbbb")).is_none());
-            assert!(decode(&text, None).is_none());
-            assert!(decode(&encode("me", None, None, &m), Some("aaaa")).is_none());
-        }
-        assert!(decode("{}", None).is_none());
-        assert!(decode("garbage", None).is_none());
     }
 }

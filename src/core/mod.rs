@@ -12,6 +12,7 @@ pub mod oidc;
 pub mod policy;
 pub mod refreshed_id_token;
 pub mod session;
+pub mod tab_message;
 pub mod tokens;
 
 pub use error::{Error, ErrorCode};
