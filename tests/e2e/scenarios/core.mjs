@@ -56,7 +56,8 @@ export async function installHelpers(page) {
 const eventsOf = (page) => page.evaluate(() => window.events);
 const count = (events, type) => events.filter((e) => e.type === type).length;
 
-async function withPage({ context, stack, openApp }, run) {
+/** Opens an app page with the helpers installed, runs `run(page)`, disposes and closes. */
+export async function withPage({ context, stack, openApp }, run) {
   const page = await openApp(context, `${stack.app.url}/`);
   try {
     await installHelpers(page);

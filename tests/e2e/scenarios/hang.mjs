@@ -3,21 +3,11 @@
 // neither hang a call nor leave the session stuck.
 //
 // Shared-engine style (see core.mjs): only page.evaluate / waitForFunction / close.
-import { installHelpers } from './core.mjs';
+import { installHelpers, withPage } from './core.mjs';
 
 /** The page helpers of core.mjs, for Chromium-only cases in hang.test.mjs. */
 export const installHelpersForHang = installHelpers;
 
-async function withPage({ context, stack, openApp }, run) {
-  const page = await openApp(context, `${stack.app.url}/`);
-  try {
-    await installHelpers(page);
-    return await run(page);
-  } finally {
-    await page.evaluate(() => window.auth?.dispose()).catch(() => {});
-    await page.close().catch(() => {});
-  }
-}
 
 // Settles `promise` or reports that it did not within `ms` (page side, as a string).
 const SETTLE = `(promise, ms) => Promise.race([
