@@ -92,7 +92,9 @@ impl SignIn {
         if scope.trim().is_empty() {
             return Err(Error::options("`scope` must not be empty"));
         }
-        // An OpenID sign-in without an issuer could not check the ID token's `iss`.
+        // An OpenID sign-in without an issuer could not check the ID token's `iss` (after
+        // the endpoint's own checks, so that an http endpoint is named as such).
+        endpoint_option("authorizationEndpoint", &o.authorization_endpoint)?;
         if o.issuer.is_none()
             && oidc::scope_has_openid(&scope)
             && (o.scope.is_some() || o.authorization_endpoint.is_some())
