@@ -19,12 +19,13 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokenward::core::attach::{AttachRule, ParsedUrl};
+use tokenward::core::grant::{parse_error_body, token_answer};
 use tokenward::core::json::{parse_number, Json};
 use tokenward::core::jwt;
 use tokenward::core::oidc::{form_decode, AuthResponse, Discovery, Pending};
 use tokenward::core::policy::{parse_challenges, refresh_can_help};
 use tokenward::core::tab_message::{decode as decode_tab_message, encode as encode_tab_message};
-use tokenward::core::tokens::{parse_error_body, token_answer, TokenResponse, TokenSet};
+use tokenward::core::tokens::{TokenResponse, TokenSet};
 
 fn cases() -> u32 {
     std::env::var("TOKENWARD_FUZZ_CASES")

@@ -12,11 +12,12 @@
 
 use proptest::prelude::*;
 use tokenward::core::attach::{has_encoded_separator, secure_url_text};
+use tokenward::core::grant::token_answer;
 use tokenward::core::json::{parse_number, Json};
 use tokenward::core::jwt;
 use tokenward::core::policy;
 use tokenward::core::session::{Action, Config, Demand, Failure, RefreshMode, Session};
-use tokenward::core::tokens::{token_answer, TokenResponse, TokenSet};
+use tokenward::core::tokens::{TokenResponse, TokenSet};
 use tokenward::{Error, ErrorCode};
 
 fn lossy(bytes: &[u8]) -> String {

@@ -13,6 +13,7 @@ use super::tabs::{Msg, RefreshGuard, Tabs};
 use super::timer::Timeout;
 use crate::core::attach::{self, AttachRule, ParsedUrl};
 use crate::core::error::{Error, ErrorCode};
+use crate::core::grant;
 use crate::core::jwt::{self, Claims};
 use crate::core::oidc;
 use crate::core::policy;
@@ -20,7 +21,7 @@ use crate::core::refreshed_id_token;
 use crate::core::session::{
     Action, Config, Demand, Event, EventKind, Failure, RefreshMode, Session, Status,
 };
-use crate::core::tokens::{self, form_encode, TokenResponse};
+use crate::core::tokens::{self, TokenResponse};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -573,11 +574,11 @@ impl TokenClient {
         };
         let result = match (revocation, refresh_token) {
             (Some(url), Some(rt)) => {
-                let mut form = vec![("token", rt.as_str()), ("token_type_hint", "refresh_token")];
-                if let Some(id) = &inner.client_id {
-                    form.push(("client_id", id));
-                }
-                http::revoke(&url, &form_encode(&form)).await
+                http::revoke(
+                    &url,
+                    &grant::revocation_form(&rt, inner.client_id.as_deref()),
+                )
+                .await
             }
             _ => Ok(()),
         };
@@ -753,7 +754,7 @@ impl Inner {
         };
         let result = match (&self.refresh_fn, &token_endpoint) {
             (Some(f), _) => f(refresh_token).await.map_err(|e| {
-                let failure = if Session::is_terminal(&e.code) {
+                let failure = if grant::is_terminal(&e.code) {
                     Failure::Terminal
                 } else {
                     Failure::Transient(None)
@@ -762,14 +763,8 @@ impl Inner {
             }),
             (None, Some(url)) => match &refresh_token {
                 Some(rt) => {
-                    let mut form = vec![
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", rt.as_str()),
-                    ];
-                    if let Some(id) = &self.client_id {
-                        form.push(("client_id", id));
-                    }
-                    http::token_request(url, &form_encode(&form)).await
+                    let form = grant::refresh_form(rt, self.client_id.as_deref());
+                    http::token_request(url, &form).await
                 }
                 None => Err((
                     Failure::Terminal,

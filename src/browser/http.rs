@@ -3,10 +3,10 @@
 //! a timeout, so a server that never answers cannot hold a refresh (or a lock) forever.
 
 use super::timer::Timeout;
-use crate::core::error::{Error, ErrorCode, ServerCause};
+use crate::core::error::{Error, ErrorCode};
+use crate::core::grant::{revocation_answer, token_answer, Failure, Revocation};
 use crate::core::limits::{self, MAX_HTTP_BODY};
-use crate::core::session::Failure;
-use crate::core::tokens::{parse_error_body, token_answer, TokenResponse};
+use crate::core::tokens::TokenResponse;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
@@ -129,34 +129,19 @@ pub async fn token_request(url: &str, form: &str) -> Result<TokenResponse, (Fail
     }
 }
 
-/// Revokes a token (RFC 7009 §2.1). Success is any 200; anything else is `revocation_failed`.
+/// Revokes a token (RFC 7009 §2.1), `keepalive`, so that a sign-out followed by the
+/// provider's logout redirect still revokes; the core decides what each outcome means
+/// ([`revocation_answer`]), including the one `no-cors` retry.
 pub async fn revoke(url: &str, form: &str) -> Result<(), Error> {
-    let failed = |status: Option<u16>, body: &str| {
-        let (error, error_description) = parse_error_body(body);
-        Error::new(
-            ErrorCode::RevocationFailed,
-            "the refresh token could not be revoked",
-        )
-        .with_server(ServerCause {
-            error,
-            error_description,
-            status,
-        })
-    };
-    match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Keepalive).await {
-        Ok(a) if a.status == 200 => Ok(()),
-        Ok(a) => Err(failed(Some(a.status), &a.body)),
-        // No readable answer: the server may have answered without CORS headers (Django
-        // OAuth Toolkit does). A revocation is a CORS-simple request, so it is sent again
-        // `no-cors`: that resolves only when the server answered, which for RFC 7009 means
-        // the token is revoked (revoking a revoked token is a 200 too). Only when that
-        // fails as well was the server not reached: `revocation_failed`.
-        Err(_) => match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(Error {
-                code: ErrorCode::RevocationFailed,
-                ..e
-            }),
-        },
+    let mut send = Send::Keepalive;
+    loop {
+        let outcome = request(url, Some(form), REQUEST_TIMEOUT_MS, send).await;
+        let answer = outcome.as_ref().ok().map(|a| (a.status, a.body.as_str()));
+        match revocation_answer(answer, send == Send::Opaque) {
+            Revocation::Revoked => return Ok(()),
+            Revocation::Failed(e) => return Err(e),
+            Revocation::SendOpaque if send != Send::Opaque => send = Send::Opaque,
+            Revocation::SendOpaque => return Ok(()),
+        }
     }
 }

@@ -9,9 +9,10 @@
 use super::client::{endpoint_option, url_option, Options};
 use super::http::{self, REQUEST_TIMEOUT_MS};
 use crate::core::error::{Error, ErrorCode};
+use crate::core::grant::token_answer;
 use crate::core::jwt::Claims;
 use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, Pending};
-use crate::core::tokens::{token_answer, TokenResponse};
+use crate::core::tokens::TokenResponse;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;

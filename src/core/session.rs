@@ -7,7 +7,8 @@
 //! asked [`Session::next_wakeup`] for the timer and [`Session::demand`] for what a caller
 //! of `accessToken()` should get.
 
-use super::error::{Error, ErrorCode};
+use super::error::Error;
+pub use super::grant::Failure;
 use super::policy::{self, Rng};
 use super::tokens::{TokenResponse, TokenSet};
 
@@ -185,16 +186,6 @@ pub enum Action {
     Emit(Event),
     /// Tell the other tabs.
     Announce(Announce),
-}
-
-/// How a refresh failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Failure {
-    /// Worth trying again later (network, timeout, 5xx, 429); the server may have said
-    /// when (`Retry-After`, in ms).
-    Transient(Option<f64>),
-    /// The session is over (`invalid_grant`, `invalid_client`, 400/401).
-    Terminal,
 }
 
 /// What a caller of `accessToken()` gets now.
@@ -749,19 +740,13 @@ impl Session {
         }
         earliest(next)
     }
-
-    /// Whether an error is terminal for a refresh: the server said the grant or the
-    /// client is not good (RFC 6749 §5.2).
-    pub fn is_terminal(code: &ErrorCode) -> bool {
-        matches!(code, ErrorCode::InvalidGrant)
-            || matches!(code, ErrorCode::Server(c) if c == "invalid_client" || c == "unauthorized_client" || c == "unsupported_grant_type" || c == "invalid_scope")
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::jwt;
     use super::*;
+    use crate::core::error::ErrorCode;
 
     fn cfg(refresh: RefreshMode) -> Config {
         Config {

@@ -5,10 +5,9 @@
 //! because the server's clock is not ours (DESIGN.md, "Expiry"). The [`TokenSet`] is also
 //! what is stored, as one versioned JSON record.
 
-use super::error::{Error, ErrorCode, ServerCause};
+use super::error::Error;
 use super::json::{self, Json};
 use super::jwt;
-use super::session::Failure;
 
 /// The longest lifetime taken from a response: ten years. Longer values are clamped so
 /// that time arithmetic stays far from overflow.
@@ -430,56 +429,6 @@ fn percent_encode(s: &str, out: &mut String) {
     }
 }
 
-/// Reads an error answer of a token endpoint (RFC 6749 §5.2): `(error, error_description)`.
-pub fn parse_error_body(text: &str) -> (Option<String>, Option<String>) {
-    match Json::parse(text) {
-        Ok(v) => (
-            v.get("error").and_then(Json::as_str).map(str::to_string),
-            v.get("error_description")
-                .and_then(Json::as_str)
-                .map(str::to_string),
-        ),
-        Err(_) => (None, None),
-    }
-}
-
-/// Decides what a token endpoint's answer means (RFC 6749 §5.1, §5.2): new tokens, a
-/// transient failure (5xx, 429, 408: try again, after `retry_after_ms` if the server
-/// said), or a terminal one (400/401, e.g. `invalid_grant`: the session is over).
-pub fn token_answer(
-    status: u16,
-    body: &str,
-    retry_after_ms: Option<f64>,
-) -> Result<TokenResponse, (Failure, Error)> {
-    let cause = |body: &str| {
-        let (error, error_description) = parse_error_body(body);
-        ServerCause {
-            error,
-            error_description,
-            status: Some(status),
-        }
-    };
-    match status {
-        200..=299 => TokenResponse::parse(body).map_err(|e| (Failure::Transient(None), e)),
-        400 | 401 => {
-            let server = cause(body);
-            let code = match server.error.as_deref() {
-                Some("invalid_grant") | None => ErrorCode::InvalidGrant,
-                Some(other) => ErrorCode::Server(other.to_string()),
-            };
-            Err((
-                Failure::Terminal,
-                Error::new(code, "the authorization server refused the grant").with_server(server),
-            ))
-        }
-        _ => Err((
-            Failure::Transient(retry_after_ms),
-            Error::network(format!("the token endpoint answered HTTP {status}"))
-                .with_server(cause(body)),
-        )),
-    }
-}
-
 /// Writes `s` as a JSON string literal (re-exported for the shell's messages).
 pub fn json_string(s: &str) -> String {
     let mut out = String::new();
@@ -659,37 +608,6 @@ mod tests {
         );
         // The plain reader still reads a bound record.
         assert_eq!(TokenSet::from_record(&mine).unwrap(), t);
-    }
-
-    #[test]
-    fn rfc6749_5_2_answers_are_classified() {
-        assert!(token_answer(200, r#"{"access_token":"a"}"#, None).is_ok());
-        let (f, e) = token_answer(
-            400,
-            r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
-            None,
-        )
-        .unwrap_err();
-        assert_eq!((f, e.code), (Failure::Terminal, ErrorCode::InvalidGrant));
-        assert_eq!(
-            e.server.unwrap().error_description.as_deref(),
-            Some("grant request is invalid")
-        );
-        let (f, e) = token_answer(401, r#"{"error":"invalid_client"}"#, None).unwrap_err();
-        assert_eq!((f, e.code.as_str()), (Failure::Terminal, "invalid_client"));
-        for status in [408, 429, 500, 502, 503, 504, 404] {
-            let (f, e) = token_answer(status, "<html>", Some(2_000.0)).unwrap_err();
-            assert_eq!(
-                (f, e.code),
-                (Failure::Transient(Some(2_000.0)), ErrorCode::Network),
-                "{status}"
-            );
-        }
-        let (f, e) = token_answer(200, "{", None).unwrap_err();
-        assert_eq!(
-            (f, e.code),
-            (Failure::Transient(None), ErrorCode::InvalidTokenResponse)
-        );
     }
 
     #[test]
