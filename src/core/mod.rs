@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod error;
+pub mod events;
 pub mod grant;
 pub mod json;
 pub mod jwt;

@@ -1,0 +1,481 @@
+//! The session state machine: the client's every decision, without any I/O.
+//!
+//! Following quinn-proto's pattern, the [`Session`] is told the time and what happened
+//! (tokens set, a refresh finished, a timer fired, another tab wrote a session, the user
+//! signed out) and answers with [`Action`]s for the browser shell to perform: persist
+//! this record, clear it, start a refresh, emit this event, tell the other tabs. It is
+//! asked [`Session::next_wakeup`] for the timer and [`Session::demand`] for what a caller
+//! of `accessToken()` should get.
+//!
+//! This file holds the state and what every flow shares (installing tokens, ending the
+//! session, restoring, persisting); `refresh.rs` decides refreshes and their outcomes,
+//! `unauthorized.rs` what a 401 means, `tabs.rs` what other tabs and the shared storage
+//! tell the session. The app-visible vocabulary (status, events, reasons) is `events.rs`.
+
+use super::error::Error;
+pub use super::grant::Failure;
+use super::policy::{self, Rng};
+use super::tokens::{TokenResponse, TokenSet};
+
+/// How the session can get new tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshMode {
+    /// It cannot: the session ends when the access token expires.
+    None,
+    /// The refresh_token grant at a token endpoint: needs a refresh token.
+    Endpoint,
+    /// The app's own `refresh` callback: called even without a refresh token.
+    Callback,
+}
+
+/// What the session is told at creation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Refresh this long (ms) before expiry, never more than half the lifetime.
+    pub lead_ms: f64,
+    /// How refreshing works.
+    pub refresh: RefreshMode,
+    /// Seed for the jitter generator.
+    pub seed: u64,
+    /// `sessionEnding` fires this long (ms) before the session's end.
+    pub session_lead_ms: f64,
+    /// An app-given ceiling on the session's age (ms), counted from its first tokens.
+    pub max_session_age_ms: Option<f64>,
+    /// The app the session belongs to (see [`super::tokens::app_id`]): written into
+    /// every record, and records of other apps are not adopted.
+    pub app: Option<String>,
+}
+
+pub use super::events::*;
+
+/// What the session tells other tabs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Announce {
+    /// New tokens, as a stored record.
+    Tokens(String),
+    /// The session ended, and why.
+    SignedOut(Reason),
+}
+
+/// What the shell must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write this record to storage.
+    Persist(String),
+    /// Remove the record from storage.
+    Clear,
+    /// Start a refresh with this refresh token and report it with [`Session::refresh_done`].
+    Refresh(Option<String>),
+    /// Call the listeners.
+    Emit(Event),
+    /// Tell the other tabs.
+    Announce(Announce),
+}
+
+/// What a caller of `accessToken()` gets now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Demand {
+    /// Use this access token (its type is always `Bearer`).
+    Ready(String),
+    /// A refresh is in flight: wait for it, then ask again with `joined = true`.
+    Wait,
+    /// Fail with this error.
+    Fail(Error),
+}
+
+/// The session state machine. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Session {
+    cfg: Config,
+    rng: Rng,
+    tokens: Option<TokenSet>,
+    refresh_at: Option<f64>,
+    /// The access token the in-flight refresh set out to replace.
+    refreshing: Option<String>,
+    failures: u32,
+    retry_at: Option<f64>,
+    expired_reported: bool,
+    storage_failed: bool,
+    last_error: Option<Error>,
+    /// `sessionEnding` was emitted for this session.
+    ending_reported: bool,
+    /// The access token whose 401 already forced a refresh (or whose retry was answered
+    /// 401 too): another 401 for it forces nothing.
+    spent_401: Option<String>,
+}
+
+impl Session {
+    /// A signed-out session.
+    pub fn new(cfg: Config) -> Session {
+        let rng = Rng::new(cfg.seed);
+        Session {
+            cfg,
+            rng,
+            tokens: None,
+            refresh_at: None,
+            refreshing: None,
+            failures: 0,
+            retry_at: None,
+            expired_reported: false,
+            storage_failed: false,
+            last_error: None,
+            ending_reported: false,
+            spent_401: None,
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        match (&self.tokens, &self.refreshing) {
+            (None, _) => Status::SignedOut,
+            (Some(_), Some(_)) => Status::Refreshing,
+            (Some(_), None) => Status::SignedIn,
+        }
+    }
+
+    /// The tokens held, if any.
+    pub fn tokens(&self) -> Option<&TokenSet> {
+        self.tokens.as_ref()
+    }
+
+    /// When the access token expires (ms since epoch), if known.
+    pub fn expires_at(&self) -> Option<f64> {
+        self.tokens.as_ref().and_then(|t| t.expires_at)
+    }
+
+    /// When the session can no longer be refreshed (ms since epoch), if known: the
+    /// refresh token's end, or the app's `maxSessionAgeSeconds`, whichever comes first.
+    pub fn session_ends_at(&self) -> Option<f64> {
+        let t = self.tokens.as_ref()?;
+        let by_age = self
+            .cfg
+            .max_session_age_ms
+            .map(|age| t.session_started_at + age);
+        match (t.session_ends_at, by_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When `sessionEnding` is due, if it still is.
+    fn ending_due_at(&self) -> Option<f64> {
+        if self.ending_reported {
+            return None;
+        }
+        self.session_ends_at()
+            .map(|end| end - self.cfg.session_lead_ms.max(0.0))
+    }
+
+    /// Emits `sessionEnding` once, when its time has come.
+    fn check_ending(&mut self, now: f64, out: &mut Vec<Action>) {
+        let Some(due) = self.ending_due_at() else {
+            return;
+        };
+        if now < due {
+            return;
+        }
+        self.ending_reported = true;
+        out.push(Action::Emit(Event {
+            kind: EventKind::SessionEnding,
+            status: self.status(),
+            expires_at: self.expires_at(),
+            reason: None,
+            error: None,
+            session_ends_at: self.session_ends_at(),
+        }));
+    }
+
+    /// The current session as a record for other tabs, if there is one.
+    pub fn record(&self) -> Option<String> {
+        self.tokens
+            .as_ref()
+            .map(|t| t.to_record_for(self.cfg.app.as_deref()))
+    }
+
+    /// When the current token is due for refresh, if it ever is.
+    pub fn refresh_due_at(&self) -> Option<f64> {
+        self.refresh_at
+    }
+
+    /// Whether a refresh is in flight.
+    pub fn is_refreshing(&self) -> bool {
+        self.refreshing.is_some()
+    }
+
+    fn event(&self, kind: EventKind) -> Action {
+        Action::Emit(Event {
+            kind,
+            status: self.status(),
+            expires_at: self.expires_at(),
+            reason: None,
+            error: None,
+            session_ends_at: None,
+        })
+    }
+
+    fn error_event(&self, error: Error) -> Action {
+        Action::Emit(Event {
+            kind: EventKind::Error,
+            status: self.status(),
+            expires_at: self.expires_at(),
+            reason: None,
+            error: Some(error),
+            session_ends_at: None,
+        })
+    }
+
+    fn signed_out_event(&self, reason: Reason) -> Action {
+        Action::Emit(Event {
+            kind: EventKind::SignedOut,
+            status: self.status(),
+            expires_at: None,
+            reason: Some(reason),
+            error: None,
+            session_ends_at: None,
+        })
+    }
+
+    fn can_refresh(&self) -> bool {
+        match self.cfg.refresh {
+            RefreshMode::None => false,
+            RefreshMode::Callback => true,
+            RefreshMode::Endpoint => self
+                .tokens
+                .as_ref()
+                .is_some_and(|t| t.refresh_token.is_some()),
+        }
+    }
+
+    fn install(&mut self, tokens: TokenSet) {
+        self.refresh_at = tokens.expires_at.map(|e| {
+            policy::refresh_at(tokens.received_at, e, self.cfg.lead_ms, self.rng.next_f64())
+        });
+        self.tokens = Some(tokens);
+        self.failures = 0;
+        self.retry_at = None;
+        self.expired_reported = false;
+        self.last_error = None;
+    }
+
+    fn end(&mut self, reason: Reason, announce: bool, out: &mut Vec<Action>) {
+        if self.tokens.is_none() {
+            return;
+        }
+        self.tokens = None;
+        self.refresh_at = None;
+        self.refreshing = None;
+        self.failures = 0;
+        self.retry_at = None;
+        self.ending_reported = false;
+        out.push(Action::Clear);
+        if announce {
+            out.push(Action::Announce(Announce::SignedOut(reason)));
+        }
+        out.push(self.signed_out_event(reason));
+        out.push(self.event(EventKind::Change));
+    }
+
+    /// Restores a stored record at start-up (or after another tab changed storage).
+    /// A record that cannot be read is removed and reported as a `storage` error.
+    pub fn restore(&mut self, now: f64, stored: Option<&str>) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(text) = stored else { return out };
+        match TokenSet::from_record_for(text, self.cfg.app.as_deref()) {
+            // Another app's record under the same key: not ours to use or remove.
+            Ok(None) => {}
+            Ok(Some(tokens)) => {
+                self.install(tokens);
+                out.push(self.event(EventKind::Change));
+                out.extend(self.wake(now));
+            }
+            Err(e) => {
+                out.push(Action::Clear);
+                out.push(self.error_event(e));
+            }
+        }
+        out
+    }
+
+    /// Stores a fresh token response (after a sign-in): persist, tell the other tabs,
+    /// and emit `change`. An in-flight refresh of the old session is forgotten.
+    pub fn set_tokens(&mut self, now: f64, resp: TokenResponse) -> Vec<Action> {
+        let tokens = TokenSet::from_response(resp, now, None);
+        self.refreshing = None;
+        self.ending_reported = false;
+        let record = tokens.to_record_for(self.cfg.app.as_deref());
+        self.install(tokens);
+        let mut out = vec![
+            Action::Persist(record.clone()),
+            Action::Announce(Announce::Tokens(record)),
+            self.event(EventKind::Change),
+        ];
+        out.extend(self.wake(now));
+        out
+    }
+
+    /// `signOut()`: forget the session here and in every tab.
+    pub fn sign_out(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.end(Reason::User, true, &mut out);
+        out
+    }
+
+    /// Storage refused a write: the session lives on in memory; reported once.
+    pub fn persist_failed(&mut self, error: Error) -> Vec<Action> {
+        if self.storage_failed {
+            return Vec::new();
+        }
+        self.storage_failed = true;
+        vec![self.error_event(error)]
+    }
+
+    /// Reports an error as an event (for failures the shell meets, e.g. revocation).
+    pub fn report(&self, error: Error) -> Vec<Action> {
+        vec![self.error_event(error)]
+    }
+
+    /// When the shell should call [`Session::wake`] next, if ever.
+    pub fn next_wakeup(&self) -> Option<f64> {
+        let t = self.tokens.as_ref()?;
+        if self.refreshing.is_some() {
+            return None;
+        }
+        let ending = self.ending_due_at();
+        let earliest = |a: Option<f64>| match (a, ending) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        if !self.can_refresh() {
+            return earliest(t.expires_at);
+        }
+        let mut next = match self.retry_at {
+            Some(r) => Some(r.max(self.refresh_at.unwrap_or(r))),
+            None => self.refresh_at,
+        };
+        if !self.expired_reported {
+            if let Some(e) = t.expires_at {
+                next = Some(next.map_or(e, |n| n.min(e)));
+            }
+        }
+        earliest(next)
+    }
+}
+
+mod refresh;
+mod tabs;
+mod unauthorized;
+
+/// Fixtures shared by the session tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::core::tokens::TokenResponse;
+
+    pub(crate) fn cfg(refresh: RefreshMode) -> Config {
+        Config {
+            lead_ms: 60_000.0,
+            refresh,
+            seed: 7,
+            session_lead_ms: 60_000.0,
+            max_session_age_ms: None,
+            app: None,
+        }
+    }
+
+    pub(crate) fn resp(at: &str, rt: Option<&str>, expires_in: f64) -> TokenResponse {
+        TokenResponse {
+            access_token: at.to_string(),
+            token_type: "Bearer".to_string(),
+            expires_in: Some(expires_in),
+            refresh_token: rt.map(str::to_string),
+            id_token: None,
+            scope: None,
+            refresh_expires_in: None,
+        }
+    }
+
+    pub(crate) fn kinds(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Persist(_) => "persist".to_string(),
+                Action::Clear => "clear".to_string(),
+                Action::Refresh(rt) => format!("refresh:{}", rt.as_deref().unwrap_or("-")),
+                Action::Emit(e) => match (e.reason, &e.error) {
+                    (Some(r), _) => format!("{}:{}", e.kind.as_str(), r.as_str()),
+                    (_, Some(err)) => format!("{}:{}", e.kind.as_str(), err.code.as_str()),
+                    _ => e.kind.as_str().to_string(),
+                },
+                Action::Announce(Announce::Tokens(_)) => "announce:tokens".to_string(),
+                Action::Announce(Announce::SignedOut(r)) => {
+                    format!("announce:signedOut:{}", r.as_str())
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn set_tokens_persists_announces_and_schedules_refresh_at_half_life() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        let a = s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        assert_eq!(kinds(&a), ["persist", "announce:tokens", "change"]);
+        let due = s.refresh_due_at().unwrap();
+        assert!((1_800.0..=2_000.0).contains(&due), "{due}");
+        assert_eq!(s.next_wakeup(), Some(due));
+        assert!(s.wake(due - 1.0).is_empty());
+        assert_eq!(kinds(&s.wake(due)), ["refresh:r1", "change"]);
+        assert_eq!(s.status(), Status::Refreshing);
+        // A second wake while in flight starts nothing.
+        assert!(s.wake(due + 10.0).is_empty());
+    }
+
+    #[test]
+    fn set_tokens_with_zero_lifetime_arms_no_zero_timer_storm() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 0.0));
+        assert!(s.refresh_due_at().unwrap() >= policy::MIN_REFRESH_INTERVAL_MS);
+        assert!(kinds(&s.wake(0.0))
+            .iter()
+            .all(|k| !k.starts_with("refresh")));
+    }
+
+    #[test]
+    fn restore_handles_good_expired_and_corrupt_records() {
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(kinds(&s.restore(1.0, Some(&rec))), ["change"]);
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(
+            kinds(&s.restore(60_000.0, Some(&rec))),
+            ["change", "refresh:r1", "change"]
+        );
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(
+            kinds(&s.restore(1.0, Some("{\"v\":1,"))),
+            ["clear", "error:storage"]
+        );
+        assert_eq!(s.status(), Status::SignedOut);
+        let mut s = Session::new(cfg(RefreshMode::None));
+        assert_eq!(
+            kinds(&s.restore(60_000.0, Some(&rec))),
+            ["change", "expired", "clear", "signedOut:expired", "change"]
+        );
+    }
+
+    #[test]
+    fn storage_failure_is_reported_once() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(s.persist_failed(Error::storage("quota")).len(), 1);
+        assert!(s.persist_failed(Error::storage("quota")).is_empty());
+    }
+}

@@ -1,0 +1,169 @@
+//! What other tabs tell the session: a record to adopt, a sign-out, the shared storage
+//! cleared or changed.
+
+use super::*;
+
+impl Session {
+    /// Another tab announced tokens (or storage holds a record another tab wrote).
+    /// Adopted when newer than ours; `refresh` and `change` fire as if refreshed here.
+    pub fn adopt(&mut self, now: f64, record: &str) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Ok(Some(tokens)) = TokenSet::from_record_for(record, self.cfg.app.as_deref()) else {
+            return out;
+        };
+        if let Some(current) = &self.tokens {
+            // Within one session, a later refresh has a higher generation; a record of
+            // another session (a new sign-in in another tab) replaces this one. No
+            // wall-clock comparison: clocks are set back.
+            let same_session = current.session_started_at == tokens.session_started_at;
+            if current.access_token == tokens.access_token
+                || (same_session && current.generation >= tokens.generation)
+            {
+                return out;
+            }
+        }
+        let was_signed_in = self.tokens.is_some();
+        let record = tokens.to_record_for(self.cfg.app.as_deref());
+        self.install(tokens);
+        out.push(Action::Persist(record));
+        if was_signed_in {
+            out.push(self.event(EventKind::Refresh));
+        }
+        out.push(self.event(EventKind::Change));
+        if self.refreshing.is_none() {
+            out.extend(self.wake(now));
+        }
+        out
+    }
+
+    /// Another tab ended the session.
+    pub fn remote_signed_out(&mut self, reason: Reason) -> Vec<Action> {
+        let mut out = Vec::new();
+        let reason = if reason == Reason::User {
+            Reason::OtherTab
+        } else {
+            reason
+        };
+        self.end(reason, false, &mut out);
+        out
+    }
+
+    /// Another page changed the storage area (`localStorage`'s `storage` event): `cleared`
+    /// when the whole area was cleared (devtools, "clear site data", a script), otherwise
+    /// the record's new value. The session ends with `signedOut { reason: 'storage' }` when
+    /// the area was cleared or the record became unreadable. A removed record (`None`) and
+    /// a readable one change nothing here: tokenward's own sign-outs and refreshes in other
+    /// tabs arrive over the channel, with their own reason, and a record from another app
+    /// under the same key is not ours to judge.
+    pub fn storage_changed(&mut self, cleared: bool, new_value: Option<&str>) -> Vec<Action> {
+        let mut out = Vec::new();
+        let unreadable = new_value
+            .is_some_and(|v| TokenSet::from_record_for(v, self.cfg.app.as_deref()).is_err());
+        if cleared || unreadable {
+            self.end(Reason::Storage, false, &mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::core::error::ErrorCode;
+
+    #[test]
+    fn records_and_messages_of_another_app_are_ignored() {
+        let app = |id: &str| Config {
+            app: Some(id.to_string()),
+            ..cfg(RefreshMode::Endpoint)
+        };
+        let mut a = Session::new(app("aaaa"));
+        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        assert!(rec.contains(r#""app":"aaaa""#));
+        assert_eq!(a.record().as_deref(), Some(rec.as_str()));
+        // Another app: neither adopted from a tab message nor restored, and not removed.
+        let mut b = Session::new(app("bbbb"));
+        assert!(b.adopt(1.0, &rec).is_empty());
+        assert!(b.restore(1.0, Some(&rec)).is_empty());
+        assert_eq!(b.status(), Status::SignedOut);
+        let mut none = Session::new(cfg(RefreshMode::Endpoint));
+        assert!(none.restore(1.0, Some(&rec)).is_empty());
+        // The same app adopts it.
+        let mut a2 = Session::new(app("aaaa"));
+        assert_eq!(kinds(&a2.adopt(1.0, &rec)), ["persist", "change"]);
+        // A record from before records were bound: only for a client without an app id.
+        let legacy = a.tokens().unwrap().to_record();
+        assert!(Session::new(app("aaaa"))
+            .restore(1.0, Some(&legacy))
+            .is_empty());
+        assert_eq!(
+            kinds(&Session::new(cfg(RefreshMode::Endpoint)).restore(1.0, Some(&legacy))),
+            ["change"]
+        );
+    }
+
+    #[test]
+    fn adoption_from_other_tabs() {
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let mut b = Session::new(cfg(RefreshMode::Endpoint));
+        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(kinds(&b.adopt(1.0, &rec)), ["persist", "change"]);
+        assert!(b.adopt(2.0, &rec).is_empty());
+        // B is waiting for the lock to refresh; A refreshed meanwhile.
+        b.wake(9_000.0);
+        assert!(b.refresh_still_needed());
+        a.wake(9_000.0);
+        let rec2 = match &a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0))))[0] {
+            Action::Persist(r) => r.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            kinds(&b.adopt(9_002.0, &rec2)),
+            ["persist", "refresh", "change"]
+        );
+        assert!(!b.refresh_still_needed());
+        assert_eq!(kinds(&b.refresh_done(9_003.0, None)), ["change"]);
+        assert_eq!(b.tokens().unwrap().refresh_token.as_deref(), Some("r2"));
+        // An older record never replaces a newer one.
+        assert!(b.adopt(9_004.0, &rec).is_empty());
+        assert_eq!(
+            kinds(&b.remote_signed_out(Reason::User)),
+            ["clear", "signedOut:other_tab", "change"]
+        );
+    }
+
+    #[test]
+    fn a_failure_for_a_token_another_tab_replaced_is_ignored() {
+        for failure in [Failure::Terminal, Failure::Transient(None)] {
+            let mut a = Session::new(cfg(RefreshMode::Endpoint));
+            let mut b = Session::new(cfg(RefreshMode::Endpoint));
+            let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
+                Action::Persist(r) => r.clone(),
+                _ => unreachable!(),
+            };
+            b.adopt(1.0, &rec);
+            b.wake(9_000.0);
+            a.wake(9_000.0);
+            let rec2 = match &a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0))))[0] {
+                Action::Persist(r) => r.clone(),
+                _ => unreachable!(),
+            };
+            b.adopt(9_002.0, &rec2);
+            // B's own (hung) request comes back failed after all.
+            let out = b.refresh_done(
+                12_000.0,
+                Some(Err((failure, Error::new(ErrorCode::InvalidGrant, "used")))),
+            );
+            assert_eq!(kinds(&out), ["change"]);
+            assert_eq!(b.status(), Status::SignedIn);
+            assert_eq!(b.tokens().unwrap().access_token, "a2");
+        }
+    }
+}
