@@ -6,6 +6,8 @@
 pub mod client;
 pub mod http;
 pub mod lifecycle;
+pub mod options;
+pub(crate) mod provider;
 pub mod signin;
 pub mod storage;
 pub mod tabs;

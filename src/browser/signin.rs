@@ -6,16 +6,14 @@
 //! token is right — is `crate::core::oidc`'s; this module only fetches, stores and
 //! navigates, in the order a sign-in needs.
 
-use super::client::{endpoint_option, url_option, Options};
 use super::http::{self, REQUEST_TIMEOUT_MS};
+use super::options::{url_option, Options};
+use super::provider::Provider;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::grant::token_answer;
 use crate::core::jwt::Claims;
-use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, Pending};
+use crate::core::oidc::{self, AuthRequest, AuthResponse, Pending};
 use crate::core::tokens::TokenResponse;
-use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -55,37 +53,17 @@ impl Default for SignOutOptions {
     }
 }
 
-/// The sign-in configuration of a client and its discovery cache.
+/// The sign-in configuration of a client; endpoints come from its [`Provider`].
 pub(crate) struct SignIn {
-    issuer: Option<String>,
-    client_id: Option<String>,
-    authorization_endpoint: Option<String>,
-    token_endpoint: Option<String>,
-    end_session_endpoint: Option<String>,
+    provider: Rc<Provider>,
     redirect_uri: Option<String>,
     scope: String,
     pending_key: String,
-    discovery: RefCell<Option<Rc<Discovery>>>,
 }
 
 impl SignIn {
     /// Reads and checks the sign-in options (`invalid_options` for URLs that cannot work).
-    /// The issuer is kept exactly as given: it is compared as a string (Discovery §4.3,
-    /// RFC 9207), so the browser must not add a `/` to it.
-    pub(crate) fn new(o: &Options) -> Result<SignIn, Error> {
-        if let Some(issuer) = &o.issuer {
-            let url = web_sys::Url::new(issuer)
-                .map_err(|_| Error::options("`issuer` must be an absolute URL"))?;
-            if !matches!(url.protocol().as_str(), "http:" | "https:")
-                || !url.search().is_empty()
-                || issuer.contains('#')
-            {
-                return Err(Error::options(
-                    "`issuer` must be an http(s) URL without query or fragment",
-                ));
-            }
-            crate::core::attach::require_secure("issuer", &url.protocol(), &url.hostname())?;
-        }
+    pub(crate) fn new(o: &Options, provider: Rc<Provider>) -> Result<SignIn, Error> {
         let scope = o
             .scope
             .clone()
@@ -95,7 +73,6 @@ impl SignIn {
         }
         // An OpenID sign-in without an issuer could not check the ID token's `iss` (after
         // the endpoint's own checks, so that an http endpoint is named as such).
-        endpoint_option("authorizationEndpoint", &o.authorization_endpoint)?;
         if o.issuer.is_none()
             && oidc::scope_has_openid(&scope)
             && (o.scope.is_some() || o.authorization_endpoint.is_some())
@@ -105,90 +82,11 @@ impl SignIn {
             ));
         }
         Ok(SignIn {
-            issuer: o.issuer.clone(),
-            client_id: o.client_id.clone(),
-            authorization_endpoint: endpoint_option(
-                "authorizationEndpoint",
-                &o.authorization_endpoint,
-            )?,
-            token_endpoint: endpoint_option("tokenEndpoint", &o.token_endpoint)?,
-            end_session_endpoint: endpoint_option("endSessionEndpoint", &o.end_session_endpoint)?,
+            provider,
             redirect_uri: url_option("redirectUri", &o.redirect_uri)?,
             scope,
             pending_key: format!("{}:signin", o.storage_key.as_deref().unwrap_or("tokenward")),
-            discovery: RefCell::new(None),
         })
-    }
-
-    /// The configured issuer.
-    pub(crate) fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
-    }
-
-    /// Whether this client signs in at all (an issuer or an authorization endpoint).
-    fn configured(&self) -> bool {
-        self.issuer.is_some() || self.authorization_endpoint.is_some()
-    }
-
-    /// The provider's metadata, fetched once and reused; a failure is not cached. Boxed,
-    /// so that its state machine exists once in the wasm, not inlined at every caller.
-    fn discover(&self) -> Pin<Box<dyn Future<Output = Result<Rc<Discovery>, Error>> + '_>> {
-        Box::pin(self.discover_once())
-    }
-
-    async fn discover_once(&self) -> Result<Rc<Discovery>, Error> {
-        if let Some(d) = self.discovery.borrow().clone() {
-            return Ok(d);
-        }
-        let Some(issuer) = &self.issuer else {
-            return Err(Error::options(
-                "this needs the `issuer` option, or the endpoints given explicitly",
-            ));
-        };
-        // The core decides which documents to read (the OpenID one, then RFC 8414 metadata
-        // for what it lacks) and what each answer means; this only fetches them.
-        let mut discovering = oidc::Discovering::new(issuer);
-        let discovery = loop {
-            let Some(url) = discovering.next_url().map(str::to_string) else {
-                return Err(Error::new(
-                    ErrorCode::InvalidDiscovery,
-                    "the discovery document could not be read",
-                ));
-            };
-            let answer = http::get(&url, REQUEST_TIMEOUT_MS)
-                .await
-                .map_err(|e| Error {
-                    message: "the discovery document could not be fetched".to_string(),
-                    ..e
-                });
-            let fed = match &answer {
-                Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
-                Err(e) => discovering.answer(Err(e.clone())),
-            };
-            if let Some(d) = fed? {
-                break d;
-            }
-        };
-        let discovery = Rc::new(discovery);
-        *self.discovery.borrow_mut() = Some(discovery.clone());
-        Ok(discovery)
-    }
-
-    /// The token endpoint: the explicit one, or the discovered one.
-    pub(crate) async fn token_endpoint(&self) -> Result<String, Error> {
-        match &self.token_endpoint {
-            Some(t) => Ok(t.clone()),
-            None => Ok(self.discover().await?.token_endpoint.clone()),
-        }
-    }
-
-    /// The discovered revocation endpoint (for a client with an issuer and no explicit
-    /// `revocationEndpoint`).
-    pub(crate) async fn discovered_revocation_endpoint(&self) -> Result<Option<String>, Error> {
-        if self.issuer.is_none() {
-            return Ok(None);
-        }
-        Ok(self.discover().await?.revocation_endpoint.clone())
     }
 
     /// Starts a sign-in: new state, nonce and PKCE verifier, the pending record in
@@ -196,18 +94,7 @@ impl SignIn {
     /// navigation has started; fails (and stores nothing) when it cannot start.
     pub(crate) async fn begin(&self, params: SignInParams) -> Result<(), Error> {
         // Only what crosses an await lives in the state machine: the rest is `redirect`.
-        let endpoints = match (&self.authorization_endpoint, &self.token_endpoint) {
-            (Some(a), Some(t)) => (a.clone(), t.clone(), false),
-            _ => {
-                let d = self.discover().await?;
-                let a = self
-                    .authorization_endpoint
-                    .as_ref()
-                    .unwrap_or(&d.authorization_endpoint);
-                let t = self.token_endpoint.as_ref().unwrap_or(&d.token_endpoint);
-                (a.clone(), t.clone(), d.iss_parameter_supported)
-            }
-        };
+        let endpoints = self.provider.sign_in_endpoints().await?;
         let verifier = oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?);
         let digest = sha256(verifier.as_bytes()).await?;
         self.redirect(params, endpoints, verifier, &digest)
@@ -222,8 +109,9 @@ impl SignIn {
         digest: &[u8],
     ) -> Result<(), Error> {
         let client_id = self
-            .client_id
-            .clone()
+            .provider
+            .client_id()
+            .map(str::to_string)
             .ok_or_else(|| Error::options("signIn() needs the `clientId` option"))?;
         let window = web_sys::window()
             .ok_or_else(|| Error::new(ErrorCode::Unsupported, "signIn() needs a browser window"))?;
@@ -239,7 +127,7 @@ impl SignIn {
             scope: params.scope.unwrap_or_else(|| self.scope.clone()),
             client_id,
             token_endpoint,
-            issuer: self.issuer.clone(),
+            issuer: self.provider.issuer().map(str::to_string),
             iss_required,
         };
         let url = oidc::authorization_url(&AuthRequest {
@@ -291,7 +179,7 @@ impl SignIn {
     /// Whether the page URL carries an authorization response `createTokenClient` should
     /// handle by itself (see [`oidc::should_handle`]); never for a client without sign-in.
     pub(crate) fn response_in_page(&self) -> bool {
-        if !self.configured() {
+        if !self.provider.signs_in() {
             return false;
         }
         let Some(href) = web_sys::window().and_then(|w| w.location().href().ok()) else {
@@ -361,7 +249,7 @@ impl SignIn {
 
     /// The claims of an ID token the session holds, after the `iss` and `aud` checks.
     pub(crate) fn id_claims(&self, id_token: &str) -> Option<Claims> {
-        oidc::id_claims(id_token, self.issuer.as_deref(), self.client_id.as_deref())
+        oidc::id_claims(id_token, self.provider.issuer(), self.provider.client_id())
     }
 
     /// Sends the page to the end-session endpoint (explicit, or discovered).
@@ -370,16 +258,11 @@ impl SignIn {
         id_token_hint: Option<&str>,
         post_logout_redirect_uri: Option<&str>,
     ) -> Result<(), Error> {
-        let endpoint = match &self.end_session_endpoint {
-            Some(e) => e.clone(),
-            None => self.discover().await?.end_session_endpoint.clone().ok_or_else(|| {
-                Error::new(ErrorCode::InvalidDiscovery, "the provider has no `end_session_endpoint`: the provider's session was not ended")
-            })?,
-        };
+        let endpoint = self.provider.end_session_endpoint().await?;
         let url = oidc::end_session_url(
             &endpoint,
             id_token_hint,
-            self.client_id.as_deref(),
+            self.provider.client_id(),
             post_logout_redirect_uri,
         );
         let window = web_sys::window()

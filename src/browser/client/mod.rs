@@ -7,21 +7,23 @@
 
 use super::http;
 use super::lifecycle::{Lifecycle, Signal};
+pub use super::options::Options;
+use super::options::{parse_url, with_parts, MakeRule};
+use super::provider::Provider;
 use super::signin::{SignIn, SignInParams, SignOutOptions};
 use super::storage::{StorageKind, Store};
 use super::tabs::{Msg, RefreshGuard, Tabs};
 use super::timer::Timeout;
-use crate::core::attach::{self, AttachRule, ParsedUrl};
+use crate::core::attach::{self, AttachRule};
+use crate::core::config;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::grant;
 use crate::core::jwt::{self, Claims};
 use crate::core::oidc;
 use crate::core::policy;
 use crate::core::refreshed_id_token;
-use crate::core::session::{
-    Action, Config, Demand, Event, EventKind, Failure, RefreshMode, Session, Status,
-};
-use crate::core::tokens::{self, TokenResponse};
+use crate::core::session::{Action, Demand, Event, EventKind, Failure, Session, Status};
+use crate::core::tokens::TokenResponse;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -45,78 +47,6 @@ pub type Clock = Rc<dyn Fn() -> f64>;
 /// How long the barrier and the start-up question wait for tabs that do not answer.
 const TABS_WAIT_MS: f64 = 1_000.0;
 
-/// Options for [`TokenClient::new`]; the README describes each one (same names in camelCase in JS).
-#[derive(Clone)]
-pub struct Options {
-    /// Where the session is kept.
-    pub storage: StorageKind,
-    /// Namespaces the storage record, the lock and the channel; `None`: derived from the
-    /// issuer (or token endpoint) and client id (`tokenward:<hash>`), `tokenward` when
-    /// neither is given.
-    pub storage_key: Option<String>,
-    /// The token endpoint for the refresh_token grant.
-    pub token_endpoint: Option<String>,
-    /// Sent as `client_id` with refresh and revocation requests.
-    pub client_id: Option<String>,
-    /// The app's own refresh function, instead of `token_endpoint`.
-    pub refresh: Option<RefreshFn>,
-    /// RFC 7009 revocation endpoint.
-    pub revocation_endpoint: Option<String>,
-    /// Origins or origin + path prefixes that receive the token; `None`: the page's origin.
-    pub attach_to: Option<Vec<String>>,
-    /// Refresh this long before expiry (never more than half the lifetime).
-    pub refresh_lead_seconds: f64,
-    /// `sessionEnding` fires this long before the session's end; default 60.
-    pub session_ending_lead_seconds: f64,
-    /// An app-given ceiling on the session's age, in seconds (`maxSessionAgeSeconds`).
-    pub max_session_age_seconds: Option<f64>,
-    /// Refresh once and retry once on a 401 from an attached URL.
-    pub retry_on_401: bool,
-    /// One refresh for all tabs, shared sign-out.
-    pub cross_tab: bool,
-    /// The clock; `None`: `Date.now`.
-    pub now: Option<Clock>,
-    /// Listeners attached before the session is restored.
-    pub on: Vec<(EventKind, Listener)>,
-    /// The OpenID Provider: endpoints not given explicitly come from its discovery
-    /// document, fetched when first needed.
-    pub issuer: Option<String>,
-    /// Where `sign_in` sends the user, instead of the discovered one.
-    pub authorization_endpoint: Option<String>,
-    /// RP-Initiated Logout endpoint, instead of the discovered one.
-    pub end_session_endpoint: Option<String>,
-    /// The redirect URI; `None`: the page's URL without query and fragment.
-    pub redirect_uri: Option<String>,
-    /// The scope `sign_in` asks for; `None`: `openid`.
-    pub scope: Option<String>,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            storage: StorageKind::Memory,
-            storage_key: None,
-            token_endpoint: None,
-            client_id: None,
-            refresh: None,
-            revocation_endpoint: None,
-            attach_to: None,
-            refresh_lead_seconds: 60.0,
-            session_ending_lead_seconds: 60.0,
-            max_session_age_seconds: None,
-            retry_on_401: true,
-            cross_tab: true,
-            now: None,
-            on: Vec::new(),
-            issuer: None,
-            authorization_endpoint: None,
-            end_session_endpoint: None,
-            redirect_uri: None,
-            scope: None,
-        }
-    }
-}
-
 /// Why `fetch` failed.
 #[derive(Debug)]
 pub enum FetchError {
@@ -126,59 +56,11 @@ pub enum FetchError {
     Fetch(JsValue),
 }
 
-/// Makes an attach rule from a parsed entry.
-type MakeRule = fn(ParsedUrl<'_>) -> Result<AttachRule, Error>;
-
-/// Parses a URL with the browser's parser, relative to the page.
-pub(crate) fn parse_url(url: &str) -> Option<web_sys::Url> {
-    let base = web_sys::window().and_then(|w| w.location().href().ok());
-    match base {
-        Some(b) => web_sys::Url::new_with_base(url, &b).ok(),
-        None => web_sys::Url::new(url).ok(),
-    }
-}
-
-fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) -> R) -> R {
-    let (protocol, origin, pathname) = (url.protocol(), url.origin(), url.pathname());
-    let hostname = url.hostname();
-    f(ParsedUrl {
-        hostname: &hostname,
-        protocol: &protocol,
-        origin: &origin,
-        pathname: &pathname,
-        has_credentials: !url.username().is_empty() || !url.password().is_empty(),
-        has_query_or_fragment: !url.search().is_empty() || !url.hash().is_empty(),
-    })
-}
-
-/// An absolute http(s) URL option (relative ones resolve against the page), as the
-/// browser normalises it; `invalid_options` otherwise.
-pub(crate) fn url_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
-    let Some(v) = value else { return Ok(None) };
-    let url = parse_url(v).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
-    if !matches!(url.protocol().as_str(), "http:" | "https:") {
-        return Err(Error::options(format!("`{name}` must be an http(s) URL")));
-    }
-    Ok(Some(url.href()))
-}
-
-/// [`url_option`] for an endpoint that tokens travel to: https only, except loopback hosts.
-pub(crate) fn endpoint_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
-    let Some(href) = url_option(name, value)? else {
-        return Ok(None);
-    };
-    let url = parse_url(&href).ok_or_else(|| Error::options(format!("`{name}` is not a URL")))?;
-    attach::require_secure(name, &url.protocol(), &url.hostname())?;
-    Ok(Some(href))
-}
-
 struct Inner {
     session: RefCell<Session>,
     app: Option<String>,
     store: Store,
-    token_endpoint: Option<String>,
-    revocation_endpoint: Option<String>,
-    client_id: Option<String>,
+    provider: Rc<Provider>,
     refresh_fn: Option<RefreshFn>,
     rules: Vec<AttachRule>,
     retry_on_401: bool,
@@ -209,49 +91,26 @@ impl TokenClient {
     /// Creates a client and restores any stored session. Fails only for options that
     /// cannot work (`invalid_options`); what is in storage never makes it fail.
     pub async fn new(options: Options) -> Result<TokenClient, Error> {
-        let app = tokens::app_id(
-            options
-                .issuer
-                .as_deref()
-                .or(options.token_endpoint.as_deref()),
-            options.client_id.as_deref(),
-        );
-        let storage_key = options
-            .storage_key
-            .clone()
-            .unwrap_or_else(|| tokens::default_storage_key(app.as_deref()));
+        let seed = (js_sys::Math::random() * 9.0e15) as u64;
+        let checked = config::check(
+            &config::Given {
+                issuer: options.issuer.as_deref(),
+                token_endpoint: options.token_endpoint.as_deref(),
+                client_id: options.client_id.as_deref(),
+                refresh_fn: options.refresh.is_some(),
+                storage_key: options.storage_key.as_deref(),
+                refresh_lead_seconds: options.refresh_lead_seconds,
+                session_ending_lead_seconds: options.session_ending_lead_seconds,
+                max_session_age_seconds: options.max_session_age_seconds,
+            },
+            seed,
+        )?;
+        let storage_key = checked.storage_key;
+        let app = checked.config.app.clone();
         let options = Options {
             storage_key: Some(storage_key.clone()),
             ..options
         };
-        if options.token_endpoint.is_some() && options.refresh.is_some() {
-            return Err(Error::options(
-                "give either `tokenEndpoint` or `refresh`, not both",
-            ));
-        }
-        if !options.refresh_lead_seconds.is_finite() || options.refresh_lead_seconds < 0.0 {
-            return Err(Error::options(
-                "`refreshLeadSeconds` must be a non-negative number",
-            ));
-        }
-        if !options.session_ending_lead_seconds.is_finite()
-            || options.session_ending_lead_seconds < 0.0
-        {
-            return Err(Error::options(
-                "`sessionEndingLeadSeconds` must be a non-negative number",
-            ));
-        }
-        if options
-            .max_session_age_seconds
-            .is_some_and(|s| !s.is_finite() || s <= 0.0)
-        {
-            return Err(Error::options(
-                "`maxSessionAgeSeconds` must be a positive number",
-            ));
-        }
-        if storage_key.is_empty() {
-            return Err(Error::options("`storageKey` must not be empty"));
-        }
         // The default is the page's own origin, allowed even over http (see
         // `AttachRule::page_origin`); explicit entries must be https or loopback.
         let (attach_to, make_rule): (Vec<String>, MakeRule) = match &options.attach_to {
@@ -268,31 +127,12 @@ impl TokenClient {
             })?;
             rules.push(with_parts(&url, make_rule)?);
         }
-        let refresh = match (&options.token_endpoint, &options.refresh) {
-            (Some(_), _) => RefreshMode::Endpoint,
-            (None, Some(_)) => RefreshMode::Callback,
-            // The token endpoint is discovered when the first refresh needs it.
-            (None, None) if options.issuer.is_some() => RefreshMode::Endpoint,
-            (None, None) => RefreshMode::None,
-        };
-        let seed = (js_sys::Math::random() * 9.0e15) as u64;
+        let provider = Rc::new(Provider::new(&options)?);
         let inner = Rc::new(Inner {
-            session: RefCell::new(Session::new(Config {
-                lead_ms: options.refresh_lead_seconds * 1000.0,
-                refresh,
-                seed,
-                session_lead_ms: options.session_ending_lead_seconds * 1000.0,
-                max_session_age_ms: options.max_session_age_seconds.map(|s| s * 1000.0),
-                app: app.clone(),
-            })),
+            session: RefCell::new(Session::new(checked.config)),
             app,
             store: Store::new(options.storage, &storage_key),
-            token_endpoint: endpoint_option("tokenEndpoint", &options.token_endpoint)?,
-            revocation_endpoint: endpoint_option(
-                "revocationEndpoint",
-                &options.revocation_endpoint,
-            )?,
-            client_id: options.client_id.clone(),
+            provider: provider.clone(),
             refresh_fn: options.refresh.clone(),
             rules,
             retry_on_401: options.retry_on_401,
@@ -304,7 +144,7 @@ impl TokenClient {
             lifecycle: RefCell::new(None),
             tabs: RefCell::new(None),
             disposed: Cell::new(false),
-            signin: SignIn::new(&options)?,
+            signin: SignIn::new(&options, provider)?,
             no_revocation_reported: Cell::new(false),
         });
         let client = TokenClient { inner };
@@ -548,16 +388,12 @@ impl TokenClient {
             Some(t) => (t.id_token.clone(), t.refresh_token.clone()),
             None => (None, None),
         };
-        let revocation = match (
-            &inner.revocation_endpoint,
-            options.revoke && refresh_token.is_some(),
-        ) {
-            (_, false) => None,
-            (Some(url), true) => Some(url.clone()),
-            (None, true) => match inner.signin.discovered_revocation_endpoint().await {
+        let revocation = match options.revoke && refresh_token.is_some() {
+            false => None,
+            true => match inner.provider.revocation_endpoint().await {
                 Ok(Some(url)) => Some(url),
                 // With an issuer, its metadata had no revocation endpoint: said once.
-                Ok(None) if inner.signin.issuer().is_some() => {
+                Ok(None) if inner.provider.issuer().is_some() => {
                     if let Some(e) =
                         oidc::no_revocation_endpoint(inner.no_revocation_reported.replace(true))
                     {
@@ -576,7 +412,7 @@ impl TokenClient {
             (Some(url), Some(rt)) => {
                 http::revoke(
                     &url,
-                    &grant::revocation_form(&rt, inner.client_id.as_deref()),
+                    &grant::revocation_form(&rt, inner.provider.client_id()),
                 )
                 .await
             }
@@ -704,208 +540,7 @@ impl Inner {
         }
         None
     }
-
-    fn start_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
-        let inner = self.clone();
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
-            inner.run_refresh(refresh_token).await;
-            Ok(JsValue::UNDEFINED)
-        });
-        *self.refresh.borrow_mut() = Some(promise);
-    }
-
-    async fn run_refresh(self: Rc<Self>, refresh_token: Option<String>) {
-        let tabs = self.tabs.borrow().clone();
-        let mut _guard: Option<RefreshGuard> = None;
-        let mut refresh_token = refresh_token;
-        if let Some(tabs) = &tabs {
-            // Wait for a tab that is refreshing, but not past half the time left.
-            let left = self.session.borrow().expires_at().map(|e| e - self.now());
-            let wait = policy::lock_wait(left);
-            _guard = tabs.refresh_lock(wait).await;
-            tabs.sync(TABS_WAIT_MS).await;
-            if self.store.kind() == StorageKind::Local {
-                if let Ok(Some(record)) = self.store.read() {
-                    self.step(|s, now| s.adopt(now, &record));
-                }
-            }
-            if !self.session.borrow().refresh_still_needed() {
-                self.step(|s, now| s.refresh_done(now, None));
-                return;
-            }
-            refresh_token = self
-                .session
-                .borrow()
-                .tokens()
-                .and_then(|t| t.refresh_token.clone());
-        }
-        let token_endpoint = match (&self.refresh_fn, &self.token_endpoint) {
-            (None, None) if self.signin.issuer().is_some() && refresh_token.is_some() => {
-                match self.signin.token_endpoint().await {
-                    Ok(url) => Some(url),
-                    Err(e) => {
-                        let failure = Err((Failure::Transient(None), e));
-                        self.step(|s, now| s.refresh_done(now, Some(failure)));
-                        return;
-                    }
-                }
-            }
-            _ => self.token_endpoint.clone(),
-        };
-        let result = match (&self.refresh_fn, &token_endpoint) {
-            (Some(f), _) => f(refresh_token).await.map_err(|e| {
-                let failure = if grant::is_terminal(&e.code) {
-                    Failure::Terminal
-                } else {
-                    Failure::Transient(None)
-                };
-                (failure, e)
-            }),
-            (None, Some(url)) => match &refresh_token {
-                Some(rt) => {
-                    let form = grant::refresh_form(rt, self.client_id.as_deref());
-                    http::token_request(url, &form).await
-                }
-                None => Err((
-                    Failure::Terminal,
-                    Error::new(ErrorCode::InvalidGrant, "there is no refresh token"),
-                )),
-            },
-            (None, None) => Err((
-                Failure::Terminal,
-                Error::new(ErrorCode::InvalidGrant, "this client cannot refresh"),
-            )),
-        };
-        // An ID token in the answer must be the session's user, issuer and client.
-        let result = result.and_then(|resp| {
-            if let Some(id_token) = &resp.id_token {
-                let previous = self
-                    .session
-                    .borrow()
-                    .tokens()
-                    .and_then(|t| t.id_token.clone());
-                refreshed_id_token::check(
-                    id_token,
-                    previous.as_deref(),
-                    self.signin.issuer(),
-                    self.client_id.as_deref(),
-                )
-                .map_err(|e| (Failure::Terminal, e))?;
-            }
-            Ok(resp)
-        });
-        self.step(|s, now| s.refresh_done(now, Some(result)));
-        // The lock is released here, after the new tokens were announced.
-    }
-
-    async fn authorize(self: Rc<Self>, force: Option<String>) -> Result<String, Error> {
-        let mut joined = false;
-        for _ in 0..4 {
-            let now = self.now();
-            let (actions, demand) = self
-                .session
-                .borrow_mut()
-                .demand(now, force.as_deref(), joined);
-            self.perform(actions);
-            match demand {
-                Demand::Ready(token) => return Ok(token),
-                Demand::Fail(e) => return Err(e),
-                Demand::Wait => {
-                    let pending = self.refresh.borrow().clone();
-                    if let Some(p) = pending {
-                        let _ = JsFuture::from(p).await;
-                    }
-                    joined = true;
-                }
-            }
-        }
-        Err(Error::network("the token could not be refreshed"))
-    }
-
-    async fn fetch(self: Rc<Self>, request: Request) -> Result<Response, FetchError> {
-        // `request.url()` is already absolute: no need to resolve it against the page.
-        let attach = !request.headers().has("authorization").unwrap_or(true)
-            && web_sys::Url::new(&request.url())
-                .is_ok_and(|u| with_parts(&u, |p| attach::allowed(&self.rules, p)));
-        if !attach {
-            return send(&request).await;
-        }
-        let token = match self.clone().authorize(None).await {
-            Ok(t) => t,
-            Err(e) if e.code == ErrorCode::SignedOut => return send(&request).await,
-            Err(e) => return Err(FetchError::Token(e)),
-        };
-        // What a retry after a 401 sends: the same request when it has no body (GET,
-        // HEAD: nothing is consumed by sending it), otherwise a copy made before sending.
-        let replay = match (self.retry_on_401, request.method().as_str()) {
-            (false, _) => None,
-            (true, "GET" | "HEAD") => Some(Clone::clone(&request)),
-            (true, _) => request.clone().ok(),
-        };
-        let request = no_follow(request)?;
-        let replay = match replay {
-            Some(r) => Some(no_follow(r)?),
-            None => None,
-        };
-        set_bearer(&request, &token)?;
-        let response = send(&request).await?;
-        let Some(replay) = replay.filter(|_| response.status() == 401) else {
-            return Ok(response);
-        };
-        // The core decides whether a refresh can help (the challenge, once per token,
-        // not during a backoff); a header a cross-origin response hides reads as `None`.
-        let challenge = response.headers().get("www-authenticate").ok().flatten();
-        let now = self.now();
-        let retry =
-            self.session
-                .borrow_mut()
-                .unauthorized(now, &token, challenge.as_deref(), false);
-        if !retry {
-            return Ok(response);
-        }
-        match self.clone().authorize(Some(token.clone())).await {
-            Ok(fresh) if fresh != token => {
-                set_bearer(&replay, &fresh)?;
-                let second = send(&replay).await?;
-                if second.status() == 401 {
-                    let now = self.now();
-                    let challenge = second.headers().get("www-authenticate").ok().flatten();
-                    self.session
-                        .borrow_mut()
-                        .unauthorized(now, &fresh, challenge.as_deref(), true);
-                }
-                Ok(second)
-            }
-            _ => Ok(response),
-        }
-    }
 }
 
-/// An attached request never follows a redirect: browsers keep `Authorization` on
-/// same-origin redirects, which would carry the token to a path outside `attachTo` (and a
-/// redirect cannot be followed by hand: `redirect: 'manual'` gives an opaque answer). With
-/// the default `redirect: 'follow'` the request is sent with `redirect: 'error'`, so a
-/// redirect answer rejects the call with a `TypeError`, as a network error would; a
-/// caller's own `'manual'` or `'error'` is kept. Requests that get no token are untouched.
-fn no_follow(request: Request) -> Result<Request, FetchError> {
-    if request.redirect() != web_sys::RequestRedirect::Follow {
-        return Ok(request);
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_redirect(web_sys::RequestRedirect::Error);
-    Request::new_with_request_and_init(&request, &init).map_err(FetchError::Fetch)
-}
-
-fn set_bearer(request: &Request, token: &str) -> Result<(), FetchError> {
-    request
-        .headers()
-        .set("authorization", &format!("Bearer {token}"))
-        .map_err(FetchError::Fetch)
-}
-
-async fn send(request: &Request) -> Result<Response, FetchError> {
-    match JsFuture::from(super::global_fetch(request)).await {
-        Ok(r) => Ok(r.unchecked_into()),
-        Err(e) => Err(FetchError::Fetch(e)),
-    }
-}
+mod fetch;
+mod refresh;
