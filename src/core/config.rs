@@ -5,7 +5,6 @@
 
 use super::error::Error;
 use super::session::{Config, RefreshMode};
-use super::tokens;
 
 /// The options that decide the session, as given.
 #[derive(Debug, Clone, Default)]
@@ -38,12 +37,44 @@ pub struct Checked {
     pub storage_key: String,
 }
 
+/// FNV-1a, 64 bits: a small stable hash (not a secret, not for security) that names an
+/// app's storage without writing its issuer and client id into every key.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// What identifies the app a session belongs to: the FNV-1a 64 hash, as 16 hex digits,
+/// of `server + "\n" + client_id`, where `server` is the issuer or else the token
+/// endpoint, as given. `None` when neither a server nor a client id is given.
+pub fn app_id(server: Option<&str>, client_id: Option<&str>) -> Option<String> {
+    if server.is_none() && client_id.is_none() {
+        return None;
+    }
+    let text = format!("{}\n{}", server.unwrap_or(""), client_id.unwrap_or(""));
+    Some(format!("{:016x}", fnv1a64(text.as_bytes())))
+}
+
+/// The default `storageKey`: `tokenward:<app id>`, or `tokenward` for a client that names
+/// neither a server nor a client id (as every client did before keys were derived), so
+/// two apps on one origin never share a session.
+pub fn default_storage_key(app: Option<&str>) -> String {
+    match app {
+        Some(id) => format!("tokenward:{id}"),
+        None => "tokenward".to_string(),
+    }
+}
+
 /// Checks the options; `seed` seeds the session's jitter.
 pub fn check(given: &Given<'_>, seed: u64) -> Result<Checked, Error> {
-    let app = tokens::app_id(given.issuer.or(given.token_endpoint), given.client_id);
+    let app = app_id(given.issuer.or(given.token_endpoint), given.client_id);
     let storage_key = match given.storage_key {
         Some(k) => k.to_string(),
-        None => tokens::default_storage_key(app.as_deref()),
+        None => default_storage_key(app.as_deref()),
     };
     if given.token_endpoint.is_some() && given.refresh_fn {
         return Err(Error::options(
@@ -183,5 +214,28 @@ mod tests {
             }),
             "mine"
         );
+    }
+
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn storage_keys_differ_per_app_and_stay_stable() {
+        assert_eq!(app_id(None, None), None);
+        assert_eq!(default_storage_key(None), "tokenward");
+        let a = app_id(Some("https://op.example"), Some("app-a")).unwrap();
+        let b = app_id(Some("https://op.example"), Some("app-b")).unwrap();
+        let c = app_id(Some("https://other.example"), Some("app-a")).unwrap();
+        assert_eq!(a.len(), 16);
+        assert!(a != b && a != c && b != c);
+        assert_eq!(a, format!("{:016x}", fnv1a64(b"https://op.example\napp-a")));
+        assert_eq!(default_storage_key(Some(&a)), format!("tokenward:{a}"));
+        assert!(app_id(None, Some("x")).is_some() && app_id(Some("https://t/"), None).is_some());
+        // The separator keeps "ab" + "c" apart from "a" + "bc".
+        assert_ne!(app_id(Some("ab"), Some("c")), app_id(Some("a"), Some("bc")));
     }
 }

@@ -4,8 +4,9 @@
 //! only carries the bytes.
 
 use super::error::{Error, ErrorCode, ServerCause};
+use super::form::form_encode;
 use super::json::Json;
-use super::tokens::{form_encode, TokenResponse};
+use super::tokens::TokenResponse;
 
 /// How a refresh failed.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 //! app's messages, junk) decodes to `None`.
 
 use super::json::Json;
+use super::record::json_string;
 use super::session::{Announce, Reason};
-use super::tokens::json_string;
 
 /// A message between tabs.
 #[derive(Debug, Clone, PartialEq)]

@@ -377,72 +377,6 @@ impl TokenClient {
             .and_then(|t| t.id_token.clone())?;
         self.inner.signin.id_claims(&id_token)
     }
-
-    /// [`TokenClient::sign_out`] with the discovered revocation endpoint when none was
-    /// given, and, when asked, the provider's end-session endpoint afterwards (the page
-    /// navigates there). Failures are reported as `error` events; the local sign-out
-    /// always happens.
-    pub async fn sign_out_with(&self, options: SignOutOptions) {
-        let inner = &self.inner;
-        let (id_token, refresh_token) = match inner.session.borrow().tokens() {
-            Some(t) => (t.id_token.clone(), t.refresh_token.clone()),
-            None => (None, None),
-        };
-        let revocation = match options.revoke && refresh_token.is_some() {
-            false => None,
-            true => match inner.provider.revocation_endpoint().await {
-                Ok(Some(url)) => Some(url),
-                // With an issuer, its metadata had no revocation endpoint: said once.
-                Ok(None) if inner.provider.issuer().is_some() => {
-                    if let Some(e) =
-                        oidc::no_revocation_endpoint(inner.no_revocation_reported.replace(true))
-                    {
-                        inner.report(e);
-                    }
-                    None
-                }
-                Ok(None) => None,
-                Err(e) => {
-                    inner.report(e);
-                    None
-                }
-            },
-        };
-        let result = match (revocation, refresh_token) {
-            (Some(url), Some(rt)) => {
-                http::revoke(
-                    &url,
-                    &grant::revocation_form(&rt, inner.provider.client_id()),
-                )
-                .await
-            }
-            _ => Ok(()),
-        };
-        inner.step(|s, _| s.sign_out());
-        if let Err(e) = result {
-            inner.report(e);
-        }
-        if options.end_session {
-            let post_logout = options.post_logout_redirect_uri.as_deref();
-            if let Err(e) = inner
-                .signin
-                .end_session(id_token.as_deref(), post_logout)
-                .await
-            {
-                inner.report(e);
-            }
-        }
-    }
-
-    /// `createTokenClient`'s own redirect handling: a failure is an `error` event, never
-    /// a failed creation.
-    async fn handle_redirect_on_start(&self) {
-        if self.inner.signin.response_in_page() {
-            if let Err(e) = self.handle_redirect().await {
-                self.inner.report(e);
-            }
-        }
-    }
 }
 
 impl Inner {
@@ -544,3 +478,4 @@ impl Inner {
 
 mod fetch;
 mod refresh;
+mod signout;

@@ -2,7 +2,7 @@
 //! (RFC 7636 §4.5).
 
 use super::authorize::Pending;
-use crate::core::tokens::form_encode;
+use crate::core::form::form_encode;
 
 /// The token request that exchanges the code (RFC 6749 §4.1.3 with RFC 7636 §4.5).
 pub fn exchange_form(code: &str, pending: &Pending) -> String {

@@ -15,7 +15,7 @@
 //!
 //! Error messages never contain the code, the verifier, the state, the nonce or a token.
 
-use crate::core::tokens::form_encode;
+use crate::core::form::form_encode;
 
 mod authorize;
 mod discovery;
@@ -182,6 +182,7 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod properties {
     use super::*;
+    use crate::core::form::form_decode;
     use crate::core::jwt;
     use crate::core::tokens::TokenResponse;
     use proptest::prelude::*;

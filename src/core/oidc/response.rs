@@ -4,56 +4,7 @@
 use super::authorize::Pending;
 use super::same_secret;
 use crate::core::error::{Error, ErrorCode, ServerCause};
-
-/// Decodes `application/x-www-form-urlencoded` text as the browser's `URLSearchParams`
-/// does: `+` is a space, a `%` not followed by two hex digits stays as it is, and bytes
-/// that are not UTF-8 become U+FFFD. A leading `?` is skipped.
-pub fn form_decode(query: &str) -> Vec<(String, String)> {
-    let query = query.strip_prefix('?').unwrap_or(query);
-    query
-        .split('&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let pair = (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                );
-                if let (Some(h), Some(l)) = pair {
-                    out.push((h << 4) | l);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+use crate::core::form::form_decode;
 
 /// Strips the query and the fragment from a URL: what decides whether a page is the
 /// redirect URI.
@@ -236,21 +187,6 @@ mod tests {
     use crate::core::error::ErrorCode;
     use crate::core::oidc::testing::*;
     use crate::core::oidc::*;
-
-    #[test]
-    fn url_search_params_decoding() {
-        assert_eq!(
-            form_decode("?code=a%2Bb+c&state=%E2%9C%93&x&=v&%zz=%4"),
-            vec![
-                ("code".into(), "a+b c".into()),
-                ("state".into(), "✓".into()),
-                ("x".into(), String::new()),
-                (String::new(), "v".into()),
-                ("%zz".into(), "%4".into())
-            ]
-        );
-        assert_eq!(form_decode("a=%ff"), vec![("a".into(), "\u{fffd}".into())]);
-    }
 
     #[test]
     fn rfc6749_4_1_2_response_is_read_and_other_queries_are_none() {

@@ -41,7 +41,7 @@ pub struct Config {
     pub session_lead_ms: f64,
     /// An app-given ceiling on the session's age (ms), counted from its first tokens.
     pub max_session_age_ms: Option<f64>,
-    /// The app the session belongs to (see [`super::tokens::app_id`]): written into
+    /// The app the session belongs to (see [`crate::core::config::app_id`]): written into
     /// every record, and records of other apps are not adopted.
     pub app: Option<String>,
 }

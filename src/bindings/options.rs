@@ -1,0 +1,143 @@
+//! Reading the JS options object into [`Options`]: every member checked for its type
+//! (`invalid_options` otherwise), functions kept as they are.
+
+use super::*;
+
+pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, Error> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| Error::options(format!("`{key}` must be a string")))
+}
+
+fn opt_bool(obj: &JsValue, key: &str, default: bool) -> Result<bool, Error> {
+    let v = get(obj, key);
+    if v.is_undefined() {
+        return Ok(default);
+    }
+    v.as_bool()
+        .ok_or_else(|| Error::options(format!("`{key}` must be a boolean")))
+}
+
+fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    // typeof checks, not instanceof: values made in another frame are fine.
+    if !v.is_function() {
+        return Err(Error::options(format!("`{key}` must be a function")));
+    }
+    Ok(Some(v.unchecked_into()))
+}
+
+pub(super) fn options_from_js(js: &JsValue) -> Result<Options, Error> {
+    let mut o = Options::default();
+    if js.is_undefined() || js.is_null() {
+        return Ok(o);
+    }
+    if !js.is_object() {
+        return Err(Error::options("options must be an object"));
+    }
+    if let Some(s) = opt_string(js, "storage")? {
+        o.storage = StorageKind::parse(&s)
+            .ok_or_else(|| Error::options("`storage` must be 'memory', 'session' or 'local'"))?;
+    }
+    if let Some(k) = opt_string(js, "storageKey")? {
+        o.storage_key = Some(k);
+    }
+    o.token_endpoint = opt_string(js, "tokenEndpoint")?;
+    o.client_id = opt_string(js, "clientId")?;
+    o.revocation_endpoint = opt_string(js, "revocationEndpoint")?;
+    if let Some(f) = opt_function(js, "refresh")? {
+        let f: RefreshFn = Rc::new(move |rt: Option<String>| -> RefreshFuture {
+            let f = f.clone();
+            Box::pin(async move {
+                let arg = rt.map_or(JsValue::NULL, |t| JsValue::from_str(&t));
+                let returned = f
+                    .call1(&JsValue::UNDEFINED, &arg)
+                    .map_err(|e| error_from_js(&e))?;
+                let value = JsFuture::from(Promise::resolve(&returned))
+                    .await
+                    .map_err(|e| error_from_js(&e))?;
+                response_from_js(&value)
+            })
+        });
+        o.refresh = Some(f);
+    }
+    let attach = get(js, "attachTo");
+    if !attach.is_undefined() && !attach.is_null() {
+        if !js_sys::Array::is_array(&attach) {
+            return Err(Error::options(
+                "`attachTo` must be an array of origins or prefixes",
+            ));
+        }
+        let mut list = Vec::new();
+        for item in js_sys::Array::from(&attach).iter() {
+            list.push(
+                item.as_string()
+                    .ok_or_else(|| Error::options("`attachTo` entries must be strings"))?,
+            );
+        }
+        o.attach_to = Some(list);
+    }
+    let lead = get(js, "refreshLeadSeconds");
+    if !lead.is_undefined() {
+        o.refresh_lead_seconds = lead
+            .as_f64()
+            .ok_or_else(|| Error::options("`refreshLeadSeconds` must be a number"))?;
+    }
+    let lead = get(js, "sessionEndingLeadSeconds");
+    if !lead.is_undefined() {
+        o.session_ending_lead_seconds = lead
+            .as_f64()
+            .ok_or_else(|| Error::options("`sessionEndingLeadSeconds` must be a number"))?;
+    }
+    let age = get(js, "maxSessionAgeSeconds");
+    if !age.is_undefined() {
+        o.max_session_age_seconds = Some(
+            age.as_f64()
+                .ok_or_else(|| Error::options("`maxSessionAgeSeconds` must be a number"))?,
+        );
+    }
+    o.retry_on_401 = opt_bool(js, "retryOn401", true)?;
+    o.cross_tab = opt_bool(js, "crossTab", true)?;
+    if let Some(f) = opt_function(js, "now")? {
+        o.now = Some(Rc::new(move || {
+            f.call0(&JsValue::UNDEFINED)
+                .ok()
+                .and_then(|v| v.as_f64())
+                .filter(|n| n.is_finite())
+                .unwrap_or_else(js_sys::Date::now)
+        }));
+    }
+    let on = get(js, "on");
+    if !on.is_undefined() && !on.is_null() {
+        if !on.is_object() {
+            return Err(Error::options("`on` must be an object of listeners"));
+        }
+        let on: Object = on.unchecked_into();
+        for key in Object::keys(&on).iter() {
+            let name = key.as_string().unwrap_or_default();
+            let kind = EventKind::parse(&name)
+                .ok_or_else(|| Error::options(format!("`on` has an unknown event `{name}`")))?;
+            let f = opt_function(&on, &name)?;
+            if let Some(f) = f {
+                o.on.push((kind, js_listener(f)));
+            }
+        }
+    }
+    o.issuer = opt_string(js, "issuer")?;
+    o.authorization_endpoint = opt_string(js, "authorizationEndpoint")?;
+    o.end_session_endpoint = opt_string(js, "endSessionEndpoint")?;
+    o.redirect_uri = opt_string(js, "redirectUri")?;
+    o.scope = opt_string(js, "scope")?;
+    Ok(o)
+}

@@ -1,0 +1,116 @@
+//! Writing JSON: the records and tab messages the client produces (RFC 8259), numbers
+//! written so that they read back to the same `f64`.
+
+use super::Json;
+use std::fmt::Write as _;
+
+impl Json {
+    /// Writes this value as compact JSON text.
+    pub fn write(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Num(n) => write_num(*n, out),
+            Json::Str(s) => write_str(s, out),
+            Json::Arr(items) => {
+                out.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+            Json::Obj(members) => {
+                out.push('{');
+                for (n, (k, v)) in members.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    write_str(k, out);
+                    out.push(':');
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// This value as compact JSON text.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        self.write(&mut s);
+        s
+    }
+}
+
+fn write_num(n: f64, out: &mut String) {
+    // Integer formatting only: float formatting would add ~20 KB to the wasm. The values
+    // written here are times in ms and versions; fractions keep three decimals.
+    if !n.is_finite() || n.abs() >= 9.0e15 {
+        out.push_str("null");
+        return;
+    }
+    if n < 0.0 {
+        out.push('-');
+    }
+    let a = n.abs();
+    let whole = a.trunc() as u64;
+    let _ = write!(out, "{whole}");
+    let millis = ((a - a.trunc()) * 1000.0).round() as u64;
+    if millis > 0 && millis < 1000 {
+        let digits = [millis / 100, millis / 10 % 10, millis % 10];
+        let keep = if millis % 100 == 0 {
+            1
+        } else if millis % 10 == 0 {
+            2
+        } else {
+            3
+        };
+        out.push('.');
+        for d in digits.iter().take(keep) {
+            out.push(char::from(b'0' + *d as u8));
+        }
+    }
+}
+
+/// Writes `s` as a JSON string literal.
+pub fn write_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_shortest() {
+        let mut out = String::new();
+        write_num(1.5, &mut out);
+        write_num(-3.0, &mut out);
+        assert_eq!(out, "1.5-3");
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        let text = r#"{"s":"a\"b\\c\n\u0001","n":1700000000123,"f":0.5,"a":[null,true]}"#;
+        let v = Json::parse(text).unwrap();
+        assert_eq!(Json::parse(&v.to_text()).unwrap(), v);
+        assert_eq!(v.to_text(), text);
+    }
+}
