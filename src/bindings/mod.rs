@@ -181,6 +181,11 @@ pub struct WasmClient {
 }
 
 fn promise(f: impl std::future::Future<Output = Result<JsValue, Error>> + 'static) -> Promise {
+    boxed_promise(Box::pin(f))
+}
+
+/// One `future_to_promise` body for every method (not one per call site).
+fn boxed_promise(f: crate::browser::Boxed<'static, Result<JsValue, Error>>) -> Promise {
     future_to_promise(async move { f.await.map_err(|e| error_to_js(&e)) })
 }
 

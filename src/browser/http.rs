@@ -63,61 +63,63 @@ pub async fn get(url: &str, timeout_ms: f64) -> Result<Answer, Error> {
 }
 
 /// A GET, or with a body a form POST, aborted after `timeout_ms`.
-async fn request(
-    url: &str,
-    form: Option<&str>,
+fn request<'a>(
+    url: &'a str,
+    form: Option<&'a str>,
     timeout_ms: f64,
     send: Send,
-) -> Result<Answer, Error> {
-    let fail = |e: JsValue| {
-        Error::network("the authorization server could not be reached")
-            .with_cause(super::describe(&e))
-    };
-    let headers = Headers::new().map_err(fail)?;
-    headers.set("accept", "application/json").map_err(fail)?;
-    let controller = web_sys::AbortController::new().map_err(fail)?;
-    let init = RequestInit::new();
-    if let Some(body) = form {
-        headers
-            .set("content-type", "application/x-www-form-urlencoded")
-            .map_err(fail)?;
-        init.set_method("POST");
-        init.set_body(&JsValue::from_str(body));
-    }
-    init.set_headers(&headers);
-    init.set_signal(Some(&controller.signal()));
-    if send != Send::Cors {
-        // `keepalive` is not in web-sys's stable API; the dictionary member is standard.
-        let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
-    }
-    if send == Send::Opaque {
-        init.set_mode(web_sys::RequestMode::NoCors);
-    }
-    let request = Request::new_with_str_and_init(url, &init).map_err(fail)?;
-    let abort = controller.clone();
-    let _timeout = Timeout::new(timeout_ms, move || abort.abort());
-    let response: Response = JsFuture::from(super::global_fetch(&request))
-        .await
-        .map_err(fail)?
-        .unchecked_into();
-    let text = response.text().map_err(fail)?;
-    let text = JsFuture::from(text).await.map_err(fail)?;
-    let body = match text.dyn_ref::<js_sys::JsString>() {
-        Some(s) => {
-            limits::check(
-                s.length() as usize,
-                MAX_HTTP_BODY,
-                ErrorCode::Network,
-                "the authorization server's answer is too large",
-            )?;
-            String::from(s)
+) -> super::Boxed<'a, Result<Answer, Error>> {
+    Box::pin(async move {
+        let fail = |e: JsValue| {
+            Error::network("the authorization server could not be reached")
+                .with_cause(super::describe(&e))
+        };
+        let headers = Headers::new().map_err(fail)?;
+        headers.set("accept", "application/json").map_err(fail)?;
+        let controller = web_sys::AbortController::new().map_err(fail)?;
+        let init = RequestInit::new();
+        if let Some(body) = form {
+            headers
+                .set("content-type", "application/x-www-form-urlencoded")
+                .map_err(fail)?;
+            init.set_method("POST");
+            init.set_body(&JsValue::from_str(body));
         }
-        None => String::new(),
-    };
-    Ok(Answer {
-        status: response.status(),
-        body,
-        retry_after_ms: retry_after(&response.headers()),
+        init.set_headers(&headers);
+        init.set_signal(Some(&controller.signal()));
+        if send != Send::Cors {
+            // `keepalive` is not in web-sys's stable API; the dictionary member is standard.
+            let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
+        }
+        if send == Send::Opaque {
+            init.set_mode(web_sys::RequestMode::NoCors);
+        }
+        let request = Request::new_with_str_and_init(url, &init).map_err(fail)?;
+        let abort = controller.clone();
+        let _timeout = Timeout::new(timeout_ms, move || abort.abort());
+        let response: Response = JsFuture::from(super::global_fetch(&request))
+            .await
+            .map_err(fail)?
+            .unchecked_into();
+        let text = response.text().map_err(fail)?;
+        let text = JsFuture::from(text).await.map_err(fail)?;
+        let body = match text.dyn_ref::<js_sys::JsString>() {
+            Some(s) => {
+                limits::check(
+                    s.length() as usize,
+                    MAX_HTTP_BODY,
+                    ErrorCode::Network,
+                    "the authorization server's answer is too large",
+                )?;
+                String::from(s)
+            }
+            None => String::new(),
+        };
+        Ok(Answer {
+            status: response.status(),
+            body,
+            retry_after_ms: retry_after(&response.headers()),
+        })
     })
 }
 

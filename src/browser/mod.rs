@@ -15,6 +15,10 @@ pub mod timer;
 
 use wasm_bindgen::prelude::*;
 
+/// A boxed future: its state machine exists once in the wasm, however many flows await
+/// it (an `async fn` awaited from several places is otherwise inlined into each).
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
 #[wasm_bindgen]
 extern "C" {
     /// The global `fetch`, looked up at each call (so test doubles and polyfills apply);

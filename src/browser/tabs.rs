@@ -226,81 +226,89 @@ impl Tabs {
 
     /// Requests the lock `name`; with `wait_ms`, gives up waiting after that long and
     /// returns `None` (the caller may then steal it).
-    async fn acquire(&self, name: &str, steal: bool, wait_ms: Option<f64>) -> Option<LockGuard> {
-        let locks = self.locks.as_ref()?;
-        if self.locks_refused.get() {
-            return None;
-        }
-        let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
-        let hold = {
-            let release = release.clone();
-            js_sys::Promise::new(&mut move |resolve, _| {
-                *release.borrow_mut() = Some(resolve);
-            })
-        };
-        let granted_resolve: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
-        let granted = {
+    fn acquire<'a>(
+        &'a self,
+        name: &'a str,
+        steal: bool,
+        wait_ms: Option<f64>,
+    ) -> super::Boxed<'a, Option<LockGuard>> {
+        Box::pin(async move {
+            let locks = self.locks.as_ref()?;
+            if self.locks_refused.get() {
+                return None;
+            }
+            let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
+            let hold = {
+                let release = release.clone();
+                js_sys::Promise::new(&mut move |resolve, _| {
+                    *release.borrow_mut() = Some(resolve);
+                })
+            };
+            let granted_resolve: Rc<RefCell<Option<js_sys::Function>>> =
+                Rc::new(RefCell::new(None));
+            let granted = {
+                let g = granted_resolve.clone();
+                js_sys::Promise::new(&mut move |resolve, _| {
+                    *g.borrow_mut() = Some(resolve);
+                })
+            };
             let g = granted_resolve.clone();
-            js_sys::Promise::new(&mut move |resolve, _| {
-                *g.borrow_mut() = Some(resolve);
-            })
-        };
-        let g = granted_resolve.clone();
-        let callback = Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
-            if let Some(resolve) = g.borrow_mut().take() {
-                let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::TRUE);
-            }
-            hold
-        });
-        let options = js_sys::Object::new();
-        let controller = web_sys::AbortController::new().ok();
-        if steal {
-            let _ = js_sys::Reflect::set(&options, &"steal".into(), &JsValue::TRUE);
-        } else if let (Some(c), Some(_)) = (&controller, wait_ms) {
-            let _ = js_sys::Reflect::set(&options, &"signal".into(), &c.signal());
-        }
-        // A rejected request is expected (aborted after the wait, stolen by another tab) or
-        // a refusal (the browser will not grant this lock at all): either way the grant is
-        // settled as "not won", so that nothing waits for a grant that cannot come.
-        let refused = self.locks_refused.clone();
-        let not_granted = granted_resolve.clone();
-        let done = match locks.request(name, &options, callback.unchecked_ref()) {
-            Ok(p) => p,
-            Err(e) => js_sys::Promise::reject(&e),
-        };
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = JsFuture::from(done).await {
-                let name = js_sys::Reflect::get(&e, &"name".into())
-                    .ok()
-                    .and_then(|n| n.as_string());
-                if matches!(name.as_deref(), Some("NotSupportedError" | "SecurityError")) {
-                    refused.set(true);
+            let callback = Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
+                if let Some(resolve) = g.borrow_mut().take() {
+                    let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::TRUE);
                 }
-                if let Some(resolve) = not_granted.borrow_mut().take() {
-                    let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::FALSE);
+                hold
+            });
+            let options = js_sys::Object::new();
+            let controller = web_sys::AbortController::new().ok();
+            if steal {
+                let _ = js_sys::Reflect::set(&options, &"steal".into(), &JsValue::TRUE);
+            } else if let (Some(c), Some(_)) = (&controller, wait_ms) {
+                let _ = js_sys::Reflect::set(&options, &"signal".into(), &c.signal());
+            }
+            // A rejected request is expected (aborted after the wait, stolen by another tab) or
+            // a refusal (the browser will not grant this lock at all): either way the grant is
+            // settled as "not won", so that nothing waits for a grant that cannot come.
+            let refused = self.locks_refused.clone();
+            let not_granted = granted_resolve.clone();
+            let done = match locks.request(name, &options, callback.unchecked_ref()) {
+                Ok(p) => p,
+                Err(e) => js_sys::Promise::reject(&e),
+            };
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = JsFuture::from(done).await {
+                    let name = js_sys::Reflect::get(&e, &"name".into())
+                        .ok()
+                        .and_then(|n| n.as_string());
+                    if matches!(name.as_deref(), Some("NotSupportedError" | "SecurityError")) {
+                        refused.set(true);
+                    }
+                    if let Some(resolve) = not_granted.borrow_mut().take() {
+                        let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::FALSE);
+                    }
                 }
+            });
+            let won = match wait_ms {
+                None => matches!(JsFuture::from(granted).await, Ok(v) if v.is_truthy()),
+                Some(ms) => {
+                    let (timeout, _timer) = deadline(ms);
+                    let race = js_sys::Promise::race(&js_sys::Array::of2(&granted, &timeout));
+                    matches!(JsFuture::from(race).await, Ok(v) if v.is_truthy())
+                }
+            };
+            if !won {
+                if let Some(c) = controller {
+                    c.abort();
+                }
+                // Granted at the very moment we gave up: release it at once.
+                if let Some(r) = release.borrow_mut().take() {
+                    let _ = r.call0(&JsValue::UNDEFINED);
+                }
+                return None;
             }
-        });
-        let won = match wait_ms {
-            None => matches!(JsFuture::from(granted).await, Ok(v) if v.is_truthy()),
-            Some(ms) => {
-                let (timeout, _timer) = deadline(ms);
-                let race = js_sys::Promise::race(&js_sys::Array::of2(&granted, &timeout));
-                matches!(JsFuture::from(race).await, Ok(v) if v.is_truthy())
-            }
-        };
-        if !won {
-            if let Some(c) = controller {
-                c.abort();
-            }
-            // Granted at the very moment we gave up: release it at once.
-            if let Some(r) = release.borrow_mut().take() {
-                let _ = r.call0(&JsValue::UNDEFINED);
-            }
-            return None;
-        }
-        let release = release.borrow_mut().take()?;
-        Some(LockGuard { release })
+            let release = release.borrow_mut().take()?;
+            Some(LockGuard { release })
+        })
     }
 
     /// Takes the refresh lock, waiting at most `wait_ms` for a tab that holds it. A holder
@@ -362,31 +370,39 @@ impl Tabs {
 
     /// Sends `msg` and waits (at most `wait_ms`) for `peers` answers; returns the record
     /// from the first `Have` answer.
-    async fn gather(&self, msg: Msg, n: u32, peers: usize, wait_ms: f64) -> Option<String> {
-        let slot: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
-        let settled = {
-            let slot = slot.clone();
-            js_sys::Promise::new(&mut move |resolve, _| {
-                *slot.borrow_mut() = Some(resolve);
-            })
-        };
-        let resolve = slot.borrow_mut().take();
-        *self.question.borrow_mut() = Some(Question {
-            n,
-            from: Vec::new(),
-            record: None,
-            expected: peers,
-            resolve,
-        });
-        self.post(&msg);
-        // Answers arrive as tasks and settle the question; a tab that never answers
-        // (frozen, closing) costs at most `wait_ms`.
-        let (timeout, _timer) = deadline(wait_ms);
-        let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
-            &settled, &timeout,
-        )))
-        .await;
-        self.question.borrow_mut().take().and_then(|q| q.record)
+    fn gather(
+        &self,
+        msg: Msg,
+        n: u32,
+        peers: usize,
+        wait_ms: f64,
+    ) -> super::Boxed<'_, Option<String>> {
+        Box::pin(async move {
+            let slot: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
+            let settled = {
+                let slot = slot.clone();
+                js_sys::Promise::new(&mut move |resolve, _| {
+                    *slot.borrow_mut() = Some(resolve);
+                })
+            };
+            let resolve = slot.borrow_mut().take();
+            *self.question.borrow_mut() = Some(Question {
+                n,
+                from: Vec::new(),
+                record: None,
+                expected: peers,
+                resolve,
+            });
+            self.post(&msg);
+            // Answers arrive as tasks and settle the question; a tab that never answers
+            // (frozen, closing) costs at most `wait_ms`.
+            let (timeout, _timer) = deadline(wait_ms);
+            let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
+                &settled, &timeout,
+            )))
+            .await;
+            self.question.borrow_mut().take().and_then(|q| q.record)
+        })
     }
 
     /// The barrier: every live tab has delivered what it posted before now.

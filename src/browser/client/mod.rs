@@ -354,16 +354,18 @@ impl TokenClient {
     /// removes it from the address bar, exchanges the code, checks the ID token and stores
     /// the tokens. `Ok(false)` when the page URL carries no authorization response; on an
     /// error nothing stored changes.
-    pub async fn handle_redirect(&self) -> Result<bool, Error> {
-        let inner = self.inner.clone();
-        let clock = move || inner.now();
-        match self.inner.signin.complete(&clock).await? {
-            Some(response) => {
-                self.set_tokens(response);
-                Ok(true)
+    pub fn handle_redirect(&self) -> crate::browser::Boxed<'_, Result<bool, Error>> {
+        Box::pin(async move {
+            let inner = self.inner.clone();
+            let clock = move || inner.now();
+            match self.inner.signin.complete(&clock).await? {
+                Some(response) => {
+                    self.set_tokens(response);
+                    Ok(true)
+                }
+                None => Ok(false),
             }
-            None => Ok(false),
-        }
+        })
     }
 
     /// The ID token's payload: checked (`iss`, `aud`, `exp`, `nonce`) when it arrived,

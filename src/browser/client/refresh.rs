@@ -98,27 +98,32 @@ impl Inner {
         // The lock is released here, after the new tokens were announced.
     }
 
-    pub(super) async fn authorize(self: Rc<Self>, force: Option<String>) -> Result<String, Error> {
-        let mut joined = false;
-        for _ in 0..4 {
-            let now = self.now();
-            let (actions, demand) = self
-                .session
-                .borrow_mut()
-                .demand(now, force.as_deref(), joined);
-            self.perform(actions);
-            match demand {
-                Demand::Ready(token) => return Ok(token),
-                Demand::Fail(e) => return Err(e),
-                Demand::Wait => {
-                    let pending = self.refresh.borrow().clone();
-                    if let Some(p) = pending {
-                        let _ = JsFuture::from(p).await;
+    pub(super) fn authorize(
+        self: Rc<Self>,
+        force: Option<String>,
+    ) -> crate::browser::Boxed<'static, Result<String, Error>> {
+        Box::pin(async move {
+            let mut joined = false;
+            for _ in 0..4 {
+                let now = self.now();
+                let (actions, demand) =
+                    self.session
+                        .borrow_mut()
+                        .demand(now, force.as_deref(), joined);
+                self.perform(actions);
+                match demand {
+                    Demand::Ready(token) => return Ok(token),
+                    Demand::Fail(e) => return Err(e),
+                    Demand::Wait => {
+                        let pending = self.refresh.borrow().clone();
+                        if let Some(p) = pending {
+                            let _ = JsFuture::from(p).await;
+                        }
+                        joined = true;
                     }
-                    joined = true;
                 }
             }
-        }
-        Err(Error::network("the token could not be refreshed"))
+            Err(Error::network("the token could not be refreshed"))
+        })
     }
 }
