@@ -15,6 +15,8 @@ fn session() -> Session {
         session_lead_ms: 60_000.0,
         max_session_age_ms: None,
         app: None,
+        issuer: None,
+        client_id: None,
     })
 }
 

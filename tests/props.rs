@@ -187,11 +187,11 @@ proptest! {
     /// on the timer's account.
     #[test]
     fn session_keeps_its_promises(steps in proptest::collection::vec(step(), 1..80), seed in any::<u64>()) {
-        let mut s = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed, session_lead_ms: 60_000.0, max_session_age_ms: None, app: None });
+        let mut s = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed, session_lead_ms: 60_000.0, max_session_age_ms: None, app: None, issuer: None, client_id: None });
         let mut now = 1_700_000_000_000.0;
         let mut in_flight = false;
         let mut issued = 0u32;
-        let mut other = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed: seed ^ 1, session_lead_ms: 60_000.0, max_session_age_ms: None, app: None });
+        let mut other = Session::new(Config { lead_ms: 60_000.0, refresh: RefreshMode::Endpoint, seed: seed ^ 1, session_lead_ms: 60_000.0, max_session_age_ms: None, app: None, issuer: None, client_id: None });
         let check = |actions: &[Action], in_flight: &mut bool, signed_in: bool| -> Result<(), TestCaseError> {
             for a in actions {
                 if let Action::Refresh(_) = a {

@@ -24,6 +24,8 @@ fn cfg(max_age_ms: Option<f64>) -> Config {
         session_lead_ms: 60_000.0,
         max_session_age_ms: max_age_ms,
         app: None,
+        issuer: None,
+        client_id: None,
     }
 }
 

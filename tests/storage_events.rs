@@ -14,6 +14,8 @@ fn signed_in() -> Session {
         session_lead_ms: 60_000.0,
         max_session_age_ms: None,
         app: Some("app-1".into()),
+        issuer: None,
+        client_id: None,
     });
     let r = TokenResponse::parse(r#"{"access_token":"a","refresh_token":"r","expires_in":600}"#)
         .unwrap();

@@ -11,8 +11,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
 
-/// How long a token or revocation request may take.
-pub const REQUEST_TIMEOUT_MS: f64 = 10_000.0;
+use crate::core::policy;
+pub use crate::core::policy::REQUEST_TIMEOUT_MS;
 
 /// A finished HTTP exchange: status, body text and the `Retry-After` header in ms.
 pub struct Answer {
@@ -26,16 +26,7 @@ pub struct Answer {
 
 fn retry_after(headers: &Headers) -> Option<f64> {
     let v = headers.get("retry-after").ok().flatten()?;
-    let v = v.trim();
-    if let Some(secs) = crate::core::json::parse_number(v) {
-        return Some(secs.max(0.0) * 1000.0);
-    }
-    let at = js_sys::Date::parse(v);
-    if at.is_finite() {
-        Some((at - js_sys::Date::now()).max(0.0))
-    } else {
-        None
-    }
+    policy::retry_after_ms(&v, js_sys::Date::now(), js_sys::Date::parse)
 }
 
 /// POSTs a form and reads the answer, with a timeout. Fails only when no HTTP answer

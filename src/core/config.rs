@@ -118,6 +118,8 @@ pub fn check(given: &Given<'_>, seed: u64) -> Result<Checked, Error> {
             session_lead_ms: given.session_ending_lead_seconds * 1000.0,
             max_session_age_ms: given.max_session_age_seconds.map(|s| s * 1000.0),
             app,
+            issuer: given.issuer.map(str::to_string),
+            client_id: given.client_id.map(str::to_string),
         },
         storage_key,
     })

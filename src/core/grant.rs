@@ -99,6 +99,61 @@ pub fn revocation_form(refresh_token: &str, client_id: Option<&str>) -> String {
     form_encode(&form)
 }
 
+/// How a refresh gets its new tokens, decided from the options and what is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshPlan {
+    /// Call the app's `refresh` function with the refresh token (if any).
+    AppFunction,
+    /// Find the token endpoint in the provider's metadata first, then plan again.
+    Discover,
+    /// POST this form to this token endpoint.
+    Request {
+        /// The token endpoint.
+        url: String,
+        /// The form (RFC 6749 §6).
+        form: String,
+    },
+    /// It cannot: the refresh fails this way.
+    Fail(Failure, Error),
+}
+
+/// Plans a refresh: the app's function wins; else the token endpoint (explicit, or
+/// `discovered`, or to be discovered when an issuer is known) with the refresh token.
+pub fn refresh_plan(
+    app_function: bool,
+    endpoint: Option<&str>,
+    can_discover: bool,
+    refresh_token: Option<&str>,
+    client_id: Option<&str>,
+) -> RefreshPlan {
+    if app_function {
+        return RefreshPlan::AppFunction;
+    }
+    let fail = |m: &'static str| {
+        RefreshPlan::Fail(Failure::Terminal, Error::new(ErrorCode::InvalidGrant, m))
+    };
+    match (endpoint, refresh_token) {
+        (Some(url), Some(rt)) => RefreshPlan::Request {
+            url: url.to_string(),
+            form: refresh_form(rt, client_id),
+        },
+        (Some(_), None) => fail("there is no refresh token"),
+        (None, Some(_)) if can_discover => RefreshPlan::Discover,
+        (None, _) => fail("this client cannot refresh"),
+    }
+}
+
+/// What a failure of the app's own `refresh` function means: terminal when its code says
+/// the grant or client is not good, otherwise worth trying again.
+pub fn app_refresh_failure(e: Error) -> (Failure, Error) {
+    let failure = if is_terminal(&e.code) {
+        Failure::Terminal
+    } else {
+        Failure::Transient(None)
+    };
+    (failure, e)
+}
+
 /// What to do after a revocation request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Revocation {
@@ -197,6 +252,49 @@ mod tests {
             panic!("unreachable twice is a failure")
         };
         assert_eq!(e.code, ErrorCode::RevocationFailed);
+    }
+
+    #[test]
+    fn refreshes_are_planned_from_the_options() {
+        assert_eq!(
+            refresh_plan(true, None, false, None, None),
+            RefreshPlan::AppFunction
+        );
+        assert_eq!(
+            refresh_plan(false, Some("https://as/t"), false, Some("rt"), Some("spa")),
+            RefreshPlan::Request {
+                url: "https://as/t".into(),
+                form: "grant_type=refresh_token&refresh_token=rt&client_id=spa".into()
+            }
+        );
+        assert_eq!(
+            refresh_plan(false, None, true, Some("rt"), None),
+            RefreshPlan::Discover
+        );
+        let code = |p: RefreshPlan| match p {
+            RefreshPlan::Fail(Failure::Terminal, e) => e.code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            code(refresh_plan(false, None, true, None, None)),
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            code(refresh_plan(false, Some("https://as/t"), false, None, None)),
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            code(refresh_plan(false, None, false, Some("rt"), None)),
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            app_refresh_failure(Error::new(ErrorCode::InvalidGrant, "x")).0,
+            Failure::Terminal
+        );
+        assert_eq!(
+            app_refresh_failure(Error::network("x")).0,
+            Failure::Transient(None)
+        );
     }
 
     #[test]

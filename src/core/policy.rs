@@ -186,6 +186,26 @@ pub fn backoff(
     wait.max(0.0)
 }
 
+/// How long a token, revocation or discovery request may take before it is abandoned (a
+/// server that never answers cannot hold a refresh, or the refresh lock, for ever).
+pub const REQUEST_TIMEOUT_MS: f64 = 10_000.0;
+
+/// How long the tabs barrier and the start-up question wait for tabs that do not answer
+/// (frozen, closing).
+pub const TABS_WAIT_MS: f64 = 1_000.0;
+
+/// `Retry-After` (RFC 9110 §10.2.3) as ms from `now`: delay-seconds, or an HTTP date
+/// (parsed by `parse_date`, ms since the epoch, NaN when it is not one). `None` for
+/// anything else; a date in the past is 0.
+pub fn retry_after_ms(value: &str, now: f64, parse_date: impl FnOnce(&str) -> f64) -> Option<f64> {
+    let v = value.trim();
+    if let Some(secs) = super::json::parse_number(v) {
+        return Some(secs.max(0.0) * 1000.0);
+    }
+    let at = parse_date(v);
+    at.is_finite().then(|| (at - now).max(0.0))
+}
+
 /// Longest wait for another tab's refresh lock before taking it over.
 pub const LOCK_WAIT_MAX_MS: f64 = 10_000.0;
 
@@ -370,5 +390,22 @@ mod tests {
             let x = r.next_f64();
             assert!((0.0..1.0).contains(&x));
         }
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        let never = |_: &str| f64::NAN;
+        assert_eq!(retry_after_ms("5", 0.0, never), Some(5_000.0));
+        assert_eq!(retry_after_ms(" 0 ", 0.0, never), Some(0.0));
+        assert_eq!(retry_after_ms("-3", 0.0, never), Some(0.0));
+        assert_eq!(retry_after_ms("soon", 0.0, never), None);
+        assert_eq!(
+            retry_after_ms("a date", 1_000.0, |_| 4_000.0),
+            Some(3_000.0)
+        );
+        assert_eq!(
+            retry_after_ms("a past date", 9_000.0, |_| 4_000.0),
+            Some(0.0)
+        );
     }
 }

@@ -20,8 +20,7 @@ use crate::core::error::{Error, ErrorCode};
 use crate::core::grant;
 use crate::core::jwt::{self, Claims};
 use crate::core::oidc;
-use crate::core::policy;
-use crate::core::refreshed_id_token;
+use crate::core::policy::{self, TABS_WAIT_MS};
 use crate::core::session::{Action, Demand, Event, EventKind, Failure, Session, Status};
 use crate::core::tokens::TokenResponse;
 use std::cell::{Cell, RefCell};
@@ -43,9 +42,6 @@ pub type RefreshFn = Rc<dyn Fn(Option<String>) -> RefreshFuture>;
 
 /// A clock in ms since the epoch.
 pub type Clock = Rc<dyn Fn() -> f64>;
-
-/// How long the barrier and the start-up question wait for tabs that do not answer.
-const TABS_WAIT_MS: f64 = 1_000.0;
 
 /// Why `fetch` failed.
 #[derive(Debug)]

@@ -38,62 +38,38 @@ impl Inner {
                 .tokens()
                 .and_then(|t| t.refresh_token.clone());
         }
-        let explicit = self.provider.explicit_token_endpoint().map(str::to_string);
-        let token_endpoint = match (&self.refresh_fn, &explicit) {
-            (None, None) if self.provider.issuer().is_some() && refresh_token.is_some() => {
-                match self.provider.token_endpoint().await {
-                    Ok(url) => Some(url),
-                    Err(e) => {
-                        let failure = Err((Failure::Transient(None), e));
-                        self.step(|s, now| s.refresh_done(now, Some(failure)));
-                        return;
-                    }
-                }
-            }
-            _ => explicit,
+        // The core plans the request; discovery, when it says so, comes first.
+        let client_id = self.provider.client_id();
+        let can_discover = self.provider.issuer().is_some();
+        let plan = |endpoint: Option<&str>| {
+            grant::refresh_plan(
+                self.refresh_fn.is_some(),
+                endpoint,
+                can_discover,
+                refresh_token.as_deref(),
+                client_id,
+            )
         };
-        let result = match (&self.refresh_fn, &token_endpoint) {
-            (Some(f), _) => f(refresh_token).await.map_err(|e| {
-                let failure = if grant::is_terminal(&e.code) {
-                    Failure::Terminal
-                } else {
-                    Failure::Transient(None)
-                };
-                (failure, e)
-            }),
-            (None, Some(url)) => match &refresh_token {
-                Some(rt) => {
-                    let form = grant::refresh_form(rt, self.provider.client_id());
-                    http::token_request(url, &form).await
-                }
-                None => Err((
-                    Failure::Terminal,
-                    Error::new(ErrorCode::InvalidGrant, "there is no refresh token"),
-                )),
-            },
-            (None, None) => Err((
+        let mut planned = plan(self.provider.explicit_token_endpoint());
+        if planned == grant::RefreshPlan::Discover {
+            planned = match self.provider.token_endpoint().await {
+                Ok(url) => plan(Some(&url)),
+                Err(e) => grant::RefreshPlan::Fail(Failure::Transient(None), e),
+            };
+        }
+        let result = match (planned, &self.refresh_fn) {
+            (grant::RefreshPlan::AppFunction, Some(f)) => f(refresh_token.clone())
+                .await
+                .map_err(grant::app_refresh_failure),
+            (grant::RefreshPlan::Request { url, form }, _) => {
+                http::token_request(&url, &form).await
+            }
+            (grant::RefreshPlan::Fail(failure, e), _) => Err((failure, e)),
+            (_, _) => Err((
                 Failure::Terminal,
                 Error::new(ErrorCode::InvalidGrant, "this client cannot refresh"),
             )),
         };
-        // An ID token in the answer must be the session's user, issuer and client.
-        let result = result.and_then(|resp| {
-            if let Some(id_token) = &resp.id_token {
-                let previous = self
-                    .session
-                    .borrow()
-                    .tokens()
-                    .and_then(|t| t.id_token.clone());
-                refreshed_id_token::check(
-                    id_token,
-                    previous.as_deref(),
-                    self.provider.issuer(),
-                    self.provider.client_id(),
-                )
-                .map_err(|e| (Failure::Terminal, e))?;
-            }
-            Ok(resp)
-        });
         self.step(|s, now| s.refresh_done(now, Some(result)));
         // The lock is released here, after the new tokens were announced.
     }

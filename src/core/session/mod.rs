@@ -44,6 +44,10 @@ pub struct Config {
     /// The app the session belongs to (see [`crate::core::config::app_id`]): written into
     /// every record, and records of other apps are not adopted.
     pub app: Option<String>,
+    /// The configured issuer: a refreshed ID token must name it (`iss`).
+    pub issuer: Option<String>,
+    /// The client id: a refreshed ID token must be meant for it (`aud`).
+    pub client_id: Option<String>,
 }
 
 pub use super::events::*;
@@ -379,6 +383,8 @@ pub(crate) mod testing {
             session_lead_ms: 60_000.0,
             max_session_age_ms: None,
             app: None,
+            issuer: None,
+            client_id: None,
         }
     }
 
