@@ -11,6 +11,10 @@ use super::error::{Error, ErrorCode};
 use super::policy::{self, Rng};
 use super::tokens::{TokenResponse, TokenSet};
 
+/// The message of a refresh failure with no readable answer once the access token has
+/// expired (see [`Session::refresh_done`]).
+pub const UNREADABLE_AFTER_EXPIRY: &str = "the access token expired and the token endpoint's answer could not be read: it may lack CORS headers for this page's origin, or the server is unreachable";
+
 /// How the session can get new tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshMode {
@@ -220,6 +224,9 @@ pub struct Session {
     failures: u32,
     retry_at: Option<f64>,
     expired_reported: bool,
+    /// A refresh failure after the access token expired was reported (once per run of
+    /// failures; see [`Session::refresh_done`]).
+    expired_failure_reported: bool,
     storage_failed: bool,
     last_error: Option<Error>,
     /// `sessionEnding` was emitted for this session.
@@ -242,6 +249,7 @@ impl Session {
             failures: 0,
             retry_at: None,
             expired_reported: false,
+            expired_failure_reported: false,
             storage_failed: false,
             last_error: None,
             ending_reported: false,
@@ -379,6 +387,7 @@ impl Session {
         self.failures = 0;
         self.retry_at = None;
         self.expired_reported = false;
+        self.expired_failure_reported = false;
         self.last_error = None;
     }
 
@@ -392,6 +401,7 @@ impl Session {
         self.failures = 0;
         self.retry_at = None;
         self.ending_reported = false;
+        self.expired_failure_reported = false;
         out.push(Action::Clear);
         if announce {
             out.push(Action::Announce(Announce::SignedOut(reason)));
@@ -529,9 +539,14 @@ impl Session {
     /// its `WWW-Authenticate` header (`None`: absent or not readable). Whether to refresh
     /// (or take the token that already replaced `used`) and retry once. A refresh is
     /// forced at most once per access token, only when it can help (RFC 6750 §3.1), and
-    /// never during a backoff. `retry` says the 401 answered the retry itself: then
-    /// nothing is retried, and that token forces no refresh later either, so an API
-    /// that always answers 401 costs one token request per access token, not per call.
+    /// never during a backoff; a 401 for a token whose forced refresh is still in flight
+    /// (several calls sent with it) joins that refresh and retries too. `retry` says the
+    /// 401 answered a retry: when a newer token has arrived meanwhile (another tab
+    /// rotated it away while the retry was under way, and the server deleted it, as
+    /// Django OAuth Toolkit does) the answer is to retry with that one, at most
+    /// [`policy::MAX_401_RETRIES`] times per call, without a refresh; otherwise nothing is
+    /// retried and that token forces no refresh later either, so an API that always
+    /// answers 401 costs one token request per access token, not per call.
     pub fn unauthorized(
         &mut self,
         now: f64,
@@ -539,7 +554,11 @@ impl Session {
         challenge: Option<&str>,
         retry: bool,
     ) -> bool {
+        let replaced = self.tokens.as_ref().is_some_and(|t| t.access_token != used);
         if retry {
+            if replaced {
+                return policy::refresh_can_help(challenge);
+            }
             self.spent_401 = Some(used.to_string());
             return false;
         }
@@ -548,7 +567,8 @@ impl Session {
         }
         let Some(t) = &self.tokens else { return false };
         if self.spent_401.as_deref() == Some(t.access_token.as_str()) {
-            return false;
+            // Its forced refresh is still in flight: wait for it with the others.
+            return !replaced && self.refreshing.as_deref() == Some(used);
         }
         if t.access_token != used {
             // Already replaced (here or in another tab): retry with the new token.
@@ -572,6 +592,15 @@ impl Session {
 
     /// The refresh finished: with new tokens, a failure, or (`None`) without sending
     /// anything because another tab had already refreshed.
+    ///
+    /// A terminal failure ends the session (`signedOut`, `invalid_grant`). A transient one
+    /// never does: the tokens are kept and the refresh is retried after a backoff. While
+    /// the access token is valid every transient failure is an `error` event. Once it has
+    /// expired, the app hears of the run of failures once: `expired`, and one `error`
+    /// whose message names the likely cause ([`UNREADABLE_AFTER_EXPIRY`] when no answer
+    /// could be read); later failures are not reported again (`accessToken()` rejects with
+    /// that error), the backoff grows to its cap (`online` cuts it short), and the status
+    /// stays `signedIn` with `expiresAt` in the past. A refresh that succeeds ends the run.
     pub fn refresh_done(
         &mut self,
         now: f64,
@@ -633,13 +662,44 @@ impl Session {
                 let left = self.expires_at().map(|x| x - now).filter(|l| *l > 0.0);
                 let wait = policy::backoff(self.failures, self.rng.next_f64(), retry_after, left);
                 self.retry_at = Some(now + wait);
+                // While the token is valid every failure is reported (the app may want to
+                // show a flaky network). Once it has expired, the run of failures is
+                // reported once, with its likely cause; the session is kept and retried
+                // with the backoff (a real outage recovers), until a refresh succeeds.
+                let expired = self.tokens.as_ref().is_some_and(|t| t.expired(now));
+                let e = if expired {
+                    self.failure_after_expiry(e)
+                } else {
+                    e
+                };
                 self.last_error = Some(e.clone());
                 out.push(self.event(EventKind::Change));
-                out.push(self.error_event(e));
+                if !expired || !self.expired_failure_reported {
+                    self.expired_failure_reported = expired;
+                    out.push(self.error_event(e));
+                }
                 out.extend(self.wake(now));
             }
         }
         out
+    }
+
+    /// The error a transient refresh failure is reported with once the access token has
+    /// expired. A failure with no readable HTTP answer at the token endpoint (the browser's
+    /// network error) names its likely cause: a server that answers without CORS headers
+    /// for this page (its refusals, and maybe its successes, are unreadable), or one that
+    /// cannot be reached. Other failures (5xx, 429, an app's refresh function) keep theirs.
+    fn failure_after_expiry(&self, e: Error) -> Error {
+        if self.cfg.refresh != RefreshMode::Endpoint
+            || e.code != ErrorCode::Network
+            || e.server.is_some()
+        {
+            return e;
+        }
+        Error {
+            message: UNREADABLE_AFTER_EXPIRY.to_string(),
+            ..e
+        }
     }
 
     /// Another tab announced tokens (or storage holds a record another tab wrote).
@@ -1312,5 +1372,203 @@ mod tests {
         let mut s = Session::new(cfg(RefreshMode::Endpoint));
         assert_eq!(s.persist_failed(Error::storage("quota")).len(), 1);
         assert!(s.persist_failed(Error::storage("quota")).is_empty());
+    }
+
+    fn unreadable() -> (Failure, Error) {
+        (
+            Failure::Transient(None),
+            Error::network("the authorization server could not be reached")
+                .with_cause("TypeError: Failed to fetch"),
+        )
+    }
+
+    fn errors(actions: &[Action]) -> Vec<Error> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Emit(e) if e.kind == EventKind::Error => e.error.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Drives a session whose token endpoint never gives a readable answer from `from` to
+    /// `until` (ms), waking it when it asks and a caller every 250 ms; returns every action
+    /// and the number of token requests.
+    fn failing_refreshes(s: &mut Session, from: f64, until: f64) -> (Vec<Action>, usize) {
+        let mut all = Vec::new();
+        let mut requests = 0;
+        let mut now = from;
+        while now < until {
+            let mut actions = s.wake(now);
+            actions.extend(s.demand(now, None, false).0);
+            for a in actions {
+                if let Action::Refresh(_) = a {
+                    requests += 1;
+                    all.extend(s.refresh_done(now + 20.0, Some(Err(unreadable()))));
+                }
+                all.push(a);
+            }
+            now = s
+                .next_wakeup()
+                .unwrap_or(f64::INFINITY)
+                .min(now + 250.0)
+                .max(now + 1.0);
+        }
+        (all, requests)
+    }
+
+    #[test]
+    fn unreadable_answers_after_expiry_are_reported_once_with_their_cause() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        let (before, _) = failing_refreshes(&mut s, 0.0, 3_999.0);
+        // While the token is valid, every failure is reported, as the shell said it.
+        let early = errors(&before);
+        assert!(!early.is_empty());
+        assert!(early.iter().all(|e| !e.message.contains("CORS")));
+        let (after, requests) = failing_refreshes(&mut s, 3_999.0, 3_600_000.0);
+        let named = errors(&after);
+        assert_eq!(named.len(), 1, "one error for the whole run after expiry");
+        assert_eq!(named[0].code, ErrorCode::Network);
+        assert_eq!(named[0].message, UNREADABLE_AFTER_EXPIRY);
+        assert_eq!(
+            named[0].cause.as_deref(),
+            Some("TypeError: Failed to fetch")
+        );
+        let expired = after
+            .iter()
+            .filter(|a| matches!(a, Action::Emit(e) if e.kind == EventKind::Expired))
+            .count();
+        assert_eq!(expired, 1);
+        // Not signed out: a network failure may be an outage that ends.
+        assert!(kinds(&after)
+            .iter()
+            .all(|k| !k.starts_with("signedOut") && k != "clear"));
+        assert_eq!(s.status(), Status::SignedIn);
+        assert!(s.expires_at().is_some_and(|e| e < 3_600_000.0));
+        // The backoff grows to its cap (30–60 s with its jitter): not a storm, but tries
+        // all along, so that an outage that ends is noticed.
+        let most = (3_600_000.0 / (policy::BACKOFF_CAP_MS / 2.0)) as usize + 10;
+        assert!(
+            (50..=most).contains(&requests),
+            "{requests} token requests in an hour"
+        );
+        // Callers get the named error.
+        let (_, d) = s.demand(3_600_000.0, None, true);
+        assert!(matches!(d, Demand::Fail(e) if e.message == UNREADABLE_AFTER_EXPIRY));
+    }
+
+    #[test]
+    fn an_outage_after_expiry_recovers_and_a_later_run_is_reported_again() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        let (_, _) = failing_refreshes(&mut s, 0.0, 30_000.0);
+        // Back online: the next try is now, and it succeeds.
+        let a = s.online(30_000.0);
+        assert_eq!(kinds(&a), ["refresh:r1", "change"]);
+        let a = s.refresh_done(30_050.0, Some(Ok(resp("a2", Some("r2"), 4.0))));
+        assert_eq!(
+            kinds(&a),
+            ["persist", "announce:tokens", "refresh", "change"]
+        );
+        assert_eq!(s.status(), Status::SignedIn);
+        // The next run of failures after the next expiry is reported again, once.
+        let (after, _) = failing_refreshes(&mut s, 30_050.0, 200_000.0);
+        let named: Vec<Error> = errors(&after)
+            .into_iter()
+            .filter(|e| e.message == UNREADABLE_AFTER_EXPIRY)
+            .collect();
+        assert_eq!(named.len(), 1);
+        // A server that answers (5xx) after expiry keeps its own message, once too.
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
+        s.wake(5_000.0);
+        let e503 = Error::network("the token endpoint answered HTTP 503").with_server(
+            super::super::error::ServerCause {
+                status: Some(503),
+                ..Default::default()
+            },
+        );
+        let a = s.refresh_done(5_000.0, Some(Err((Failure::Transient(None), e503.clone()))));
+        assert_eq!(errors(&a), [e503]);
+    }
+
+    #[test]
+    fn concurrent_401s_for_one_token_join_its_forced_refresh() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+        // Two calls went out with a1; the first 401 forces the refresh.
+        assert!(s.unauthorized(10.0, "a1", None, false));
+        let (a, d) = s.demand(10.0, Some("a1"), false);
+        assert_eq!(kinds(&a), ["refresh:r1", "change"]);
+        assert_eq!(d, Demand::Wait);
+        // The second 401 comes while that refresh is in flight: it joins, no second refresh.
+        assert!(s.unauthorized(11.0, "a1", None, false));
+        let (a, d) = s.demand(11.0, Some("a1"), false);
+        assert!(a.is_empty());
+        assert_eq!(d, Demand::Wait);
+        s.refresh_done(20.0, Some(Ok(resp("a2", Some("r2"), 3600.0))));
+        assert_eq!(
+            s.demand(21.0, Some("a1"), true).1,
+            Demand::Ready("a2".into())
+        );
+        // A forced refresh that did not replace the token: a later 401 for it forces nothing.
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("b1", Some("r1"), 3600.0));
+        assert!(s.unauthorized(10.0, "b1", None, false));
+        s.demand(10.0, Some("b1"), false);
+        s.refresh_done(
+            20.0,
+            Some(Err((Failure::Transient(Some(0.0)), Error::network("x")))),
+        );
+        assert!(!s.unauthorized(100_000.0, "b1", None, false));
+    }
+
+    #[test]
+    fn a_retry_answered_401_for_a_token_another_tab_replaced_is_retried_with_the_newer_one() {
+        // Tab B holds a1; tab A rotates a1 → a2 → a3 and the server deletes each old one.
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let mut b = Session::new(cfg(RefreshMode::Endpoint));
+        let record = |out: &[Action]| match out.first() {
+            Some(Action::Persist(r)) => r.clone(),
+            _ => String::new(),
+        };
+        let rec1 = record(&a.set_tokens(0.0, resp("a1", Some("r1"), 3.0)));
+        b.adopt(1.0, &rec1);
+        a.wake(1_500.0);
+        let rec2 = record(&a.refresh_done(1_510.0, Some(Ok(resp("a2", Some("r2"), 3.0)))));
+        // B's call with a1 is answered 401; B has a2 by then: retry with it, no refresh.
+        b.adopt(1_520.0, &rec2);
+        assert!(b.unauthorized(1_600.0, "a1", None, false));
+        let (out, d) = b.demand(1_600.0, Some("a1"), false);
+        assert!(out.is_empty());
+        assert_eq!(d, Demand::Ready("a2".into()));
+        // While that retry is under way A rotates again; the retry is answered 401.
+        a.wake(3_100.0);
+        let rec3 = record(&a.refresh_done(3_110.0, Some(Ok(resp("a3", Some("r3"), 3.0)))));
+        b.adopt(3_120.0, &rec3);
+        assert!(b.unauthorized(3_200.0, "a2", None, true), "retried with a3");
+        let (out, d) = b.demand(3_200.0, Some("a2"), false);
+        assert!(out.is_empty(), "no refresh for it");
+        assert_eq!(d, Demand::Ready("a3".into()));
+        // A 401 for the retry with the token B still holds: nothing more (an API that
+        // always answers 401), and that token forces no refresh later.
+        assert!(!b.unauthorized(3_300.0, "a3", None, true));
+        assert!(!b.unauthorized(3_400.0, "a3", None, false));
+        // A retry's 401 that a new token cannot fix is not retried either.
+        b.adopt(
+            4_700.0,
+            &record(&{
+                a.wake(4_600.0);
+                a.refresh_done(4_610.0, Some(Ok(resp("a4", Some("r4"), 3.0))))
+            }),
+        );
+        assert!(!b.unauthorized(
+            4_800.0,
+            "a3",
+            Some(r#"Bearer error="insufficient_scope""#),
+            true
+        ));
     }
 }

@@ -151,12 +151,15 @@ export async function startStack({
 /**
  * startStack() with Django OAuth Toolkit as the authorization server (tests/servers/dot.mjs):
  * opaque access tokens, so the API introspects them. `cors`: 'django-cors-headers' (default)
- * or 'dot' (DOT's own allowed_origins only).
+ * or 'dot' (DOT's own allowed_origins only). `refreshTokenGracePeriodSeconds`: DOT's
+ * REFRESH_TOKEN_GRACE_PERIOD_SECONDS (default 0).
  */
-export async function startDotStack({ accessTokenTtl, cors, html, routes, app = true } = {}) {
+export async function startDotStack({
+  accessTokenTtl, cors, refreshTokenGracePeriodSeconds, html, routes, app = true,
+} = {}) {
   const started = [];
   try {
-    const auth = await startDotServer({ accessTokenTtl, cors });
+    const auth = await startDotServer({ accessTokenTtl, cors, refreshTokenGracePeriodSeconds });
     started.push(auth);
     const api = await startApi({ introspection: auth.introspection });
     started.push(api);
