@@ -42,6 +42,8 @@ describe('Django OAuth Toolkit: refresh, rotation and revocation', () => {
   // oidc-provider's grant revocation and fault injection.
   test('signOut() revokes the refresh token at the server', (t) => core.signOutRevokes(env(t)));
   test('dispose() stops refreshing', (t) => core.disposeStopsRefreshing(env(t)));
+  test('5 calls under way with an access token the server no longer accepts: one refresh, every call retried to 200',
+    (t) => core.concurrent401sShareOneRefresh(env(t)));
   // No grace period (DOT's default): the rotated refresh token is lost with the page.
   test('a page closed after the server rotated the refresh token, before the answer was stored: without a grace period the next page is signed out once (invalid_grant), cleanly',
     (t) => core.closedMidRefreshWithoutGraceEndsOnce(env(t)));

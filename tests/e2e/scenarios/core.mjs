@@ -817,3 +817,40 @@ export async function refusedRefreshWithoutCorsIsReported(env) {
     assert.equal(auth.stats.invalidGrant, requests, 'the server refused each one');
   });
 }
+
+// Django OAuth Toolkit (opaque tokens: the API asks the server). Several calls are under
+// way with an access token the server no longer accepts, as when another tab's rotation
+// deleted it: here the server's token lives 2 s while the client was told 300 s. Every call
+// is answered 401; the first forces one refresh, the others wait for it, all retry and end 200.
+export async function concurrent401sShareOneRefresh(env) {
+  const { stack, assert, diagnostic } = env;
+  const { auth, api } = stack;
+  const calls = 5;
+  auth.setAccessTokenTtl(2);
+  await withPage(env, async (page) => {
+    const tokens = await auth.login();
+    auth.setAccessTokenTtl(300); // the refresh's token is good
+    const setAt = await page.evaluate(async ({ options, tokens: t }) => {
+      window.auth = await window.makeClient(options);
+      window.auth.setTokens({ ...t, expires_in: 300 });
+      return Date.now();
+    }, { options: { ...stack.clientOptions, storageKey: 'core-concurrent-401' }, tokens });
+    // Until the server's token has expired (a condition on the page's clock).
+    await pageTimePast(page, setAt + 2_500);
+    await auth.settled();
+    resetServers(stack);
+    const statuses = await page.evaluate(async ({ url, n }) => Promise.all(
+      Array.from({ length: n }, () => window.auth.fetch(url).then((r) => r.status, (e) => `rejected ${e.code}`)),
+    ), { url: `${api.url}/api/me`, n: calls });
+    const events = await eventsOf(page);
+    diagnostic(`concurrent 401s: statuses ${statuses.join(',')}; API 401 ${api.stats.unauthorized}, 200 ${api.stats.ok}; `
+      + `refresh requests ${auth.stats.refreshRequests} (ok ${auth.stats.refreshOk})`);
+    assert.deepEqual(statuses, Array(calls).fill(200), 'every call ends 200');
+    assert.equal(auth.stats.refreshRequests, 1, 'one refresh for all of them');
+    assert.equal(auth.stats.refreshOk, 1);
+    assert.equal(api.stats.unauthorized, calls, 'each call was answered 401 once');
+    assert.equal(api.stats.ok, calls, 'and 200 once');
+    assert.equal(count(events, 'refresh'), 1);
+    assert.equal(count(events, 'signedOut') + count(events, 'error'), 0);
+  });
+}

@@ -150,10 +150,16 @@ export const startCalling = (tab, stack, everyMs = CALL_EVERY_MS) => tab.page.ev
 
 export const stopCalling = (tab) => tab.page.evaluate(stopLoop);
 
-/** Waits until every call this tab started has an answer. */
+/** Waits until every call this tab started has an answer; says what is missing if not. */
 export const waitCallsSettled = (tab, timeout = 20_000) => tab.page.waitForFunction(
   () => window.loop.settled === window.loop.sent, null, { timeout },
-);
+).catch(async (err) => {
+  const state = await tab.page.evaluate(() => ({
+    sent: window.loop.sent, settled: window.loop.settled, statuses: window.loop.statuses, net: window.tab.net,
+    status: window.auth.status, events: window.tab.events.slice(-10),
+  })).catch(() => null);
+  throw new Error(`calls did not settle in ${timeout} ms: ${JSON.stringify(state)}`, { cause: err });
+});
 
 export async function closeTabs(tabs) {
   await Promise.allSettled(tabs.map((tab) => tab.page.close()));
