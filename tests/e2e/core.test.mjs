@@ -24,6 +24,10 @@ describe('core client (Chromium)', () => {
   test('401 from the API: one refresh, one retry with the body; retryOn401: false', (t) => scenarios.retryOn401ReplaysBody(env(t)));
   test('signOut() revokes the refresh token at the server', (t) => scenarios.signOutRevokes(env(t)));
   test('dispose() stops refreshing', (t) => scenarios.disposeStopsRefreshing(env(t)));
+  // oidc-provider has no grace period: reusing the rotated (consumed) refresh token is
+  // invalid_grant and revokes the grant.
+  test('[chromium only] a page closed after the server rotated the refresh token: the next page is signed out once (invalid_grant), cleanly',
+    (t) => scenarios.closedMidRefreshWithoutGraceEndsOnce(env(t)));
 
   // ---- Chromium-only: Playwright's clock (not in the WebDriver subset) ----
   // A laptop sleep: the page's clock jumps past the access token's expiry. The client

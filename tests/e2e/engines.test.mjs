@@ -65,7 +65,8 @@ function cases() {
     // Every other shared scenario (new ones in core.mjs are picked up by themselves).
     const named = new Set(['refreshCadence', 'concurrentFetchesOneRefresh', 'corruptStoredRecord',
       // Written for Django OAuth Toolkit (tests/e2e/dot.test.mjs); the first needs Playwright's routing.
-      'closedMidRefreshKeepsSession', 'refusedRefreshWithoutCorsEnds']);
+      'closedMidRefreshKeepsSession', 'closedMidRefreshWithoutGraceEndsOnce', 'refusedRefreshWithoutCorsIsReported',
+      'concurrent401sShareOneRefresh']);
     for (const [fname, fn] of Object.entries(core ?? {})) {
       if (typeof fn === 'function' && fn.length === 1 && !named.has(fname) && !['installHelpers', 'claimsOf'].includes(fname)) {
         add(`core: ${fname}`, core, 'core.mjs', (env) => fn(env));

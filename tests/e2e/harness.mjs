@@ -151,12 +151,15 @@ export async function startStack({
 /**
  * startStack() with Django OAuth Toolkit as the authorization server (tests/servers/dot.mjs):
  * opaque access tokens, so the API introspects them. `cors`: 'django-cors-headers' (default)
- * or 'dot' (DOT's own allowed_origins only).
+ * or 'dot' (DOT's own allowed_origins only). `refreshTokenGracePeriodSeconds`: DOT's
+ * REFRESH_TOKEN_GRACE_PERIOD_SECONDS (default 0).
  */
-export async function startDotStack({ accessTokenTtl, cors, html, routes, app = true } = {}) {
+export async function startDotStack({
+  accessTokenTtl, cors, refreshTokenGracePeriodSeconds, html, routes, app = true,
+} = {}) {
   const started = [];
   try {
-    const auth = await startDotServer({ accessTokenTtl, cors });
+    const auth = await startDotServer({ accessTokenTtl, cors, refreshTokenGracePeriodSeconds });
     started.push(auth);
     const api = await startApi({ introspection: auth.introspection });
     started.push(api);
@@ -229,11 +232,39 @@ export async function resultPath(name) {
   return join(resultsDir, name);
 }
 
+const AUTH_COUNTERS = ['refreshRequests', 'refreshOk', 'invalidGrant', 'revocations', 'grantsRevoked'];
+const API_COUNTERS = ['ok', 'unauthorized'];
+
+/**
+ * Counts what a stack's servers saw over a whole suite, across the scenarios' resetStats():
+ * each reset first adds the counters to the totals. `totals()` gives them so far.
+ */
+export function countAcrossResets(stack) {
+  const totals = Object.fromEntries([...AUTH_COUNTERS, ...API_COUNTERS.map((k) => `api.${k}`)].map((k) => [k, 0]));
+  const keep = (server, keys, prefix) => {
+    const reset = server.resetStats.bind(server);
+    const add = () => { for (const k of keys) totals[`${prefix}${k}`] += server.stats[k] ?? 0; };
+    server.resetStats = (...args) => { add(); return reset(...args); };
+  };
+  keep(stack.auth, AUTH_COUNTERS, '');
+  keep(stack.api, API_COUNTERS, 'api.');
+  return {
+    totals() {
+      const now = { ...totals };
+      for (const k of AUTH_COUNTERS) now[k] += stack.auth.stats[k] ?? 0;
+      for (const k of API_COUNTERS) now[`api.${k}`] += stack.api.stats[k] ?? 0;
+      return now;
+    },
+  };
+}
+
 /**
  * The Chromium side of a shared-scenario suite, for use inside a `describe`: starts
  * `start()` (a stack) and a browser in before(), closes both in after() (also on failure),
  * keeps the pages' console in test-results/<name>.log, and gives each test the `env` the
  * scenarios take. `suite.stack` and `suite.context` are there for Chromium-only cases.
+ * At the end it prints what the servers counted over the suite (refreshes, rotations,
+ * invalid_grant, revocations, API 200s and 401s) to stderr and test-results/<name>.counts.json.
  */
 export function chromiumSuite(name, start) {
   const logs = [];
@@ -248,12 +279,22 @@ export function chromiumSuite(name, start) {
       diagnostic: (message) => t.diagnostic(message),
     }),
   };
+  let counted = null;
   before(async () => {
     suite.stack = await start();
+    counted = countAcrossResets(suite.stack);
     suite.context = await launchBrowser();
   });
   after(async () => {
     await writeFile(await resultPath(`${name}.log`), `${logs.join('\n')}\n`).catch(() => {});
+    if (counted) {
+      const t = counted.totals();
+      const server = suite.stack.auth.kind === 'dot' ? 'Django OAuth Toolkit' : 'oidc-provider';
+      process.stderr.write(`${name} (${server}) counted at the servers: refresh requests ${t.refreshRequests}, `
+        + `rotations ${t.refreshOk}, invalid_grant ${t.invalidGrant}, revocations ${t.revocations}, `
+        + `grants revoked ${t.grantsRevoked}; API 200 ${t['api.ok']}, 401 ${t['api.unauthorized']}\n`);
+      await writeFile(await resultPath(`${name}.counts.json`), `${JSON.stringify({ server, ...t }, null, 2)}\n`).catch(() => {});
+    }
     await suite.context?.close();
     await suite.stack?.close();
   });

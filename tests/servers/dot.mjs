@@ -72,9 +72,12 @@ async function getJson(url, init) {
 /**
  * Starts DOT on 127.0.0.1 and a free port. `cors`: 'django-cors-headers' (default, as DOT's
  * docs tell SPAs) or 'dot' (only DOT's own Application.allowed_origins).
+ * `refreshTokenGracePeriodSeconds`: DOT's REFRESH_TOKEN_GRACE_PERIOD_SECONDS (default 0,
+ * DOT's own default: a rotated refresh token is refused at once).
  */
 export async function startDotServer({
-  accessTokenTtl = 300, redirectUris = [], cors = 'django-cors-headers', startTimeoutMs = 60_000,
+  accessTokenTtl = 300, redirectUris = [], cors = 'django-cors-headers', refreshTokenGracePeriodSeconds = 0,
+  startTimeoutMs = 60_000,
 } = {}) {
   const python = await ensureDotVenv();
   const state = await mkdtemp(join(tmpdir(), 'tokenward-dot-'));
@@ -88,6 +91,7 @@ export async function startDotServer({
       PYTHONUNBUFFERED: '1',
       DOT_ACCESS_TOKEN_TTL: String(accessTokenTtl),
       DOT_CORS_MODE: cors,
+      DOT_REFRESH_TOKEN_GRACE_PERIOD: String(refreshTokenGracePeriodSeconds),
       DOT_API_SECRET: apiSecret,
       DOT_REDIRECT_URIS: redirectUris.join(' '),
     },
@@ -183,6 +187,7 @@ export async function startDotServer({
 
   return {
     kind: 'dot',
+    refreshTokenGracePeriodSeconds,
     issuer,
     origin,
     tokenEndpoint: endpoint('/token/'),

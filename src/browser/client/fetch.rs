@@ -37,6 +37,7 @@ impl Inner {
         // The core decides whether a refresh can help (the challenge, once per token,
         // not during a backoff); a header a cross-origin response hides reads as `None`.
         let challenge = response.headers().get("www-authenticate").ok().flatten();
+        self.catch_up();
         let now = self.now();
         let retry =
             self.session
@@ -45,20 +46,47 @@ impl Inner {
         if !retry {
             return Ok(response);
         }
-        match self.clone().authorize(Some(token.clone())).await {
-            Ok(fresh) if fresh != token => {
-                set_bearer(&replay, &fresh)?;
-                let second = send(&replay).await?;
-                if second.status() == 401 {
-                    let now = self.now();
-                    let challenge = second.headers().get("www-authenticate").ok().flatten();
-                    self.session
-                        .borrow_mut()
-                        .unauthorized(now, &fresh, challenge.as_deref(), true);
-                }
-                Ok(second)
+        let body_free = matches!(replay.method().as_str(), "GET" | "HEAD");
+        let (mut used, mut last, mut replay) = (token, response, replay);
+        for _ in 0..policy::MAX_401_RETRIES {
+            let fresh = match self.clone().authorize(Some(used.clone())).await {
+                Ok(fresh) if fresh != used => fresh,
+                _ => break,
+            };
+            // A copy for one more try: sending a request consumes its body.
+            let next = if body_free {
+                Some(Clone::clone(&replay))
+            } else {
+                replay.clone().ok()
+            };
+            set_bearer(&replay, &fresh)?;
+            let answer = send(&replay).await?;
+            if answer.status() != 401 {
+                return Ok(answer);
             }
-            _ => Ok(response),
+            let challenge = answer.headers().get("www-authenticate").ok().flatten();
+            self.catch_up();
+            let now = self.now();
+            let again =
+                self.session
+                    .borrow_mut()
+                    .unauthorized(now, &fresh, challenge.as_deref(), true);
+            (used, last) = (fresh, answer);
+            match next.filter(|_| again) {
+                Some(n) => replay = n,
+                None => break,
+            }
+        }
+        Ok(last)
+    }
+
+    /// With `localStorage`, takes a newer record another tab wrote (a 401 may mean that
+    /// tab rotated the token, and its announcement is still on the way).
+    fn catch_up(self: &Rc<Self>) {
+        if self.store.kind() == StorageKind::Local {
+            if let Ok(Some(record)) = self.store.read() {
+                self.step(|s, now| s.adopt(now, &record));
+            }
         }
     }
 }

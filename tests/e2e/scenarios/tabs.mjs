@@ -150,10 +150,16 @@ export const startCalling = (tab, stack, everyMs = CALL_EVERY_MS) => tab.page.ev
 
 export const stopCalling = (tab) => tab.page.evaluate(stopLoop);
 
-/** Waits until every call this tab started has an answer. */
+/** Waits until every call this tab started has an answer; says what is missing if not. */
 export const waitCallsSettled = (tab, timeout = 20_000) => tab.page.waitForFunction(
   () => window.loop.settled === window.loop.sent, null, { timeout },
-);
+).catch(async (err) => {
+  const state = await tab.page.evaluate(() => ({
+    sent: window.loop.sent, settled: window.loop.settled, statuses: window.loop.statuses, net: window.tab.net,
+    status: window.auth.status, events: window.tab.events.slice(-10),
+  })).catch(() => null);
+  throw new Error(`calls did not settle in ${timeout} ms: ${JSON.stringify(state)}`, { cause: err });
+});
 
 export async function closeTabs(tabs) {
   await Promise.allSettled(tabs.map((tab) => tab.page.close()));
@@ -171,9 +177,14 @@ const others = (statuses, ...keys) => sum(Object.fromEntries(Object.entries(stat
  * Issue 4, case 1: `tabs` tabs, access tokens living 3 s, every tab calling the API every
  * 200 ms for `seconds`: no invalid_grant, no sign-out, no 401 at the API, and one refresh
  * per token issued for all tabs together (≈ one every 1.5 s, not one per tab).
+ * `serverDeletesReplacedToken` (Django OAuth Toolkit): the server deletes the previous
+ * access token when it rotates, so calls the other tabs have under way with it are 401 at
+ * the API; those are allowed (and counted as `retried401`), and every call must still end
+ * 200 for the app.
  */
 export async function refreshOncePerTokenAcrossTabs({
   context, stack, openApp, assert, diagnostic, storage, seconds = TABS_SECONDS, tabs: count = 5,
+  serverDeletesReplacedToken = false,
 }) {
   const env = { context, stack, openApp };
   const storageKey = `tabs-load-${storage}`;
@@ -209,8 +220,11 @@ export async function refreshOncePerTokenAcrossTabs({
     const perTab = reports.map((r) => r.net.tokenStarted - r.loop.base.token);
     const heard = reports.map((r) => r.counts.refresh - r.loop.base.refresh);
     const apiCalls = reports.reduce((n, r) => n + r.loop.sent, 0);
+    // 401s the API gave the tabs' own calls; every call ended 200 (asserted below), so the
+    // 401 retry saved each of them.
+    const retried401 = reports.reduce((n, r) => n + (r.net.apiStatuses['401'] || 0), 0);
     diagnostic(`${storage}: ${count} tabs, ${elapsed.toFixed(1)} s, ${apiCalls} API calls `
-      + `(${stack.api.stats.ok} ok, ${stack.api.stats.unauthorized} × 401 at the API); `
+      + `(${stack.api.stats.ok} ok, ${stack.api.stats.unauthorized} × 401 at the API, ${retried401} retried); `
       + `refresh requests ${refreshes} (ok ${refreshOk}, invalid_grant ${auth.invalidGrant}, grants revoked ${auth.grantsRevoked}); `
       + `expected ≈ ${expected.toFixed(1)} (one per token), ${Math.round(expected * count)} if every tab refreshed; `
       + `sent by tab: [${perTab.join(', ')}]; refresh events by tab: [${heard.join(', ')}]; `
@@ -228,14 +242,20 @@ export async function refreshOncePerTokenAcrossTabs({
       assert.notEqual(r.status, 'signedOut', `tab ${i} is still signed in`);
       assert.deepEqual(r.loop.failures, [], `tab ${i}: no auth.fetch rejected`);
       assert.equal(others(r.loop.statuses, '200'), 0, `tab ${i}: every call answered 200: ${JSON.stringify(r.loop.statuses)}`);
-      assert.equal(others(r.net.apiStatuses, '200'), 0, `tab ${i}: the API never answered 401: ${JSON.stringify(r.net.apiStatuses)}`);
+      if (serverDeletesReplacedToken) {
+        assert.equal(others(r.net.apiStatuses, '200', '401'), 0, `tab ${i}: the API answered only 200 or 401: ${JSON.stringify(r.net.apiStatuses)}`);
+      } else {
+        assert.equal(others(r.net.apiStatuses, '200'), 0, `tab ${i}: the API never answered 401: ${JSON.stringify(r.net.apiStatuses)}`);
+      }
       assert.equal(r.net.apiWithoutToken, 0, `tab ${i}: every call carried a token`);
       assert.ok(r.loop.sent >= (seconds * 1000) / CALL_EVERY_MS / 2, `tab ${i} kept calling: ${r.loop.sent} calls`);
       // Every tab hears of every refresh (its own or another tab's) once; ±1 for a refresh
       // that fell between the server's count and this tab's start.
       assert.ok(Math.abs(heard[i] - refreshOk) <= 1, `tab ${i}: ${heard[i]} refresh events for ${refreshOk} refreshes`);
     });
-    assert.equal(stack.api.stats.unauthorized, 0, 'the API answered no 401');
+    if (!serverDeletesReplacedToken) assert.equal(stack.api.stats.unauthorized, 0, 'the API answered no 401');
+    // A 401 costs no refresh: the retries took the token another tab had just made.
+    else assert.equal(stack.api.stats.unauthorized, retried401, 'every 401 at the API was one of the tabs\' calls');
     assert.equal(stack.api.stats.ok, apiCalls, 'every call reached the API and was accepted');
     // One refresh per token for all tabs together: about one every 1.5 s.
     const low = Math.floor(expected * 0.75);
@@ -249,7 +269,7 @@ export async function refreshOncePerTokenAcrossTabs({
       assert.equal(r.local !== null, storage === 'local', `tab ${i}: localStorage ${storage === 'local' ? 'holds' : 'does not hold'} the session`);
       assert.equal(r.session !== null, storage === 'session', `tab ${i}: sessionStorage ${storage === 'session' ? 'holds' : 'does not hold'} the session`);
     });
-    return { storage, elapsed, refreshes, refreshOk, expected, perTab, apiCalls, api: { ...stack.api.stats }, auth };
+    return { storage, elapsed, refreshes, refreshOk, expected, perTab, apiCalls, retried401, api: { ...stack.api.stats }, auth };
   } finally {
     await closeTabs(tabs);
   }

@@ -1,7 +1,8 @@
 """Starts the Django OAuth Toolkit test server on 127.0.0.1 and a free port.
 
 Usage: python serve.py STATE_DIR. Environment: DOT_ACCESS_TOKEN_TTL (seconds),
-DOT_CORS_MODE ("django-cors-headers" or "dot"), DOT_API_SECRET (the introspecting API's
+DOT_CORS_MODE ("django-cors-headers" or "dot"), DOT_REFRESH_TOKEN_GRACE_PERIOD
+(seconds, default 0), DOT_API_SECRET (the introspecting API's
 client secret), DOT_REDIRECT_URIS (space-separated). Generates the RS256 key and Django
 secret in STATE_DIR (never in the repository), migrates a fresh sqlite database there,
 creates the clients and users, then prints one JSON line {"port": N} and serves (waitress).

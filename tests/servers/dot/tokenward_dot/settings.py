@@ -63,6 +63,9 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # How long a rotated refresh token is still honoured (0: not at all, DOT's default):
+    # a client that never received the answer of its refresh can repeat it.
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": int(os.environ.get("DOT_REFRESH_TOKEN_GRACE_PERIOD", "0")),
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("DOT_ACCESS_TOKEN_TTL", "300")),
     # api:read is the scope the shared scenarios ask for (oidc-provider's resource scope).
     "SCOPES": {"openid": "OpenID Connect", "api:read": "Read the test API", "introspection": "Introspect tokens"},
