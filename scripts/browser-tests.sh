@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser tests (tests/browser.rs, wasm-bindgen-test) once per engine (issue 7):
+# The browser tests (tests/browser.rs, wasm-bindgen-test) once per engine:
 #   Chromium  chromedriver (required: scripts/test.sh installs it)
 #   Firefox   GECKODRIVER=/opt/tokenward-tools/bin/geckodriver (headless)
 #   WebKit    SAFARIDRIVER=/usr/bin/WebKitWebDriver under xvfb-run (MiniBrowser)

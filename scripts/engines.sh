@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the browser engines beyond Chromium that the tests run in (issue 7), when missing:
+# Installs the browser engines beyond Chromium that the tests run in, when missing:
 #   Firefox: Debian's firefox-esr + geckodriver (cargo install, into /opt/tokenward-tools/bin,
 #            deliberately NOT on PATH: wasm-bindgen-test-runner takes a geckodriver from
 #            PATH before chromedriver and would run the Chromium pass in Firefox);

@@ -1,4 +1,4 @@
-// The core client (issue 3) end to end in headless Chromium: the packed package in a real
+// The core client end to end in headless Chromium: the packed package in a real
 // page against the real authorization server and API. The scenarios live in
 // scenarios/core.mjs (shared with the other engines); the Playwright-clock case below is
 // Chromium-only. Run: node --test --test-concurrency=1 tests/e2e/core.test.mjs

@@ -7,7 +7,7 @@
 // with TOKENWARD_REQUIRE_ENGINES=1 a missing engine fails instead.
 // Knobs: TOKENWARD_ENGINES=firefox,webkit (which engines), TOKENWARD_ENGINES_TABS_SECONDS
 // (length of the several-tab load case, default 10 s per storage mode), TOKENWARD_ENGINES_FULL=0
-// (only the cases issue 7 names, not every other shared scenario of core.mjs and tabs.mjs).
+// (only the cases an engine needs, not every other shared scenario of core.mjs and tabs.mjs).
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

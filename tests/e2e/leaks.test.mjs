@@ -1,4 +1,4 @@
-// Token leaks (issue 3) end to end in headless Chromium: a table of URLs fetched with
+// Token leaks end to end in headless Chromium: a table of URLs fetched with
 // auth.fetch from a real page, and what Authorization header each request really carried
 // at the header recorder. The scenarios live in scenarios/leaks.mjs (shared with the other
 // engines). Run: node --test --test-concurrency=1 tests/e2e/leaks.test.mjs

@@ -1,4 +1,4 @@
-// Sign-in (issue 5) in headless Chromium against the real authorization server: a thin
+// Sign-in in headless Chromium against the real authorization server: a thin
 // runner for the scenarios in scenarios/signin.mjs (which run unchanged in other
 // browsers through the WebDriver adapter). Needs the built package (dist/).
 import { after, before, describe, test } from 'node:test';

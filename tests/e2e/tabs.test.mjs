@@ -14,7 +14,7 @@ import {
 
 const MODES = ['memory', 'session', 'local'];
 
-describe('tabs (issue 4)', () => {
+describe('tabs', () => {
   const { env } = chromiumSuite('tabs', () => startStack({ accessTokenTtl: 3 }));
 
   for (const storage of MODES) {

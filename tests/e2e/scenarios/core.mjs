@@ -1,4 +1,4 @@
-// End-to-end scenarios of the core client (issue 3): the packed package in a real page,
+// End-to-end scenarios of the core client: the packed package in a real page,
 // against the real authorization server (oidc-provider) and the protected API.
 //
 // Shared by every engine: only the Playwright subset that the WebDriver adapter offers is

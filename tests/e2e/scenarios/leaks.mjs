@@ -1,4 +1,4 @@
-// End-to-end token-leak scenarios (issue 3): which requests may carry the access token.
+// End-to-end token-leak scenarios: which requests may carry the access token.
 // A table of URLs is fetched with auth.fetch from a real page; the header recorder (and,
 // for URLs that resolve to the page's own origin, recording routes of the app server)
 // show the Authorization header each request really carried.

@@ -1,4 +1,4 @@
-// Sign-in scenarios (issue 5): tokenward's own authorization code + PKCE sign-in against
+// Sign-in scenarios: tokenward's own authorization code + PKCE sign-in against
 // the real authorization server, its login form driven in the page as a person would,
 // and every bad input refused with its error code and nothing stored.
 //

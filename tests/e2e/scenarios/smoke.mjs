@@ -1,4 +1,4 @@
-// Smallest end-to-end check of an engine (issue 7): the packed package loads, a real token
+// Smallest end-to-end check of an engine: the packed package loads, a real token
 // from the authorization server is attached to an API call, and a 3 s token is refreshed
 // ahead of expiry. Runs on the Playwright subset only (see tabs.mjs for the rules).
 

@@ -1,4 +1,4 @@
-// Cross-tab scenarios (issue 4): several pages of ONE browser context share storage,
+// Cross-tab scenarios: several pages of ONE browser context share storage,
 // Web Locks and BroadcastChannels, as the tabs of one browser profile do.
 //
 // Written against the Playwright subset every engine's adapter offers: context.newPage(),
@@ -6,7 +6,7 @@
 // their argument and what the page holds (window.tokenward, window.auth, window.tab).
 // Each scenario takes ({ context, stack, openApp, assert, diagnostic, ... }).
 
-/** How long the load scenario runs, per storage mode (issue 4 asks for 60 s). */
+/** How long the load scenario runs, per storage mode (60 s: the case the design asks for). */
 export const TABS_SECONDS = Number(process.env.TOKENWARD_TABS_SECONDS || 60);
 
 /** How often every tab calls the API in the load scenario. */
