@@ -28,6 +28,10 @@ async function installTab({ options, tokens, tokenEndpoint, apiUrl }) {
     counts: { change: 0, refresh: 0, expired: 0, signedOut: 0, error: 0 },
     events: [],
     net: { tokenStarted: 0, tokenDone: 0, tokenStatuses: {}, tokenStarts: [], apiSent: 0, apiStatuses: {}, apiWithoutToken: 0 },
+    // Every API exchange (sent, answered, status, the token's last characters) and every
+    // access token this tab received from the token endpoint, for the 401 analysis.
+    api: [],
+    issued: [],
   };
   window.tab = tab;
   const realFetch = window.fetch;
@@ -36,6 +40,10 @@ async function installTab({ options, tokens, tokenEndpoint, apiUrl }) {
     const kind = url === tokenEndpoint ? 'token' : url.startsWith(`${apiUrl}/`) ? 'api' : null;
     const promise = realFetch.call(this, input, init);
     if (kind === 'token') {
+      promise.then((res) => res.clone().json()).then(
+        (body) => { tab.issued.push({ t: Date.now(), tok: String(body.access_token).slice(-8) }); },
+        () => {},
+      );
       tab.net.tokenStarted += 1;
       tab.net.tokenStarts.push(Date.now());
       promise.then(
@@ -46,6 +54,9 @@ async function installTab({ options, tokens, tokenEndpoint, apiUrl }) {
       tab.net.apiSent += 1;
       const headers = input instanceof Request ? input.headers : new Headers(init && init.headers);
       if (!headers.has('authorization')) tab.net.apiWithoutToken += 1;
+      const exchange = { t0: Date.now(), tok: String(headers.get('authorization')).slice(-8) };
+      tab.api.push(exchange);
+      promise.then((res) => { exchange.t1 = Date.now(); exchange.status = res.status; }, () => {});
       promise.then(
         (res) => { tab.net.apiStatuses[res.status] = (tab.net.apiStatuses[res.status] || 0) + 1; },
         () => { tab.net.apiStatuses.failed = (tab.net.apiStatuses.failed || 0) + 1; },
@@ -101,6 +112,8 @@ function report({ storageKey }) {
     counts: window.tab.counts,
     events: window.tab.events,
     net: window.tab.net,
+    api: window.tab.api,
+    issued: window.tab.issued,
     loop,
     visibility: document.visibilityState,
     local: localStorage.getItem(storageKey),
@@ -174,6 +187,32 @@ const sum = (object) => Object.values(object || {}).reduce((a, b) => a + b, 0);
 const others = (statuses, ...keys) => sum(Object.fromEntries(Object.entries(statuses || {}).filter(([k]) => !keys.includes(k))));
 
 /**
+ * Why the API answered 401: for each 401, was the token it carried already replaced when
+ * the call was sent (the tab used a stale token) or replaced while the call was under way
+ * (rotated in flight)? And how long API exchanges took, from the page.
+ */
+function unauthorizedAnalysis(reports) {
+  const issued = reports.flatMap((r) => r.issued).sort((a, b) => a.t - b.t);
+  const replacedAt = new Map(issued.slice(0, -1).map((x, i) => [x.tok, issued[i + 1].t]));
+  let stale = 0;
+  let inFlight = 0;
+  const took = [];
+  for (const r of reports) {
+    for (const x of r.api) {
+      if (x.t1) took.push(x.t1 - x.t0);
+      if (x.status !== 401) continue;
+      const at = replacedAt.get(x.tok);
+      if (at !== undefined && at <= x.t0) stale += 1;
+      else inFlight += 1;
+    }
+  }
+  took.sort((a, b) => a - b);
+  const q = (f) => took[Math.min(took.length - 1, Math.floor(took.length * f))];
+  return `401s at the API: ${stale} sent with a token already replaced, ${inFlight} replaced while under way; `
+    + `API exchanges took p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${q(1)} ms (tokens replaced every ≈ 1.5 s)`;
+}
+
+/**
  * Issue 4, case 1: `tabs` tabs, access tokens living 3 s, every tab calling the API every
  * 200 ms for `seconds`: no invalid_grant, no sign-out, no 401 at the API, and one refresh
  * per token issued for all tabs together (≈ one every 1.5 s, not one per tab).
@@ -229,6 +268,7 @@ export async function refreshOncePerTokenAcrossTabs({
       + `expected ≈ ${expected.toFixed(1)} (one per token), ${Math.round(expected * count)} if every tab refreshed; `
       + `sent by tab: [${perTab.join(', ')}]; refresh events by tab: [${heard.join(', ')}]; `
       + `visibility: ${[...new Set(reports.map((r) => r.visibility))].join('/')}`);
+    if (serverDeletesReplacedToken) diagnostic(unauthorizedAnalysis(reports));
     const problems = pageProblems(tabs);
     if (problems.length) diagnostic(problems.slice(0, 20).join('\n'));
 
