@@ -1,4 +1,4 @@
-// Issue 7: the end-to-end cases that matter most, in Firefox (ESR, geckodriver) and WebKit
+// The end-to-end cases that matter most, in Firefox (ESR, geckodriver) and WebKit
 // (WebKitGTK MiniBrowser, WebKitWebDriver, Xvfb), against the real authorization server.
 // The scenarios are the shared ones (scenarios/*.mjs) that Chromium runs through Playwright
 // in the other .test.mjs files; here they run through the WebDriver adapter (engines.mjs).

@@ -1,4 +1,4 @@
-// Issue 4 end to end: the packed package in several pages of ONE Chromium context (the
+// One refresh for all tabs, end to end: the packed package in several pages of ONE Chromium context (the
 // tabs of one profile: shared storage, Web Locks and BroadcastChannels), against the real
 // authorization server (rotating refresh tokens; a reused one revokes the grant) and the API.
 // The scenarios live in scenarios/tabs.mjs and use only what every engine's adapter offers

@@ -213,9 +213,10 @@ function unauthorizedAnalysis(reports) {
 }
 
 /**
- * Issue 4, case 1: `tabs` tabs, access tokens living 3 s, every tab calling the API every
- * 200 ms for `seconds`: no invalid_grant, no sign-out, no 401 at the API, and one refresh
- * per token issued for all tabs together (≈ one every 1.5 s, not one per tab).
+ * `tabs` tabs, access tokens living `tokenSeconds` (3 s; the server's TTL must match),
+ * every tab calling the API every 200 ms for `seconds`: no invalid_grant, no sign-out, no
+ * 401 at the API, and one refresh per token issued for all tabs together (≈ one every half
+ * lifetime, not one per tab).
  * `serverDeletesReplacedToken` (Django OAuth Toolkit): the server deletes the previous
  * access token when it rotates, so calls the other tabs have under way with it are 401 at
  * the API; those are allowed (and counted as `retried401`), and every call must still end
@@ -223,7 +224,7 @@ function unauthorizedAnalysis(reports) {
  */
 export async function refreshOncePerTokenAcrossTabs({
   context, stack, openApp, assert, diagnostic, storage, seconds = TABS_SECONDS, tabs: count = 5,
-  serverDeletesReplacedToken = false,
+  serverDeletesReplacedToken = false, tokenSeconds = 3,
 }) {
   const env = { context, stack, openApp };
   const storageKey = `tabs-load-${storage}`;
@@ -255,7 +256,7 @@ export async function refreshOncePerTokenAcrossTabs({
     const auth = { ...stack.auth.stats };
     const refreshes = auth.refreshRequests - base.refreshRequests;
     const refreshOk = auth.refreshOk - base.refreshOk;
-    const expected = elapsed / 1.5; // lead capped at half the 3 s lifetime
+    const expected = elapsed / (tokenSeconds / 2); // lead capped at half the lifetime
     const perTab = reports.map((r) => r.net.tokenStarted - r.loop.base.token);
     const heard = reports.map((r) => r.counts.refresh - r.loop.base.refresh);
     const apiCalls = reports.reduce((n, r) => n + r.loop.sent, 0);
@@ -297,7 +298,7 @@ export async function refreshOncePerTokenAcrossTabs({
     // A 401 costs no refresh: the retries took the token another tab had just made.
     else assert.equal(stack.api.stats.unauthorized, retried401, 'every 401 at the API was one of the tabs\' calls');
     assert.equal(stack.api.stats.ok, apiCalls, 'every call reached the API and was accepted');
-    // One refresh per token for all tabs together: about one every 1.5 s.
+    // One refresh per token for all tabs together: about one every half lifetime.
     const low = Math.floor(expected * 0.75);
     const high = Math.ceil(expected * 1.2);
     assert.ok(refreshes >= low && refreshes <= high,
@@ -316,7 +317,7 @@ export async function refreshOncePerTokenAcrossTabs({
 }
 
 /**
- * Issue 4, case 2: sign-out in one tab; every other tab reports signedOut (other_tab)
+ * Sign-out in one tab; every other tab reports signedOut (other_tab)
  * within 500 ms, and its next fetch reaches the API without an Authorization header.
  */
 export async function signOutReachesEveryTab({
@@ -374,7 +375,7 @@ export async function signOutReachesEveryTab({
 }
 
 /**
- * Issue 4, case 3 (memory storage): a tab opened after sign-in has the session at once,
+ * Memory storage: a tab opened after sign-in has the session at once,
  * without signing in, and its fetch carries a token the API accepts.
  */
 export async function memoryTabGetsSessionFromOthers({ context, stack, openApp, assert, diagnostic }) {
@@ -512,7 +513,7 @@ function holdsLock({ name, clientId }) {
 }
 
 /**
- * Issue 4, case 4: one tab's refresh requests hang (its token endpoint never answers).
+ * one tab's refresh requests hang (its token endpoint never answers).
  * That tab refreshes first — default lead, capped at half of a 10 s lifetime: 5 s before
  * expiry; the others 4 s — and holds the refresh lock; the other tabs must take the lock
  * over and refresh before the token expires (no 401 at the API, no invalid_grant).
