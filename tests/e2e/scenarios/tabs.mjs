@@ -513,7 +513,7 @@ function holdsLock({ name, clientId }) {
 }
 
 /**
- * one tab's refresh requests hang (its token endpoint never answers).
+ * One tab's refresh requests hang (its token endpoint never answers).
  * That tab refreshes first — default lead, capped at half of a 10 s lifetime: 5 s before
  * expiry; the others 4 s — and holds the refresh lock; the other tabs must take the lock
  * over and refresh before the token expires (no 401 at the API, no invalid_grant).
