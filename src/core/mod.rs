@@ -4,6 +4,7 @@
 //! (`crate::browser`) performs it. Everything here runs and is tested natively.
 
 pub mod attach;
+pub mod dpop;
 pub mod error;
 pub mod json;
 pub mod jwt;
