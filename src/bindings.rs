@@ -307,6 +307,20 @@ fn options_from_js(js: &JsValue) -> Result<Options, Error> {
     o.end_session_endpoint = opt_string(js, "endSessionEndpoint")?;
     o.redirect_uri = opt_string(js, "redirectUri")?;
     o.scope = opt_string(js, "scope")?;
+    let dpop = get(js, "dpop");
+    o.dpop = if dpop.is_undefined() || dpop == JsValue::FALSE {
+        None
+    } else if dpop == JsValue::TRUE {
+        Some(crate::core::dpop::Mode::default())
+    } else if dpop.is_object() {
+        Some(crate::core::dpop::Mode {
+            allow_bearer: opt_bool(&dpop, "allowBearer", false)?,
+        })
+    } else {
+        return Err(Error::options(
+            "`dpop` must be a boolean or `{ allowBearer }`",
+        ));
+    };
     Ok(o)
 }
 
@@ -335,6 +349,9 @@ impl WasmClient {
     #[wasm_bindgen(js_name = setTokens)]
     pub fn set_tokens(&self, response: JsValue) -> Result<(), JsValue> {
         let r = response_from_js(&response).map_err(|e| error_to_js(&e))?;
+        self.client
+            .check_token_type(&r)
+            .map_err(|e| error_to_js(&e))?;
         self.client.set_tokens(r);
         Ok(())
     }
@@ -344,6 +361,27 @@ impl WasmClient {
     pub fn access_token(&self) -> Promise {
         let c = self.client.clone();
         promise(async move { c.access_token().await.map(JsValue::from) })
+    }
+
+    /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add.
+    #[wasm_bindgen(js_name = authorizationHeaders)]
+    pub fn authorization_headers(&self, url: JsValue, method: JsValue) -> Promise {
+        let c = self.client.clone();
+        promise(async move {
+            let url = url
+                .as_string()
+                .ok_or_else(|| Error::options("`url` must be a string"))?;
+            let method = match method.as_string() {
+                Some(m) => m,
+                None if method.is_undefined() => "GET".to_string(),
+                None => return Err(Error::options("`method` must be a string")),
+            };
+            let out = Object::new();
+            for (name, value) in c.authorization_headers(&url, &method).await? {
+                set(&out, name, &JsValue::from_str(&value));
+            }
+            Ok(out.into())
+        })
     }
 
     /// `refresh()`.

@@ -5,6 +5,7 @@
 //! core decide, then perform its actions (persist, clear, refresh, emit, announce) with
 //! no borrow held, so listeners may call back into the client.
 
+use super::dpop::Dpop;
 use super::http;
 use super::lifecycle::{Lifecycle, Signal};
 use super::signin::{SignIn, SignInParams, SignOutOptions};
@@ -12,6 +13,7 @@ use super::storage::{StorageKind, Store};
 use super::tabs::{Msg, RefreshGuard, Tabs};
 use super::timer::Timeout;
 use crate::core::attach::{self, AttachRule, ParsedUrl};
+use crate::core::dpop::{self, Mode};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::{self, Claims};
 use crate::core::oidc;
@@ -88,6 +90,8 @@ pub struct Options {
     pub redirect_uri: Option<String>,
     /// The scope `sign_in` asks for; `None`: `openid`.
     pub scope: Option<String>,
+    /// DPoP (RFC 9449) sender-constrained tokens; `None`: off.
+    pub dpop: Option<Mode>,
 }
 
 impl Default for Options {
@@ -112,6 +116,7 @@ impl Default for Options {
             end_session_endpoint: None,
             redirect_uri: None,
             scope: None,
+            dpop: None,
         }
     }
 }
@@ -192,6 +197,8 @@ struct Inner {
     signin: SignIn,
     /// Whether "no revocation endpoint is known" was reported (it is said once).
     no_revocation_reported: Cell<bool>,
+    /// The DPoP key and nonces, with the `dpop` option.
+    dpop: Option<Rc<Dpop>>,
 }
 
 /// The token client. Cloning gives another handle on the same client.
@@ -305,6 +312,14 @@ impl TokenClient {
             disposed: Cell::new(false),
             signin: SignIn::new(&options)?,
             no_revocation_reported: Cell::new(false),
+            dpop: match options.dpop {
+                Some(m) => Some(Rc::new(Dpop::new(
+                    m,
+                    &storage_key,
+                    options.storage == StorageKind::Memory,
+                )?)),
+                None => None,
+            },
         });
         let client = TokenClient { inner };
         for (kind, listener) in options.on.iter().cloned() {
@@ -386,13 +401,52 @@ impl TokenClient {
     /// Stores a fresh token response (e.g. after a sign-in). Nothing changes when it is
     /// not a usable response.
     pub fn set_tokens(&self, response: TokenResponse) {
-        self.inner.step(|s, now| s.set_tokens(now, response));
+        match self.check_token_type(&response) {
+            Ok(()) => self.inner.step(|s, now| s.set_tokens(now, response)),
+            Err(e) => self.inner.report(e),
+        }
+    }
+
+    /// `invalid_token_response` for a token type the `dpop` option does not accept.
+    pub fn check_token_type(&self, response: &TokenResponse) -> Result<(), Error> {
+        dpop::check_token_type(self.inner.dpop_mode(), &response.token_type)
+    }
+
+    /// The headers [`TokenClient::fetch`] would add to a `method` request to `url`:
+    /// `Authorization`, and with a DPoP token a fresh `DPoP` proof. None outside
+    /// `attachTo`, nor when signed out.
+    pub async fn authorization_headers(
+        &self,
+        url: &str,
+        method: &str,
+    ) -> Result<Vec<(&'static str, String)>, Error> {
+        let htm = dpop::method(method)
+            .ok_or_else(|| Error::options("`method` must be an HTTP method"))?;
+        let url = parse_url(url).ok_or_else(|| Error::options("`url` is not a URL"))?;
+        if !with_parts(&url, |p| attach::allowed(&self.inner.rules, p)) {
+            return Ok(Vec::new());
+        }
+        let token = match self.inner.clone().authorize(None).await {
+            Ok(t) => t,
+            Err(e) if e.code == ErrorCode::SignedOut => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let token_type = self.inner.token_type();
+        let mut out = vec![("Authorization", format!("{token_type} {token}"))];
+        if let (Some(d), true) = (&self.inner.dpop, dpop::is_dpop(&token_type)) {
+            let proof = d
+                .proof(&htm, &url.href(), Some(&token), self.inner.now(), true)
+                .await?;
+            out.push(("DPoP", proof));
+        }
+        Ok(out)
     }
 
     /// Stores a token response given as JSON text; `invalid_token_response` when it is
     /// not usable (then nothing stored changes).
     pub fn set_tokens_json(&self, json: &str) -> Result<(), Error> {
         let response = TokenResponse::parse(json)?;
+        self.check_token_type(&response)?;
         self.set_tokens(response);
         Ok(())
     }
@@ -505,7 +559,13 @@ impl TokenClient {
     /// `state` and `nonce`; endpoints discovered from `issuer` unless given). Returns once
     /// the navigation has started; fails, storing nothing, when it cannot start
     /// (`invalid_options`, `invalid_discovery`, `network`, `unsupported`, `storage`).
-    pub async fn sign_in(&self, params: SignInParams) -> Result<(), Error> {
+    pub async fn sign_in(&self, mut params: SignInParams) -> Result<(), Error> {
+        // RFC 9449 §10: the code is bound to the key that will redeem it.
+        if let Some(d) = &self.inner.dpop {
+            let jkt = d.jkt_for_sign_in().await?;
+            params.extra_params.retain(|(k, _)| k != "dpop_jkt");
+            params.extra_params.push(("dpop_jkt".to_string(), jkt));
+        }
         self.inner.signin.begin(params).await
     }
 
@@ -516,8 +576,10 @@ impl TokenClient {
     pub async fn handle_redirect(&self) -> Result<bool, Error> {
         let inner = self.inner.clone();
         let clock = move || inner.now();
-        match self.inner.signin.complete(&clock).await? {
+        let dpop = self.inner.dpop.as_deref();
+        match self.inner.signin.complete(&clock, dpop).await? {
             Some(response) => {
+                self.check_token_type(&response)?;
                 self.set_tokens(response);
                 Ok(true)
             }
@@ -577,11 +639,17 @@ impl TokenClient {
                 if let Some(id) = &inner.client_id {
                     form.push(("client_id", id));
                 }
-                http::revoke(&url, &form_encode(&form)).await
+                match &inner.dpop {
+                    Some(d) => d.revoke(&url, &form_encode(&form), &|| inner.now()).await,
+                    None => http::revoke(&url, &form_encode(&form), None).await,
+                }
             }
             _ => Ok(()),
         };
         inner.step(|s, _| s.sign_out());
+        if let Some(d) = &inner.dpop {
+            d.forget().await;
+        }
         if let Err(e) = result {
             inner.report(e);
         }
@@ -609,6 +677,39 @@ impl TokenClient {
 }
 
 impl Inner {
+    fn dpop_mode(&self) -> Option<Mode> {
+        self.dpop.as_ref().map(|d| d.mode)
+    }
+
+    /// The session's token type (`Bearer` when signed out).
+    fn token_type(&self) -> String {
+        self.session
+            .borrow()
+            .tokens()
+            .map_or_else(|| "Bearer".to_string(), |t| t.token_type.clone())
+    }
+
+    /// The session ended: its DPoP key goes with it.
+    fn forget_dpop_key(&self) {
+        if let Some(d) = self.dpop.clone() {
+            wasm_bindgen_futures::spawn_local(async move { d.forget().await });
+        }
+    }
+
+    /// Sends an attached request with the token (and a DPoP proof for a DPoP token).
+    async fn send_authorized(
+        self: &Rc<Self>,
+        request: Request,
+        token: &str,
+    ) -> Result<Response, FetchError> {
+        if let (Some(d), true) = (&self.dpop, dpop::is_dpop(&self.token_type())) {
+            let this = self.clone();
+            return d.send(request, token, &move || this.now()).await;
+        }
+        set_bearer(&request, token)?;
+        send(&request).await
+    }
+
     fn now(&self) -> f64 {
         match &self.clock {
             Some(c) => c(),
@@ -639,7 +740,12 @@ impl Inner {
                     let _ = self.store.clear();
                 }
                 Action::Refresh(refresh_token) => self.start_refresh(refresh_token),
-                Action::Emit(event) => self.emit(&event),
+                Action::Emit(event) => {
+                    if event.kind == EventKind::SignedOut {
+                        self.forget_dpop_key();
+                    }
+                    self.emit(&event)
+                }
                 Action::Announce(a) => {
                     let tabs = self.tabs.borrow().clone();
                     if let Some(t) = tabs {
@@ -769,7 +875,14 @@ impl Inner {
                     if let Some(id) = &self.client_id {
                         form.push(("client_id", id));
                     }
-                    http::token_request(url, &form_encode(&form)).await
+                    match &self.dpop {
+                        Some(d) => {
+                            let this = self.clone();
+                            d.token_request(url, &form_encode(&form), &move || this.now(), true)
+                                .await
+                        }
+                        None => http::token_request(url, &form_encode(&form)).await,
+                    }
                 }
                 None => Err((
                     Failure::Terminal,
@@ -783,6 +896,8 @@ impl Inner {
         };
         // An ID token in the answer must be the session's user, issuer and client.
         let result = result.and_then(|resp| {
+            dpop::check_token_type(self.dpop_mode(), &resp.token_type)
+                .map_err(|e| (Failure::Terminal, e))?;
             if let Some(id_token) = &resp.id_token {
                 let previous = self
                     .session
@@ -852,8 +967,7 @@ impl Inner {
             Some(r) => Some(no_follow(r)?),
             None => None,
         };
-        set_bearer(&request, &token)?;
-        let response = send(&request).await?;
+        let response = self.send_authorized(request, &token).await?;
         let Some(replay) = replay.filter(|_| response.status() == 401) else {
             return Ok(response);
         };
@@ -870,8 +984,7 @@ impl Inner {
         }
         match self.clone().authorize(Some(token.clone())).await {
             Ok(fresh) if fresh != token => {
-                set_bearer(&replay, &fresh)?;
-                let second = send(&replay).await?;
+                let second = self.send_authorized(replay, &fresh).await?;
                 if second.status() == 401 {
                     let now = self.now();
                     let challenge = second.headers().get("www-authenticate").ok().flatten();

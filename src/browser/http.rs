@@ -41,7 +41,17 @@ fn retry_after(headers: &Headers) -> Option<f64> {
 /// POSTs a form and reads the answer, with a timeout. Fails only when no HTTP answer
 /// came (offline, refused, CORS, timeout): that is a `network` error.
 pub async fn post_form(url: &str, body: &str, timeout_ms: f64) -> Result<Answer, Error> {
-    request(url, Some(body), timeout_ms, Send::Cors).await
+    request(url, Some(body), timeout_ms, Send::Cors, None).await
+}
+
+/// [`post_form`] with a `DPoP` proof header when one is given.
+pub async fn post_form_with(
+    url: &str,
+    body: &str,
+    timeout_ms: f64,
+    proof: Option<&str>,
+) -> Result<Answer, Error> {
+    request(url, Some(body), timeout_ms, Send::Cors, proof).await
 }
 
 /// How a request is sent.
@@ -59,7 +69,7 @@ enum Send {
 
 /// GETs `url` and reads the answer, with a timeout; fails as [`post_form`] does.
 pub async fn get(url: &str, timeout_ms: f64) -> Result<Answer, Error> {
-    request(url, None, timeout_ms, Send::Cors).await
+    request(url, None, timeout_ms, Send::Cors, None).await
 }
 
 /// A GET, or with a body a form POST, aborted after `timeout_ms`.
@@ -68,6 +78,7 @@ async fn request(
     form: Option<&str>,
     timeout_ms: f64,
     send: Send,
+    proof: Option<&str>,
 ) -> Result<Answer, Error> {
     let fail = |e: JsValue| {
         Error::network("the authorization server could not be reached")
@@ -83,6 +94,9 @@ async fn request(
             .map_err(fail)?;
         init.set_method("POST");
         init.set_body(&JsValue::from_str(body));
+    }
+    if let Some(p) = proof {
+        headers.set("dpop", p).map_err(fail)?;
     }
     init.set_headers(&headers);
     init.set_signal(Some(&controller.signal()));
@@ -100,6 +114,7 @@ async fn request(
         .await
         .map_err(fail)?
         .unchecked_into();
+    super::dpop::learn_nonce(url, &response.headers());
     let text = response.text().map_err(fail)?;
     let text = JsFuture::from(text).await.map_err(fail)?;
     let body = match text.dyn_ref::<js_sys::JsString>() {
@@ -129,8 +144,9 @@ pub async fn token_request(url: &str, form: &str) -> Result<TokenResponse, (Fail
     }
 }
 
-/// Revokes a token (RFC 7009 §2.1). Success is any 200; anything else is `revocation_failed`.
-pub async fn revoke(url: &str, form: &str) -> Result<(), Error> {
+/// Revokes a token (RFC 7009 §2.1), with a `DPoP` proof when one is given. Success is any
+/// 200; anything else is `revocation_failed`.
+pub async fn revoke(url: &str, form: &str, proof: Option<&str>) -> Result<(), Error> {
     let failed = |status: Option<u16>, body: &str| {
         let (error, error_description) = parse_error_body(body);
         Error::new(
@@ -143,7 +159,7 @@ pub async fn revoke(url: &str, form: &str) -> Result<(), Error> {
             status,
         })
     };
-    match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Keepalive).await {
+    match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Keepalive, proof).await {
         Ok(a) if a.status == 200 => Ok(()),
         Ok(a) => Err(failed(Some(a.status), &a.body)),
         // No readable answer: the server may have answered without CORS headers (Django
@@ -151,7 +167,7 @@ pub async fn revoke(url: &str, form: &str) -> Result<(), Error> {
         // `no-cors`: that resolves only when the server answered, which for RFC 7009 means
         // the token is revoked (revoking a revoked token is a 200 too). Only when that
         // fails as well was the server not reached: `revocation_failed`.
-        Err(_) => match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque).await {
+        Err(_) => match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None).await {
             Ok(_) => Ok(()),
             Err(e) => Err(Error {
                 code: ErrorCode::RevocationFailed,

@@ -315,13 +315,23 @@ impl SignIn {
     pub(crate) async fn complete(
         &self,
         clock: &dyn Fn() -> f64,
+        dpop: Option<&super::dpop::Dpop>,
     ) -> Result<Option<TokenResponse>, Error> {
         let Some((pending, form)) = self.take_response()? else {
             return Ok(None);
         };
-        let answer = http::post_form(&pending.token_endpoint, &form, REQUEST_TIMEOUT_MS).await?;
-        let tokens =
-            token_answer(answer.status, &answer.body, answer.retry_after_ms).map_err(|(_, e)| e)?;
+        let tokens = match dpop {
+            Some(d) => d
+                .token_request(&pending.token_endpoint, &form, clock, false)
+                .await
+                .map_err(|(_, e)| e)?,
+            None => {
+                let answer =
+                    http::post_form(&pending.token_endpoint, &form, REQUEST_TIMEOUT_MS).await?;
+                token_answer(answer.status, &answer.body, answer.retry_after_ms)
+                    .map_err(|(_, e)| e)?
+            }
+        };
         oidc::check_sign_in_tokens(&tokens, &pending, clock())?;
         Ok(Some(tokens))
     }

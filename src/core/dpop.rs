@@ -114,10 +114,12 @@ pub fn method(m: &str) -> Option<String> {
     {
         return None;
     }
-    Some(match NORMALISED.iter().find(|n| n.eq_ignore_ascii_case(m)) {
-        Some(n) => (*n).to_string(),
-        None => m.to_string(),
-    })
+    Some(
+        match NORMALISED.iter().find(|n| n.eq_ignore_ascii_case(m)) {
+            Some(n) => (*n).to_string(),
+            None => m.to_string(),
+        },
+    )
 }
 
 /// What one proof states.
@@ -141,7 +143,11 @@ impl Claims<'_> {
     /// The proof's claims as JSON.
     pub fn to_json(&self) -> String {
         let iat = (self.now_ms / 1000.0).floor();
-        let iat = if iat.is_finite() && iat > 0.0 { iat } else { 0.0 };
+        let iat = if iat.is_finite() && iat > 0.0 {
+            iat
+        } else {
+            0.0
+        };
         let mut o = vec![
             ("jti".to_string(), Json::Str(self.jti.to_string())),
             ("htm".to_string(), Json::Str(self.htm.to_string())),
@@ -186,8 +192,7 @@ pub fn compact(signing_input: &str, signature: &[u8]) -> Result<String, Error> {
 fn valid_nonce(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= MAX_NONCE_LEN
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
@@ -289,11 +294,20 @@ mod tests {
         let k = key();
         let j = k.jwk_json();
         assert!(j.starts_with(r#"{"crv":"P-256","kty":"EC","x":""#));
-        assert_eq!(base64url_decode(&k.x).unwrap(), (1..=32u8).collect::<Vec<_>>());
-        assert_eq!(base64url_decode(&k.y).unwrap(), (33..=64u8).collect::<Vec<_>>());
+        assert_eq!(
+            base64url_decode(&k.x).unwrap(),
+            (1..=32u8).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            base64url_decode(&k.y).unwrap(),
+            (33..=64u8).collect::<Vec<_>>()
+        );
         assert_eq!(
             j,
-            format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, k.x, k.y)
+            format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                k.x, k.y
+            )
         );
         assert!(!j.contains(' '));
     }
@@ -345,7 +359,10 @@ mod tests {
         let v = Json::parse(&c.to_json()).unwrap();
         assert_eq!(v.get("jti").and_then(Json::as_str), Some("abc"));
         assert_eq!(v.get("htm").and_then(Json::as_str), Some("POST"));
-        assert_eq!(v.get("htu").and_then(Json::as_str), Some("https://as.test/token"));
+        assert_eq!(
+            v.get("htu").and_then(Json::as_str),
+            Some("https://as.test/token")
+        );
         assert_eq!(v.get("iat").and_then(Json::as_f64), Some(1_700_000_000.0));
         assert_eq!(v.get("nonce").and_then(Json::as_str), Some("n-1"));
         assert_eq!(v.get("ath").and_then(Json::as_str), Some("xyz"));
@@ -362,7 +379,10 @@ mod tests {
             ..bare
         };
         assert_eq!(
-            Json::parse(&odd.to_json()).unwrap().get("iat").and_then(Json::as_f64),
+            Json::parse(&odd.to_json())
+                .unwrap()
+                .get("iat")
+                .and_then(Json::as_f64),
             Some(0.0)
         );
     }
@@ -406,8 +426,14 @@ mod tests {
             400,
             r#"{"error":"use_dpop_nonce","error_description":"x"}"#
         ));
-        assert!(!token_endpoint_wants_nonce(400, r#"{"error":"invalid_grant"}"#));
-        assert!(!token_endpoint_wants_nonce(401, r#"{"error":"use_dpop_nonce"}"#));
+        assert!(!token_endpoint_wants_nonce(
+            400,
+            r#"{"error":"invalid_grant"}"#
+        ));
+        assert!(!token_endpoint_wants_nonce(
+            401,
+            r#"{"error":"use_dpop_nonce"}"#
+        ));
         assert!(!token_endpoint_wants_nonce(400, "not json"));
     }
 
@@ -421,8 +447,14 @@ mod tests {
         ));
         assert!(!resource_wants_nonce(400, Some(c)));
         assert!(!resource_wants_nonce(401, None));
-        assert!(!resource_wants_nonce(401, Some(r#"DPoP error="invalid_token""#)));
-        assert!(!resource_wants_nonce(401, Some(r#"Bearer error="use_dpop_nonce""#)));
+        assert!(!resource_wants_nonce(
+            401,
+            Some(r#"DPoP error="invalid_token""#)
+        ));
+        assert!(!resource_wants_nonce(
+            401,
+            Some(r#"Bearer error="use_dpop_nonce""#)
+        ));
     }
 
     #[test]
