@@ -697,17 +697,20 @@ impl Inner {
     }
 
     /// Sends an attached request with the token (and a DPoP proof for a DPoP token).
-    async fn send_authorized(
-        self: &Rc<Self>,
+    /// Boxed: `fetch` awaits it twice, and its state machine should exist once.
+    fn send_authorized(
+        self: Rc<Self>,
         request: Request,
-        token: &str,
-    ) -> Result<Response, FetchError> {
-        if let (Some(d), true) = (&self.dpop, dpop::is_dpop(&self.token_type())) {
-            let this = self.clone();
-            return d.send(request, token, &move || this.now()).await;
-        }
-        set_bearer(&request, token)?;
-        send(&request).await
+        token: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Response, FetchError>>>> {
+        Box::pin(async move {
+            if let (Some(d), true) = (&self.dpop, dpop::is_dpop(&self.token_type())) {
+                let this = self.clone();
+                return d.send(request, &token, &move || this.now()).await;
+            }
+            set_bearer(&request, &token)?;
+            send(&request).await
+        })
     }
 
     fn now(&self) -> f64 {
@@ -967,7 +970,7 @@ impl Inner {
             Some(r) => Some(no_follow(r)?),
             None => None,
         };
-        let response = self.send_authorized(request, &token).await?;
+        let response = self.clone().send_authorized(request, token.clone()).await?;
         let Some(replay) = replay.filter(|_| response.status() == 401) else {
             return Ok(response);
         };
@@ -984,7 +987,7 @@ impl Inner {
         }
         match self.clone().authorize(Some(token.clone())).await {
             Ok(fresh) if fresh != token => {
-                let second = self.send_authorized(replay, &fresh).await?;
+                let second = self.clone().send_authorized(replay, fresh.clone()).await?;
                 if second.status() == 401 {
                     let now = self.now();
                     let challenge = second.headers().get("www-authenticate").ok().flatten();

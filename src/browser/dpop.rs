@@ -18,6 +18,8 @@ use crate::core::session::Failure;
 use crate::core::tokens::{token_answer, TokenResponse};
 use js_sys::{Object, Promise, Reflect};
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -28,6 +30,9 @@ const STORE: &str = "keys";
 const ASK: &str = "ask";
 /// How long a memory-mode tab waits for another tab to hand over the key.
 const ASK_WAIT_MS: f64 = 1_000.0;
+
+/// A boxed future: each state machine exists once in the wasm, not inlined at every caller.
+type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + 'a>>;
 
 thread_local! {
     static NONCES: RefCell<Nonces> = RefCell::new(Nonces::default());
@@ -76,11 +81,13 @@ fn bytes(buffer: &JsValue) -> Vec<u8> {
     (0..array.length()).map(|i| array.get_index(i)).collect()
 }
 
-async fn sha256(data: &[u8]) -> Result<Vec<u8>, Error> {
-    let p = subtle()?
-        .digest_with_str_and_u8_array("SHA-256", data)
-        .map_err(broken)?;
-    Ok(bytes(&JsFuture::from(p).await.map_err(broken)?))
+fn sha256(data: &[u8]) -> Fut<'_, Vec<u8>> {
+    Box::pin(async move {
+        let p = subtle()?
+            .digest_with_str_and_u8_array("SHA-256", data)
+            .map_err(broken)?;
+        Ok(bytes(&JsFuture::from(p).await.map_err(broken)?))
+    })
 }
 
 fn random_id() -> Result<String, Error> {
@@ -131,34 +138,39 @@ async fn open_db() -> Result<IdbDatabase, Error> {
     Ok(db?.unchecked_into())
 }
 
-/// One request on the key store, in its own transaction.
-async fn with_store(
-    mode: IdbTransactionMode,
-    op: impl FnOnce(&IdbObjectStore) -> Result<IdbRequest, JsValue>,
-) -> Result<JsValue, Error> {
-    let db = open_db().await?;
-    let result = match db
-        .transaction_with_str_and_mode(STORE, mode)
-        .and_then(|tx| tx.object_store(STORE))
-        .and_then(|s| op(&s))
-    {
-        Ok(req) => done(&req).await.map_err(broken),
-        Err(e) => Err(broken(e)),
-    };
-    db.close();
-    result
+/// A request on the key store.
+enum Op<'a> {
+    Get,
+    Add(&'a JsValue),
+    Put(&'a JsValue),
+    Delete,
 }
 
-async fn idb_get(name: &str) -> Result<JsValue, Error> {
-    let name = JsValue::from_str(name);
-    with_store(IdbTransactionMode::Readonly, |s| s.get(&name)).await
-}
-
-async fn idb_delete(name: &str) -> Result<(), Error> {
-    let name = JsValue::from_str(name);
-    with_store(IdbTransactionMode::Readwrite, |s| s.delete(&name))
-        .await
-        .map(|_| ())
+/// One request on the key store under `name`, in its own transaction.
+fn idb<'a>(op: Op<'a>, name: &'a str) -> Fut<'a, JsValue> {
+    Box::pin(async move {
+        let db = open_db().await?;
+        let key = JsValue::from_str(name);
+        let mode = match op {
+            Op::Get => IdbTransactionMode::Readonly,
+            _ => IdbTransactionMode::Readwrite,
+        };
+        let req = db
+            .transaction_with_str_and_mode(STORE, mode)
+            .and_then(|tx| tx.object_store(STORE))
+            .and_then(|s: IdbObjectStore| match op {
+                Op::Get => s.get(&key),
+                Op::Add(v) => s.add_with_key(v, &key),
+                Op::Put(v) => s.put_with_key(v, &key),
+                Op::Delete => s.delete(&key),
+            });
+        let result = match req {
+            Ok(req) => done(&req).await.map_err(broken),
+            Err(e) => Err(broken(e)),
+        };
+        db.close();
+        result
+    })
 }
 
 /// A key pair ready to sign: the pair as WebCrypto gave it (to store or hand over), its
@@ -264,7 +276,11 @@ impl Dpop {
 
     /// The key, loaded or made on first use. `has_session`: the session came from
     /// elsewhere (memory mode asks the other tabs for its key then).
-    async fn key(&self, has_session: bool) -> Result<Rc<Key>, Error> {
+    fn key(&self, has_session: bool) -> Fut<'_, Rc<Key>> {
+        Box::pin(self.load_key(has_session))
+    }
+
+    async fn load_key(&self, has_session: bool) -> Result<Rc<Key>, Error> {
         if let Some(k) = self.key.borrow().clone() {
             return Ok(k);
         }
@@ -278,9 +294,10 @@ impl Dpop {
                 Some(p) => p,
                 None => {
                     // A key parked across a sign-in's redirect is taken out.
-                    let parked = idb_get(&self.parked()).await.unwrap_or(JsValue::UNDEFINED);
+                    let name = self.parked();
+                    let parked = idb(Op::Get, &name).await.unwrap_or(JsValue::UNDEFINED);
                     if parked.is_object() {
-                        let _ = idb_delete(&self.parked()).await;
+                        let _ = idb(Op::Delete, &name).await;
                         parked
                     } else {
                         generate().await?
@@ -288,20 +305,15 @@ impl Dpop {
                 }
             }
         } else {
-            let stored = idb_get(&self.name).await?;
+            let stored = idb(Op::Get, &self.name).await?;
             if stored.is_object() {
                 stored
             } else {
                 let made = generate().await?;
-                let name = JsValue::from_str(&self.name);
                 // `add` fails when another tab stored its key first: then that one is used.
-                match with_store(IdbTransactionMode::Readwrite, |s| {
-                    s.add_with_key(&made, &name)
-                })
-                .await
-                {
+                match idb(Op::Add(&made), &self.name).await {
                     Ok(_) => made,
-                    Err(_) => idb_get(&self.name).await?,
+                    Err(_) => idb(Op::Get, &self.name).await?,
                 }
             }
         };
@@ -316,18 +328,25 @@ impl Dpop {
     pub(crate) async fn jkt_for_sign_in(&self) -> Result<String, Error> {
         let key = self.key(false).await?;
         if self.memory {
-            let name = JsValue::from_str(&self.parked());
-            with_store(IdbTransactionMode::Readwrite, |s| {
-                s.put_with_key(&key.pair, &name)
-            })
-            .await?;
+            idb(Op::Put(&key.pair), &self.parked()).await?;
         }
         Ok(key.jkt.clone())
     }
 
     /// A fresh proof for `htm url` (`ath` of `access_token` when given), with the nonce
     /// known for that origin, on the client's clock `now_ms`.
-    pub(crate) async fn proof(
+    pub(crate) fn proof<'a>(
+        &'a self,
+        htm: &'a str,
+        url: &'a str,
+        access_token: Option<&'a str>,
+        now_ms: f64,
+        has_session: bool,
+    ) -> Fut<'a, String> {
+        Box::pin(self.make_proof(htm, url, access_token, now_ms, has_session))
+    }
+
+    async fn make_proof(
         &self,
         htm: &str,
         url: &str,
@@ -367,7 +386,7 @@ impl Dpop {
     pub(crate) async fn forget(&self) {
         self.key.borrow_mut().take();
         if !self.memory {
-            let _ = idb_delete(&self.name).await;
+            let _ = idb(Op::Delete, &self.name).await;
         }
     }
 
@@ -465,7 +484,17 @@ impl Dpop {
 
     /// Sends an attached request with `Authorization: DPoP <token>` and a proof; a
     /// resource server's `use_dpop_nonce` challenge is answered once with its nonce.
-    pub(crate) async fn send(
+    pub(crate) fn send<'a>(
+        &'a self,
+        request: web_sys::Request,
+        token: &'a str,
+        now: &'a dyn Fn() -> f64,
+    ) -> Pin<Box<dyn Future<Output = Result<web_sys::Response, super::client::FetchError>> + 'a>>
+    {
+        Box::pin(self.send_once(request, token, now))
+    }
+
+    async fn send_once(
         &self,
         request: web_sys::Request,
         token: &str,

@@ -127,8 +127,8 @@ export async function startApi({
   }
 
   // Resolves to the verified claims, or to null after answering 401.
-  async function authenticate(req, res) {
-    if (dpop) return authenticateDpop(req, res);
+  async function authenticate(req, res, entry) {
+    if (dpop) return authenticateDpop(req, res, entry);
     const match = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
     let reason = 'missing token';
     if (match && introspection) {
@@ -151,7 +151,7 @@ export async function startApi({
   }
 
   // DPoP mode: the scheme must be DPoP, the token a JWT bound to the proof's key.
-  async function authenticateDpop(req, res) {
+  async function authenticateDpop(req, res, entry) {
     const refuse = (error, reason, extra = {}) => {
       stats.unauthorized += 1;
       send(res, 401, { error, reason }, {
@@ -171,6 +171,7 @@ export async function startApi({
     let proof;
     try {
       proof = await checkProof(req, req.headers.dpop, match[1]);
+      entry.jkt = proof.jkt; // eslint-disable-line no-param-reassign
     } catch (err) {
       if (!(err instanceof ProofError)) throw err;
       stats.proofRefused += 1;
@@ -195,9 +196,10 @@ export async function startApi({
     } catch {
       proof = 'undecodable';
     }
-    requests.push({
+    const entry = {
       method: req.method, path: pathname, authorization: req.headers.authorization, dpop: proof, time: Date.now(),
-    });
+    };
+    requests.push(entry);
     if (dpop) res.setHeader('DPoP-Nonce', nonce);
     cors(req, res);
     if (req.method === 'OPTIONS') {
@@ -209,7 +211,7 @@ export async function startApi({
       send(res, 404, { error: 'not_found' });
       return;
     }
-    const claims = await authenticate(req, res);
+    const claims = await authenticate(req, res, entry);
     if (!claims) return;
     if (route === 'GET /api/me') {
       stats.ok += 1;
