@@ -159,6 +159,7 @@ describe('DPoP (RFC 9449)', () => {
         const stored = await a.evaluate((k) => window.storedKey(k), STORAGE_KEY);
         if (storage === 'memory') {
           assert.equal(stored, null, 'memory mode keeps the key out of IndexedDB');
+          assert.equal(await a.evaluate((k) => window.storedKey(`${k}:signin`), STORAGE_KEY), null, 'the key parked for the redirect is taken out');
         } else {
           assert.equal(stored.jkt, claims.cnf.jkt, 'the stored key is the one the token is bound to');
           assert.equal(stored.extractable, false);
