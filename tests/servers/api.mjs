@@ -7,7 +7,8 @@
 // `dpop: true` (RFC 9449 §7): only `Authorization: DPoP` with a proof that verifies (ES256
 // signature with its embedded key, `htm`, `htu`, `iat` within a minute, `jti` not seen
 // before, `ath` of the token, key thumbprint = the token's `cnf.jkt`), and a nonce of this
-// server's (§9: `use_dpop_nonce` with a `DPoP-Nonce` first; `rotateNonce()` changes it).
+// server's (§9: `use_dpop_nonce` with a `DPoP-Nonce` first; `rotateNonce()` changes it;
+// `dpopNonces: false` asks for none).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -77,7 +78,7 @@ const DPOP_IAT_WINDOW_S = 60;
 class ProofError extends Error {}
 
 export async function startApi({
-  issuer, jwksUri, audience, introspection, port = 0, dpop = false,
+  issuer, jwksUri, audience, introspection, port = 0, dpop = false, dpopNonces = true,
 } = {}) {
   const jwks = introspection ? null : createRemoteJWKSet(new URL(jwksUri));
   const stats = {};
@@ -181,7 +182,7 @@ export async function startApi({
       stats.proofRefused += 1;
       return refuse('invalid_token', 'the token is not bound to the key of the proof');
     }
-    if (proof.nonce !== nonce) {
+    if (dpopNonces && proof.nonce !== nonce) {
       stats.nonceDemanded += 1;
       return refuse('use_dpop_nonce', 'Resource server requires nonce in DPoP proof', { 'DPoP-Nonce': nonce });
     }
@@ -200,7 +201,7 @@ export async function startApi({
       method: req.method, path: pathname, authorization: req.headers.authorization, dpop: proof, time: Date.now(),
     };
     requests.push(entry);
-    if (dpop) res.setHeader('DPoP-Nonce', nonce);
+    if (dpop && dpopNonces) res.setHeader('DPoP-Nonce', nonce);
     cors(req, res);
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();

@@ -1,7 +1,8 @@
 // A real OAuth 2.0 / OpenID Connect authorization server for tests and the demo:
 // oidc-provider with a public PKCE client, rotating refresh tokens and JWT access
 // tokens for one API resource, plus counters, fault injection and a Node-side login.
-// `dpop: true` turns on RFC 9449 (features.dPoP) with nonces required at the token endpoint.
+// `dpop: true` turns on RFC 9449 (features.dPoP), with nonces required at the token endpoint
+// unless `dpopNonces: false`.
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
@@ -97,7 +98,9 @@ function quietly(build) {
 
 // oidc-provider configured as TOOLCHAIN.md describes: public PKCE client, rotating refresh
 // tokens issued without offline_access, JWT access tokens for RESOURCE, CORS for loopback pages.
-async function createProvider({ issuer, store, ttl, dpop }) {
+async function createProvider({
+  issuer, store, ttl, dpop, dpopNonces,
+}) {
   const jwk = await signingJwk();
   // The devInteractions notice is printed while the provider is built: the one warning left to silence.
   return quietly(() => new Provider(issuer, {
@@ -129,7 +132,7 @@ async function createProvider({ issuer, store, ttl, dpop }) {
       devInteractions: { enabled: true },
       // Nonces required (RFC 9449 §8): every client gets one `use_dpop_nonce` first.
       dPoP: dpop
-        ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+        ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => dpopNonces }
         : { enabled: false },
       revocation: { enabled: true },
       resourceIndicators: {
@@ -165,7 +168,7 @@ async function createProvider({ issuer, store, ttl, dpop }) {
 export async function startAuthServer({
   port = 0, accessTokenTtl = 300, clientId = 'tokenward-demo', redirectUris = [], extraClients = [],
   issuer: issuerOption, // the `iss` to announce instead of the server's own URL (e.g. a proxy's, for the bench)
-  dpop = false,
+  dpop = false, dpopNonces = true,
 } = {}) {
   let app = null; // the provider's handler, once it is built for the issuer (which needs the port)
   const server = createServer((req, res) => (app ? app(req, res) : res.writeHead(503).end()));
@@ -207,7 +210,7 @@ export async function startAuthServer({
 
   let provider;
   try {
-    provider = await createProvider({ issuer, store, ttl: () => ttl, dpop });
+    provider = await createProvider({ issuer, store, ttl: () => ttl, dpop, dpopNonces });
   } catch (err) {
     await close();
     throw err;
