@@ -19,12 +19,12 @@ import {
 const LOOPBACK_ORIGIN = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
 const MAX_BODY = 1024 * 1024;
 
-function cors(req, res) {
+function cors(req, res, dpop) {
   const origin = req.headers.origin;
   if (!LOOPBACK_ORIGIN.test(origin ?? '')) return;
   res.setHeader('Access-Control-Allow-Origin', origin);
   res.setHeader('Vary', 'Origin');
-  res.setHeader('Access-Control-Expose-Headers', 'WWW-Authenticate, DPoP-Nonce');
+  res.setHeader('Access-Control-Expose-Headers', dpop ? 'WWW-Authenticate, DPoP-Nonce' : 'WWW-Authenticate');
   if (req.method === 'OPTIONS') {
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
     res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, DPoP');
@@ -87,7 +87,7 @@ export async function startApi({
   const seenJti = new Map(); // jti -> expiry (ms)
   let url = ''; // the API's own origin, set once it listens
   const resetStats = () => {
-    Object.assign(stats, { ok: 0, unauthorized: 0, nonceDemanded: 0, proofRefused: 0 });
+    Object.assign(stats, { ok: 0, unauthorized: 0 }, dpop ? { nonceDemanded: 0, proofRefused: 0 } : {});
     requests.length = 0;
   };
   resetStats();
@@ -202,7 +202,7 @@ export async function startApi({
     };
     requests.push(entry);
     if (dpop && dpopNonces) res.setHeader('DPoP-Nonce', nonce);
-    cors(req, res);
+    cors(req, res, dpop);
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
       return;

@@ -189,9 +189,10 @@ export async function startAuthServer({
     Object.assign(stats, {
       tokenRequests: 0, refreshRequests: 0, refreshOk: 0, invalidGrant: 0,
       codeExchanges: 0, revocations: 0, grantsRevoked: 0,
+    }, dpop ? {
       // DPoP: token requests with a proof, `use_dpop_nonce` answers, DPoP-bound tokens issued
       dpopProofs: 0, dpopNonceDemanded: 0, dpopTokens: 0, revocationProofs: 0,
-    });
+    } : {});
     events.length = 0;
   };
   resetStats();
@@ -239,10 +240,10 @@ export async function startAuthServer({
         await answerWithFault(ctx, fault);
         return;
       }
-      if (ctx.get('DPoP')) stats.dpopProofs += 1;
+      if (dpop && ctx.get('DPoP')) stats.dpopProofs += 1;
       await next();
-      if (ctx.body?.error === 'use_dpop_nonce') stats.dpopNonceDemanded += 1;
-      if (ctx.status === 200 && ctx.body?.token_type === 'DPoP') stats.dpopTokens += 1;
+      if (dpop && ctx.body?.error === 'use_dpop_nonce') stats.dpopNonceDemanded += 1;
+      if (dpop && ctx.status === 200 && ctx.body?.token_type === 'DPoP') stats.dpopTokens += 1;
       const grantType = ctx.oidc?.body?.grant_type;
       if (grantType === 'refresh_token') stats.refreshRequests += 1;
       if (grantType === 'authorization_code') stats.codeExchanges += 1;
@@ -256,7 +257,7 @@ export async function startAuthServer({
     }
     if (ctx.method === 'POST' && ctx.path === ROUTES.revocation) {
       stats.revocations += 1;
-      if (ctx.get('DPoP')) stats.revocationProofs += 1;
+      if (dpop && ctx.get('DPoP')) stats.revocationProofs += 1;
     }
     await next();
     if (ctx.response.is('html') && typeof ctx.body === 'string') ctx.body = stripExternalImports(ctx.body);

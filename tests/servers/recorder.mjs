@@ -33,7 +33,7 @@ export async function startRecorder({ count = 3 } = {}) {
       method: req.method,
       path: req.url,
       authorization: req.headers.authorization,
-      dpop: req.headers.dpop,
+      ...(req.headers.dpop === undefined ? {} : { dpop: req.headers.dpop }),
     });
     req.resume();
     // `/…/redirect?to=URL` answers 302 to URL (for the redirect cases of the leak table).
