@@ -11,51 +11,13 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
 import { appHtml, launchBrowser, openApp, resultPath, startStack } from './harness.mjs';
 import { startRecorder } from '../servers/index.mjs';
+import {
+  APP_SCRIPT, STORAGE_KEY, dpopConfig, freshApp as freshPage, keyFollowsTheSession, signIn as signInAs, waitReady,
+} from './scenarios/dpop.mjs';
 
-const STORAGE_KEY = 'tw-dpop';
 const TIMEOUT = 15_000;
 const TTL = 4; // seconds: refreshed about every 2 s
 
-// The app page: creates its client from `e2e:config` (localStorage, so that every tab and
-// the sign-in's return find it), records events, and offers a look at the DPoP key store.
-const APP_SCRIPT = `
-window.events = [];
-const record = (e) => window.events.push({ type: e.type, reason: e.reason ?? null, code: e.error?.code ?? null });
-const b64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
-// The thumbprint (RFC 7638) of the key tokenward keeps in IndexedDB, and whether its
-// private half can be exported (it must not); null when there is none.
-window.storedKey = (name) => new Promise((resolve, reject) => {
-  const open = indexedDB.open('tokenward-dpop');
-  open.onupgradeneeded = () => open.result.createObjectStore('keys');
-  open.onerror = () => reject(open.error);
-  open.onsuccess = () => {
-    const db = open.result;
-    if (!db.objectStoreNames.contains('keys')) { db.close(); resolve(null); return; }
-    const get = db.transaction('keys').objectStore('keys').get(name);
-    get.onerror = () => reject(get.error);
-    get.onsuccess = async () => {
-      db.close();
-      const pair = get.result;
-      if (!pair) { resolve(null); return; }
-      const { crv, kty, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
-      const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify({ crv, kty, x, y })));
-      const exportable = await crypto.subtle.exportKey('jwk', pair.privateKey).then(() => true, () => false);
-      resolve({ jkt: b64(digest), extractable: pair.privateKey.extractable, exportable });
-    };
-  };
-});
-const config = JSON.parse(localStorage.getItem('e2e:config') ?? 'null');
-if (config) {
-  const on = Object.fromEntries(['change', 'refresh', 'expired', 'signedOut', 'error'].map((t) => [t, record]));
-  try {
-    window.auth = await tokenward.createTokenClient({ ...config, on });
-  } catch (e) {
-    window.createError = { code: e.code, message: e.message };
-  }
-}
-`;
-
-const waitReady = (page) => page.waitForFunction(() => window.tokenwardReady === true, null, { timeout: TIMEOUT });
 
 describe('DPoP (RFC 9449)', () => {
   let stack;
@@ -78,60 +40,9 @@ describe('DPoP (RFC 9449)', () => {
     await stack?.close();
   });
 
-  const config = (extra = {}) => ({
-    issuer: stack.auth.issuer,
-    clientId: stack.auth.clientId,
-    redirectUri: `${stack.app.url}/`,
-    scope: 'openid api:read',
-    attachTo: [stack.api.url],
-    storageKey: STORAGE_KEY,
-    dpop: true,
-    ...extra,
-  });
-
-  /** A fresh app page whose client uses `cfg` (tokenward's storage and key store cleared). */
-  async function freshApp(cfg) {
-    const page = await open(`${stack.app.url}/`);
-    await page.evaluate(async (c) => {
-      localStorage.clear();
-      sessionStorage.clear();
-      await new Promise((resolve) => { const r = indexedDB.deleteDatabase('tokenward-dpop'); r.onsuccess = resolve; r.onerror = resolve; r.onblocked = resolve; });
-      localStorage.setItem('e2e:config', JSON.stringify(c));
-    }, cfg);
-    await page.goto(`${stack.app.url}/`);
-    await waitReady(page);
-    return page;
-  }
-
-  /** auth.signIn(), then the login and consent forms as a user fills them, back to the app. */
-  async function signIn(page) {
-    await page.evaluate(() => {
-      window.e2eSigningIn = true;
-      window.auth.signIn().catch((e) => { window.signInError = e.code; });
-    });
-    // Where the page is: 'app' once back and signed in, 'form' on a login or consent page.
-    const where = (app) => {
-      if (window.e2eSubmitted || window.e2eSigningIn) return false;
-      if (location.origin === app) return window.auth?.status === 'signedIn' ? 'app' : false;
-      return document.querySelector('button[type="submit"]') ? 'form' : false;
-    };
-    for (let step = 0; step < 6; step += 1) {
-      const at = await (await page.waitForFunction(where, stack.app.url, { timeout: TIMEOUT })).jsonValue();
-      if (at === 'app') return;
-      await page.evaluate(() => {
-        window.e2eSubmitted = true;
-        setTimeout(() => {
-          const login = document.querySelector('input[name="login"]');
-          if (login) {
-            login.value = 'dana';
-            document.querySelector('input[name="password"]').value = 'any';
-          }
-          document.querySelector('button[type="submit"]').click();
-        }, 0);
-      });
-    }
-    throw new Error('the sign-in did not come back to the app');
-  }
+  const config = (extra = {}) => dpopConfig(stack, extra);
+  const freshApp = (cfg) => freshPage({ context, stack, openApp: (ctx, url) => openApp(ctx, url, { logs }) }, cfg);
+  const signIn = (page) => signInAs(page, stack);
 
   const apiCall = (page, path = '/api/me', init = undefined) => page.evaluate(async ({ url, i }) => {
     const res = await window.auth.fetch(url, i);
@@ -139,6 +50,10 @@ describe('DPoP (RFC 9449)', () => {
   }, { url: `${stack.api.url}${path}`, i: init });
 
   const errors = (page) => page.evaluate(() => window.events.filter((e) => e.type === 'error').map((e) => e.code));
+
+  test('the key follows the session (shared scenario: sign-in, call, refresh, reload, sign-out)', (t) => keyFollowsTheSession({
+    context, stack, openApp: (ctx, url) => openApp(ctx, url, { logs }), assert, diagnostic: (m) => t.diagnostic(m),
+  }));
 
   for (const storage of ['memory', 'session', 'local']) {
     test(`${storage} storage: sign-in, API calls and refresh with rotation in two tabs, one key, nonces retried once`, async (t) => {
