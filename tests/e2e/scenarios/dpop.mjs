@@ -85,8 +85,20 @@ export async function signIn(page, stack) {
     if (location.origin === app) return window.auth?.status === 'signedIn' ? 'app' : false;
     return document.querySelector('button[type="submit"]') ? 'form' : false;
   };
+  // WebDriver cannot wait across a navigation: a wait the navigation ended is started again.
+  const lost = (err) => /context was destroyed|unload|navigat|frame/i.test(`${err.name} ${err.message}`);
+  const whereNow = async () => {
+    const deadline = Date.now() + TIMEOUT;
+    for (;;) {
+      try {
+        return await (await page.waitForFunction(where, stack.app.url, { timeout: deadline - Date.now() })).jsonValue();
+      } catch (err) {
+        if (!lost(err) || Date.now() >= deadline) throw err;
+      }
+    }
+  };
   for (let step = 0; step < 6; step += 1) {
-    const at = await (await page.waitForFunction(where, stack.app.url, { timeout: TIMEOUT })).jsonValue();
+    const at = await whereNow();
     if (at === 'app') return;
     await page.evaluate(() => {
       window.e2eSubmitted = true;
