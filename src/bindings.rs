@@ -308,7 +308,7 @@ fn options_from_js(js: &JsValue) -> Result<Options, Error> {
     o.redirect_uri = opt_string(js, "redirectUri")?;
     o.scope = opt_string(js, "scope")?;
     let dpop = get(js, "dpop");
-    o.dpop = if dpop.is_undefined() || dpop == JsValue::FALSE {
+    o.dpop = if dpop.is_undefined() || dpop.is_null() || dpop == JsValue::FALSE {
         None
     } else if dpop == JsValue::TRUE {
         Some(crate::core::dpop::Mode::default())

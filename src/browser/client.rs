@@ -432,7 +432,10 @@ impl TokenClient {
             Err(e) => return Err(e),
         };
         let token_type = self.inner.token_type();
-        let mut out = vec![("Authorization", format!("{token_type} {token}"))];
+        let mut value = token_type.clone();
+        value.push(' ');
+        value.push_str(&token);
+        let mut out = vec![("Authorization", value)];
         if let (Some(d), true) = (&self.inner.dpop, dpop::is_dpop(&token_type)) {
             let proof = d
                 .proof(&htm, &url.href(), Some(&token), self.inner.now(), true)
@@ -553,6 +556,9 @@ impl TokenClient {
         inner.timer.borrow_mut().take();
         inner.lifecycle.borrow_mut().take();
         inner.tabs.borrow_mut().take();
+        if let Some(d) = &inner.dpop {
+            d.close();
+        }
     }
 
     /// Sends the page to the authorization endpoint (authorization code with PKCE S256,

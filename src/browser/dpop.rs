@@ -284,39 +284,36 @@ impl Dpop {
         if let Some(k) = self.key.borrow().clone() {
             return Ok(k);
         }
-        let pair = if self.memory {
-            let asked = if has_session {
-                ask(&self.name).await
-            } else {
-                None
-            };
-            match asked {
-                Some(p) => p,
-                None => {
-                    // A key parked across a sign-in's redirect is taken out.
-                    let name = self.parked();
-                    let parked = idb(Op::Get, &name).await.unwrap_or(JsValue::UNDEFINED);
-                    if parked.is_object() {
-                        let _ = idb(Op::Delete, &name).await;
-                        parked
-                    } else {
-                        generate().await?
-                    }
-                }
-            }
+        // Memory mode: the key of the tab the session came from, or the one parked across
+        // the sign-in's redirect (taken out); otherwise the key stored under `storageKey`.
+        let name = if self.memory {
+            self.parked()
         } else {
-            let stored = idb(Op::Get, &self.name).await?;
-            if stored.is_object() {
-                stored
-            } else {
-                let made = generate().await?;
-                // `add` fails when another tab stored its key first: then that one is used.
-                match idb(Op::Add(&made), &self.name).await {
-                    Ok(_) => made,
-                    Err(_) => idb(Op::Get, &self.name).await?,
-                }
-            }
+            self.name.clone()
         };
+        let asked = if self.memory && has_session {
+            ask(&self.name).await
+        } else {
+            None
+        };
+        let (mut pair, parked) = match asked {
+            Some(p) => (p, false),
+            None => (idb(Op::Get, &name).await?, self.memory),
+        };
+        if parked && pair.is_object() {
+            let _ = idb(Op::Delete, &name).await;
+        }
+        if !pair.is_object() {
+            let made = generate().await?;
+            // `add` fails when another tab stored its key first: then that one is used.
+            pair = match self.memory {
+                true => made,
+                false => match idb(Op::Add(&made), &name).await {
+                    Ok(_) => made,
+                    Err(_) => idb(Op::Get, &name).await?,
+                },
+            };
+        }
         let key = Rc::new(key_from_pair(pair).await?);
         // Another call of this tab may have finished first: one key per client.
         let mut held = self.key.borrow_mut();
@@ -382,11 +379,23 @@ impl Dpop {
         dpop::compact(&input, &signature)
     }
 
-    /// The session ended: the key is deleted (here and from IndexedDB).
+    /// The session ended: the key is deleted (here and from IndexedDB; in memory mode a
+    /// key still parked by an abandoned sign-in goes too).
     pub(crate) async fn forget(&self) {
         self.key.borrow_mut().take();
-        if !self.memory {
-            let _ = idb(Op::Delete, &self.name).await;
+        let name = if self.memory {
+            self.parked()
+        } else {
+            self.name.clone()
+        };
+        let _ = idb(Op::Delete, &name).await;
+    }
+
+    /// `dispose()`: other tabs no longer get the key from this client.
+    pub(crate) fn close(&self) {
+        if let Some((c, _)) = &self.channel {
+            c.set_onmessage(None);
+            c.close();
         }
     }
 
