@@ -645,10 +645,13 @@ impl TokenClient {
                 if let Some(id) = &inner.client_id {
                     form.push(("client_id", id));
                 }
-                match &inner.dpop {
-                    Some(d) => d.revoke(&url, &form_encode(&form), &|| inner.now()).await,
-                    None => http::revoke(&url, &form_encode(&form), None).await,
-                }
+                let now = || inner.now();
+                let proved = inner.dpop.as_deref().map(|dpop| http::Proved {
+                    dpop,
+                    now: &now,
+                    has_session: true,
+                });
+                http::revoke(&url, &form_encode(&form), proved).await
             }
             _ => Ok(()),
         };
@@ -884,14 +887,13 @@ impl Inner {
                     if let Some(id) = &self.client_id {
                         form.push(("client_id", id));
                     }
-                    match &self.dpop {
-                        Some(d) => {
-                            let this = self.clone();
-                            d.token_request(url, &form_encode(&form), &move || this.now(), true)
-                                .await
-                        }
-                        None => http::token_request(url, &form_encode(&form)).await,
-                    }
+                    let now = || self.now();
+                    let proved = self.dpop.as_deref().map(|dpop| http::Proved {
+                        dpop,
+                        now: &now,
+                        has_session: true,
+                    });
+                    http::token_request(url, &form_encode(&form), proved).await
                 }
                 None => Err((
                     Failure::Terminal,

@@ -2,7 +2,9 @@
 //! code exchange) and revocation (RFC 7009). Bodies are form-encoded; every request has
 //! a timeout, so a server that never answers cannot hold a refresh (or a lock) forever.
 
+use super::dpop::Dpop;
 use super::timer::Timeout;
+use crate::core::dpop;
 use crate::core::error::{Error, ErrorCode, ServerCause};
 use crate::core::limits::{self, MAX_HTTP_BODY};
 use crate::core::session::Failure;
@@ -38,20 +40,22 @@ fn retry_after(headers: &Headers) -> Option<f64> {
     }
 }
 
+/// A request with a DPoP proof: the client's DPoP state, its clock, and whether the
+/// session came from elsewhere (memory mode asks the other tabs for the key then).
+#[derive(Clone, Copy)]
+pub(crate) struct Proved<'a> {
+    /// The client's DPoP key and mode.
+    pub(crate) dpop: &'a Dpop,
+    /// The client's clock, for the proof's `iat`.
+    pub(crate) now: &'a dyn Fn() -> f64,
+    /// See [`Dpop::proof`].
+    pub(crate) has_session: bool,
+}
+
 /// POSTs a form and reads the answer, with a timeout. Fails only when no HTTP answer
 /// came (offline, refused, CORS, timeout): that is a `network` error.
 pub async fn post_form(url: &str, body: &str, timeout_ms: f64) -> Result<Answer, Error> {
     request(url, Some(body), timeout_ms, Send::Cors, None).await
-}
-
-/// [`post_form`] with a `DPoP` proof header when one is given.
-pub async fn post_form_with(
-    url: &str,
-    body: &str,
-    timeout_ms: f64,
-    proof: Option<&str>,
-) -> Result<Answer, Error> {
-    request(url, Some(body), timeout_ms, Send::Cors, proof).await
 }
 
 /// How a request is sent.
@@ -72,8 +76,38 @@ pub async fn get(url: &str, timeout_ms: f64) -> Result<Answer, Error> {
     request(url, None, timeout_ms, Send::Cors, None).await
 }
 
-/// A GET, or with a body a form POST, aborted after `timeout_ms`.
+/// A GET, or with a body a form POST, aborted after `timeout_ms`. With `proved`, the
+/// request carries a DPoP proof, and a `use_dpop_nonce` answer is sent again once with
+/// the nonce it gave (RFC 9449 §8: such an answer comes before the grant is looked at,
+/// so the retry spends no refresh token twice).
 async fn request(
+    url: &str,
+    form: Option<&str>,
+    timeout_ms: f64,
+    send: Send,
+    proved: Option<Proved<'_>>,
+) -> Result<Answer, Error> {
+    let mut retried = false;
+    loop {
+        let proof = match proved {
+            Some(p) => Some(
+                p.dpop
+                    .proof("POST", url, None, (p.now)(), p.has_session)
+                    .await?,
+            ),
+            None => None,
+        };
+        let a = request_once(url, form, timeout_ms, send, proof.as_deref()).await?;
+        let wants = proved.is_some() && dpop::token_endpoint_wants_nonce(a.status, &a.body);
+        if !dpop::retry_with_nonce(wants, retried, super::dpop::nonce_for(url).as_deref()) {
+            return Ok(a);
+        }
+        retried = true;
+    }
+}
+
+/// One exchange of [`request`].
+async fn request_once(
     url: &str,
     form: Option<&str>,
     timeout_ms: f64,
@@ -136,17 +170,28 @@ async fn request(
     })
 }
 
-/// Sends a token request and decides what the answer means.
-pub async fn token_request(url: &str, form: &str) -> Result<TokenResponse, (Failure, Error)> {
-    match post_form(url, form, REQUEST_TIMEOUT_MS).await {
-        Ok(a) => token_answer(a.status, &a.body, a.retry_after_ms),
-        Err(e) => Err((Failure::Transient(None), e)),
+/// Sends a token request (with a DPoP proof when `proved`) and decides what the answer
+/// means. A second `use_dpop_nonce` answer is transient: the session is not over.
+pub(crate) async fn token_request(
+    url: &str,
+    form: &str,
+    proved: Option<Proved<'_>>,
+) -> Result<TokenResponse, (Failure, Error)> {
+    let transient = |e: Error| (Failure::Transient(None), e);
+    let a = request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Cors, proved)
+        .await
+        .map_err(transient)?;
+    if proved.is_some() && dpop::token_endpoint_wants_nonce(a.status, &a.body) {
+        return Err(transient(Error::network(
+            "the token endpoint asked for a DPoP nonce again",
+        )));
     }
+    token_answer(a.status, &a.body, a.retry_after_ms)
 }
 
-/// Revokes a token (RFC 7009 §2.1), with a `DPoP` proof when one is given. Success is any
+/// Revokes a token (RFC 7009 §2.1), with a `DPoP` proof when `proved`. Success is any
 /// 200; anything else is `revocation_failed`.
-pub async fn revoke(url: &str, form: &str, proof: Option<&str>) -> Result<(), Error> {
+pub(crate) async fn revoke(url: &str, form: &str, proved: Option<Proved<'_>>) -> Result<(), Error> {
     let failed = |status: Option<u16>, body: &str| {
         let (error, error_description) = parse_error_body(body);
         Error::new(
@@ -159,15 +204,17 @@ pub async fn revoke(url: &str, form: &str, proof: Option<&str>) -> Result<(), Er
             status,
         })
     };
-    match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Keepalive, proof).await {
+    match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Keepalive, proved).await {
         Ok(a) if a.status == 200 => Ok(()),
         Ok(a) => Err(failed(Some(a.status), &a.body)),
+        // No proof could be made (the DPoP key is unusable): nothing was sent.
+        Err(e) if e.code == ErrorCode::Unsupported => Err(e),
         // No readable answer: the server may have answered without CORS headers (Django
         // OAuth Toolkit does). A revocation is a CORS-simple request, so it is sent again
         // `no-cors`: that resolves only when the server answered, which for RFC 7009 means
         // the token is revoked (revoking a revoked token is a 200 too). Only when that
         // fails as well was the server not reached: `revocation_failed`.
-        Err(_) => match request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None).await {
+        Err(_) => match request_once(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None).await {
             Ok(_) => Ok(()),
             Err(e) => Err(Error {
                 code: ErrorCode::RevocationFailed,

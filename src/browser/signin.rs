@@ -11,7 +11,7 @@ use super::http::{self, REQUEST_TIMEOUT_MS};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
 use crate::core::oidc::{self, AuthRequest, AuthResponse, Discovery, Pending};
-use crate::core::tokens::{token_answer, TokenResponse};
+use crate::core::tokens::TokenResponse;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -320,18 +320,14 @@ impl SignIn {
         let Some((pending, form)) = self.take_response()? else {
             return Ok(None);
         };
-        let tokens = match dpop {
-            Some(d) => d
-                .token_request(&pending.token_endpoint, &form, clock, false)
-                .await
-                .map_err(|(_, e)| e)?,
-            None => {
-                let answer =
-                    http::post_form(&pending.token_endpoint, &form, REQUEST_TIMEOUT_MS).await?;
-                token_answer(answer.status, &answer.body, answer.retry_after_ms)
-                    .map_err(|(_, e)| e)?
-            }
-        };
+        let proved = dpop.map(|dpop| http::Proved {
+            dpop,
+            now: clock,
+            has_session: false,
+        });
+        let tokens = http::token_request(&pending.token_endpoint, &form, proved)
+            .await
+            .map_err(|(_, e)| e)?;
         oidc::check_sign_in_tokens(&tokens, &pending, clock())?;
         Ok(Some(tokens))
     }
