@@ -80,6 +80,7 @@ class Keys {
   #name;
   #memory;
   #pair = null;
+  #raw = null;
   #loading = null;
   #channel = null;
 
@@ -118,23 +119,21 @@ class Keys {
       pair = this.#memory ? made : await idb('readwrite', (s) => s.add(made, name)).then(() => made, () => get(name));
     }
     if (!usable(pair)) throw new Error('the stored DPoP key is unusable');
+    const raw = new Uint8Array(await subtle().exportKey('raw', pair.publicKey));
     // Another call of this client may have finished first: one key per client.
-    this.#pair ??= pair;
-    return this.#pair;
+    if (!this.#pair) [this.#pair, this.#raw] = [pair, raw];
+    return this.#raw;
   }
 
   /** The public key, raw (65 bytes: 0x04 ‖ x ‖ y); the pair is loaded or made on first use. */
   async key(hasSession) {
-    let pair = this.#pair;
-    if (!pair) {
-      const loading = this.#loading ?? (this.#loading = this.#load(hasSession));
-      try {
-        pair = await loading;
-      } finally {
-        if (this.#loading === loading) this.#loading = null;
-      }
+    if (this.#pair) return this.#raw;
+    const loading = this.#loading ?? (this.#loading = this.#load(hasSession));
+    try {
+      return await loading;
+    } finally {
+      if (this.#loading === loading) this.#loading = null;
     }
-    return new Uint8Array(await subtle().exportKey('raw', pair.publicKey));
   }
 
   /** The ECDSA P-256 / SHA-256 signature of `data` (r ‖ s) with the loaded key. */
@@ -154,8 +153,7 @@ class Keys {
 
   /** The session ended: the key is deleted, here and in IndexedDB (never rejects). */
   async forget() {
-    this.#pair = null;
-    this.#loading = null;
+    this.#pair = this.#raw = this.#loading = null;
     await del(this.#stored);
   }
 

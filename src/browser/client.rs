@@ -657,7 +657,7 @@ impl TokenClient {
         };
         inner.step(|s, _| s.sign_out());
         if let Some(d) = &inner.dpop {
-            d.forget().await;
+            let _ = d.forget().await;
         }
         if let Err(e) = result {
             inner.report(e);
@@ -700,8 +700,8 @@ impl Inner {
 
     /// The session ended: its DPoP key goes with it.
     fn forget_dpop_key(&self) {
-        if let Some(d) = self.dpop.clone() {
-            wasm_bindgen_futures::spawn_local(async move { d.forget().await });
+        if let Some(d) = &self.dpop {
+            drop(d.forget());
         }
     }
 
@@ -713,12 +713,45 @@ impl Inner {
         token: String,
     ) -> Pin<Box<dyn Future<Output = Result<Response, FetchError>>>> {
         Box::pin(async move {
-            if let (Some(d), true) = (&self.dpop, dpop::is_dpop(&self.token_type())) {
-                let this = self.clone();
-                return d.send(request, &token, &move || this.now()).await;
+            let dpop = match &self.dpop {
+                Some(d) if dpop::is_dpop(&self.token_type()) => Some(d.as_ref()),
+                _ => None,
+            };
+            let (url, method) = (request.url(), request.method());
+            // With DPoP, a copy made before sending, for a retry with the nonce a resource
+            // server asks for (a body is read only once).
+            let mut spare = dpop.and_then(|_| request.clone().ok());
+            let mut current = request;
+            let mut retried = false;
+            loop {
+                let mut scheme = String::from(if dpop.is_some() { "DPoP " } else { "Bearer " });
+                scheme.push_str(&token);
+                let headers = current.headers();
+                headers
+                    .set("authorization", &scheme)
+                    .map_err(FetchError::Fetch)?;
+                let Some(d) = dpop else {
+                    return send(&current).await;
+                };
+                let proof = d
+                    .proof(&method, &url, Some(&token), self.now(), true)
+                    .await
+                    .map_err(FetchError::Token)?;
+                headers.set("dpop", &proof).map_err(FetchError::Fetch)?;
+                let response = send(&current).await?;
+                super::dpop::learn_nonce(&url, &response.headers());
+                let challenge = response.headers().get("www-authenticate").ok().flatten();
+                let wants = dpop::resource_wants_nonce(response.status(), challenge.as_deref());
+                let again =
+                    dpop::retry_with_nonce(wants, retried, super::dpop::nonce_for(&url).as_deref());
+                match spare.take() {
+                    Some(next) if again => {
+                        retried = true;
+                        current = next;
+                    }
+                    _ => return Ok(response),
+                }
             }
-            set_bearer(&request, &token)?;
-            send(&request).await
         })
     }
 
@@ -1023,13 +1056,6 @@ fn no_follow(request: Request) -> Result<Request, FetchError> {
     let init = web_sys::RequestInit::new();
     init.set_redirect(web_sys::RequestRedirect::Error);
     Request::new_with_request_and_init(&request, &init).map_err(FetchError::Fetch)
-}
-
-fn set_bearer(request: &Request, token: &str) -> Result<(), FetchError> {
-    request
-        .headers()
-        .set("authorization", &format!("Bearer {token}"))
-        .map_err(FetchError::Fetch)
 }
 
 async fn send(request: &Request) -> Result<Response, FetchError> {

@@ -15,7 +15,6 @@ use js_sys::Promise;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -88,10 +87,27 @@ fn random_id() -> Result<String, Error> {
     Ok(base64url_encode(&b))
 }
 
-/// The public half of the key, as the proof's `jwk` header carries it, and its thumbprint.
-struct Key {
-    public: PublicKey,
-    jkt: String,
+/// The proof's signing input: its header with `public`, and its claims (a fresh `jti`,
+/// the nonce known for `url`'s origin).
+fn signing_input(
+    public: &PublicKey,
+    htm: &str,
+    url: &str,
+    ath: Option<&str>,
+    now_ms: f64,
+) -> Result<String, Error> {
+    let jti = random_id()?;
+    let nonce = nonce_for(url);
+    let claims = Claims {
+        jti: &jti,
+        htm,
+        htu: dpop::htu(url),
+        now_ms,
+        nonce: nonce.as_deref(),
+        ath,
+    }
+    .to_json();
+    Ok(dpop::signing_input(&public.header_json(), &claims))
 }
 
 /// The DPoP state of one client.
@@ -100,7 +116,6 @@ pub(crate) struct Dpop {
     pub(crate) mode: Mode,
     memory: bool,
     keys: Keys,
-    key: RefCell<Option<Rc<Key>>>,
 }
 
 impl Drop for Dpop {
@@ -119,41 +134,26 @@ impl Dpop {
                 "DPoP needs WebCrypto (a page served over HTTPS or from localhost) and IndexedDB",
             )
         })?;
-        Ok(Dpop {
-            mode,
-            memory,
-            keys,
-            key: RefCell::new(None),
-        })
+        Ok(Dpop { mode, memory, keys })
     }
 
-    /// The key, loaded or made on first use. `has_session`: the session came from
-    /// elsewhere (memory mode asks the other tabs for its key then).
-    fn key(&self, has_session: bool) -> Fut<'_, Rc<Key>> {
-        Box::pin(async move {
-            if let Some(k) = self.key.borrow().clone() {
-                return Ok(k);
-            }
-            let raw = bytes(self.keys.key(has_session)).await?;
-            let public = PublicKey::from_raw(&raw).ok_or_else(|| {
-                Error::new(ErrorCode::Unsupported, "the DPoP key is not a P-256 key")
-            })?;
-            let jkt = dpop::thumbprint(&bytes(digest(public.jwk_json().as_bytes())).await?);
-            let key = Rc::new(Key { public, jkt });
-            // Another call of this tab may have finished first: one key per client.
-            let mut held = self.key.borrow_mut();
-            Ok(held.get_or_insert(key).clone())
-        })
+    /// The public key, the pair loaded or made on first use (`js/dpop.js` keeps it).
+    /// `has_session`: the session came from elsewhere (memory mode asks the other tabs
+    /// for its key then).
+    async fn public(&self, has_session: bool) -> Result<PublicKey, Error> {
+        PublicKey::from_raw(&bytes(self.keys.key(has_session)).await?)
+            .ok_or_else(|| Error::new(ErrorCode::Unsupported, "the DPoP key is not a P-256 key"))
     }
 
     /// The key's RFC 7638 thumbprint for `dpop_jkt`, the key made first when there is
     /// none. In memory mode the key is parked in IndexedDB for the sign-in's redirect.
     pub(crate) async fn jkt_for_sign_in(&self) -> Result<String, Error> {
-        let key = self.key(false).await?;
+        let public = self.public(false).await?;
+        let jkt = dpop::thumbprint(&bytes(digest(public.jwk_json().as_bytes())).await?);
         if self.memory {
             JsFuture::from(self.keys.park()).await.map_err(broken)?;
         }
-        Ok(key.jkt.clone())
+        Ok(jkt)
     }
 
     /// A fresh proof for `htm url` (`ath` of `access_token` when given), with the nonce
@@ -167,23 +167,12 @@ impl Dpop {
         has_session: bool,
     ) -> Fut<'a, String> {
         Box::pin(async move {
-            let key = self.key(has_session).await?;
+            let public = self.public(has_session).await?;
             let ath = match access_token {
                 Some(t) => Some(dpop::ath(&bytes(digest(t.as_bytes())).await?)),
                 None => None,
             };
-            let jti = random_id()?;
-            let nonce = nonce_for(url);
-            let claims = Claims {
-                jti: &jti,
-                htm,
-                htu: dpop::htu(url),
-                now_ms,
-                nonce: nonce.as_deref(),
-                ath: ath.as_deref(),
-            }
-            .to_json();
-            let input = dpop::signing_input(&key.public.header_json(), &claims);
+            let input = signing_input(&public, htm, url, ath.as_deref(), now_ms)?;
             let signature = bytes(self.keys.sign(input.as_bytes())).await?;
             dpop::compact(&input, &signature)
         })
@@ -191,69 +180,13 @@ impl Dpop {
 
     /// The session ended: the key is deleted (here and from IndexedDB; in memory mode a
     /// key still parked by an abandoned sign-in goes too).
-    pub(crate) async fn forget(&self) {
-        self.key.borrow_mut().take();
-        let _ = JsFuture::from(self.keys.forget()).await;
+    /// The returned future need not be awaited: the deletion goes on without it.
+    pub(crate) fn forget(&self) -> JsFuture {
+        JsFuture::from(self.keys.forget())
     }
 
     /// `dispose()`: other tabs no longer get the key from this client.
     pub(crate) fn close(&self) {
         self.keys.close();
-    }
-
-    /// Sends an attached request with `Authorization: DPoP <token>` and a proof; a
-    /// resource server's `use_dpop_nonce` challenge is answered once with its nonce.
-    pub(crate) fn send<'a>(
-        &'a self,
-        request: web_sys::Request,
-        token: &'a str,
-        now: &'a dyn Fn() -> f64,
-    ) -> Pin<Box<dyn Future<Output = Result<web_sys::Response, super::client::FetchError>> + 'a>>
-    {
-        Box::pin(self.send_once(request, token, now))
-    }
-
-    async fn send_once(
-        &self,
-        request: web_sys::Request,
-        token: &str,
-        now: &dyn Fn() -> f64,
-    ) -> Result<web_sys::Response, super::client::FetchError> {
-        use super::client::FetchError;
-        let (url, method) = (request.url(), request.method());
-        // A copy made before sending, for the retry (a body is read only once).
-        let mut spare = request.clone().ok();
-        let mut current = request;
-        let mut retried = false;
-        loop {
-            let proof = self
-                .proof(&method, &url, Some(token), now(), true)
-                .await
-                .map_err(FetchError::Token)?;
-            let headers = current.headers();
-            let mut scheme = String::from("DPoP ");
-            scheme.push_str(token);
-            headers
-                .set("authorization", &scheme)
-                .and_then(|_| headers.set("dpop", &proof))
-                .map_err(FetchError::Fetch)?;
-            let response: web_sys::Response =
-                match JsFuture::from(super::global_fetch(&current)).await {
-                    Ok(r) => r.unchecked_into(),
-                    Err(e) => return Err(FetchError::Fetch(e)),
-                };
-            learn_nonce(&url, &response.headers());
-            let challenge = response.headers().get("www-authenticate").ok().flatten();
-            let wants = dpop::resource_wants_nonce(response.status(), challenge.as_deref());
-            match spare.take() {
-                Some(next)
-                    if dpop::retry_with_nonce(wants, retried, nonce_for(&url).as_deref()) =>
-                {
-                    retried = true;
-                    current = next;
-                }
-                _ => return Ok(response),
-            }
-        }
     }
 }

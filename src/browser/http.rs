@@ -214,7 +214,8 @@ pub(crate) async fn revoke(url: &str, form: &str, proved: Option<Proved<'_>>) ->
         // `no-cors`: that resolves only when the server answered, which for RFC 7009 means
         // the token is revoked (revoking a revoked token is a 200 too). Only when that
         // fails as well was the server not reached: `revocation_failed`.
-        Err(_) => match request_once(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None).await {
+        Err(_) => match request_once(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None).await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(Error {
                 code: ErrorCode::RevocationFailed,
