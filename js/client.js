@@ -80,6 +80,7 @@ class TokenClient {
     this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : inner.fetch(input, init));
     this.accessToken = () => inner.accessToken();
     this.refresh = () => inner.refresh();
+    this.authorizationHeaders = (url, method) => inner.authorizationHeaders(url instanceof URL ? url.href : url, method);
     this.signOut = (options) => copiedOptions(options, 'the signOut options').then((o) => inner.signOut(o));
     // The page is navigating to the authorization server: the promise never settles
     // (it rejects when the sign-in cannot start).

@@ -72,7 +72,13 @@ export interface TokenClientOptions {
   crossTab?: boolean;
   /** Clock in ms since epoch, for tests; default `Date.now`. */
   now?: () => number;
-  /** RFC 9449 sender-constrained tokens; default false. `allowBearer` accepts a `Bearer` answer. */
+  /**
+   * RFC 9449 sender-constrained tokens; default false. One non-extractable P-256 key per
+   * `storageKey` (IndexedDB; in memory with `storage: 'memory'`), proofs on token requests
+   * and on attached requests with a `DPoP` token, `dpop_jkt` on sign-in. A `Bearer` answer
+   * is refused (`invalid_token_response`) unless `allowBearer`. `createTokenClient`
+   * rejects with `unsupported` where WebCrypto or IndexedDB is missing.
+   */
   dpop?: boolean | { allowBearer?: boolean };
   /** `sessionEnding` fires this long before the session can no longer be refreshed; default 60. */
   sessionEndingLeadSeconds?: number;
@@ -132,6 +138,14 @@ export interface TokenClient {
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Refresh now (joins a refresh already in flight). */
   refresh(): Promise<void>;
+  /**
+   * The headers `fetch` would add to a `method` request to `url` (`Authorization`, and with
+   * a DPoP token a fresh one-time `DPoP` proof), for transports that are not `fetch`
+   * (XMLHttpRequest, axios, an `EventSource` polyfill). `{}` for a URL outside `attachTo`
+   * or when signed out. `method` defaults to `'GET'`; a proof is bound to the method and
+   * to the URL without query and fragment, and is good for one request.
+   */
+  authorizationHeaders(url: string, method?: string): Promise<Record<string, string>>;
   /** Forget the session here and in every tab, revoking the refresh token unless `revoke: false`. */
   signOut(options?: SignOutOptions): Promise<void>;
   /** Returns an unsubscribe function. The listener gets the event of type `K`. */

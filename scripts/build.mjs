@@ -3,7 +3,7 @@
 // path: the entries say where the .wasm is), wasm-opt -Oz from the npm `binaryen`
 // package, short import/export names, then the JS entries, the types and the inlined-bytes module for dev servers.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,14 @@ const wasm = join(dist, 'tokenward_bg.wasm');
 run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
 // Short import/export names in the .wasm and its glue (see scripts/minify-names.mjs).
 run('node', [join(root, 'scripts', 'minify-names.mjs'), wasm, join(dist, 'tokenward.js')]);
+// wasm-bindgen's snippets (`#[wasm_bindgen(module = …)]`, e.g. js/dpop.js under
+// dist/snippets/): whole-line comments and indentation dropped, nothing else changed.
+for (const f of readdirSync(join(dist, 'snippets'), { recursive: true })) {
+  if (!String(f).endsWith('.js')) continue;
+  const file = join(dist, 'snippets', String(f));
+  const lines = readFileSync(file, 'utf8').split('\n');
+  writeFileSync(file, lines.filter((l) => !/^\s*(\/\/|\/\*\*.*\*\/\s*$)/.test(l)).map((l) => l.trimStart()).join('\n'));
+}
 for (const f of ['client.js', 'index.js', 'index.dev.js', 'index.d.ts', 'react.js', 'react.d.ts']) copyFileSync(join(root, 'js', f), join(dist, f));
 const b64 = readFileSync(wasm).toString('base64');
 writeFileSync(join(dist, 'wasm-inline.js'),

@@ -1,5 +1,5 @@
 // `npm start`: the tokenward demo. Starts a real authorization server (30 s access tokens,
-// so the refresh is visible), the protected API, and a static server for www/ with the
+// so the refresh is visible, DPoP-bound), the protected API (DPoP required), and a static server for www/ with the
 // built package at /tokenward/ and the issuer, client and API at /config.json; prints the page URL.
 // startDemo() is also what tests/e2e/demo.test.mjs starts.
 import { spawnSync } from 'node:child_process';
@@ -32,10 +32,14 @@ export async function startDemo({
     await Promise.allSettled(started.reverse().map((server) => server.close()));
   };
   try {
-    const auth = await onPortOrFree((p) => startAuthServer({ port: p, accessTokenTtl }), authPort);
+    const auth = await onPortOrFree((p) => startAuthServer({
+      port: p, accessTokenTtl, dpop: true, dpopNonces: false,
+    }), authPort);
     started.push(auth);
     const api = await onPortOrFree(
-      (p) => startApi({ port: p, issuer: auth.issuer, jwksUri: auth.jwksUri, audience: auth.resource }),
+      (p) => startApi({
+        port: p, issuer: auth.issuer, jwksUri: auth.jwksUri, audience: auth.resource, dpop: true, dpopNonces: false,
+      }),
       apiPort,
     );
     started.push(api);

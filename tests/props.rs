@@ -12,6 +12,7 @@
 
 use proptest::prelude::*;
 use tokenward::core::attach::{has_encoded_separator, secure_url_text};
+use tokenward::core::dpop;
 use tokenward::core::grant::token_answer;
 use tokenward::core::json::{parse_number, Json};
 use tokenward::core::jwt;
@@ -57,7 +58,8 @@ proptest! {
         match TokenResponse::parse(&text) {
             Ok(r) => {
                 prop_assert!(!r.access_token.is_empty());
-                prop_assert_eq!(r.token_type.as_str(), "Bearer");
+                let want = if tt == "\"DPoP\"" { "DPoP" } else { "Bearer" };
+                prop_assert_eq!(r.token_type.as_str(), want);
                 let t = TokenSet::from_response(r, 1_700_000_000_000.0, None);
                 prop_assert!(t.expires_at.is_none_or(|e| e.is_finite() && e >= t.received_at));
             }
@@ -241,6 +243,30 @@ proptest! {
             check(&actions, &mut in_flight, signed_in)?;
             if !s.is_refreshing() { in_flight = false; }
             if let Some(next) = s.next_wakeup() { prop_assert!(next.is_finite()); }
+        }
+    }
+
+    /// RFC 9449 inputs from servers and callers: any text gives a typed answer, never a panic.
+    #[test]
+    fn dpop_inputs_never_panic(
+        url in "[ -~]{0,60}",
+        header in proptest::option::of("[ -~]{0,40}"),
+        status in 100u16..600,
+        raw in proptest::collection::vec(any::<u8>(), 0..80),
+    ) {
+        let htu = dpop::htu(&url);
+        prop_assert!(url.starts_with(htu) && !htu.contains(['?', '#']));
+        prop_assert!(url.starts_with(dpop::origin(&url)));
+        let mut nonces = dpop::Nonces::default();
+        nonces.learn(&url, header.as_deref());
+        if let Some(n) = nonces.get(&url) {
+            prop_assert!(!n.is_empty() && !n.contains([' ', '"', '\\']));
+        }
+        let _ = dpop::resource_wants_nonce(status, header.as_deref());
+        let _ = dpop::token_endpoint_wants_nonce(status, &lossy(&raw));
+        let _ = dpop::method(&lossy(&raw));
+        if let Some(k) = dpop::PublicKey::from_raw(&raw) {
+            prop_assert!(Json::parse(&k.header_json()).is_ok());
         }
     }
 }

@@ -366,6 +366,8 @@ function render() {
   $('sub').textContent = claims?.sub ?? '—';
   $('scope').textContent = claims?.scope || '—';
   $('exp').textContent = typeof claims?.exp === 'number' ? new Date(claims.exp * 1000).toLocaleTimeString() : '—';
+  // DPoP: the token names the thumbprint of this browser's key; without the key it is worthless.
+  $('jkt').textContent = claims?.cnf?.jkt ?? '—';
   const signedIn = status === 'signedIn' || status === 'refreshing';
   $('sign-in').disabled = !auth || signedIn;
   for (const id of ['call-api', 'refresh', 'sign-out']) $(id).disabled = !signedIn;
@@ -414,6 +416,7 @@ async function start() {
     scope: config.scope,
     redirectUri: `${location.origin}/`,
     attachTo: [config.apiUrl],
+    dpop: true,
     on,
   });
   sawToken(auth.expiresAt, tokenRequests > accounted); // a session restored or just signed in (code exchange)

@@ -204,6 +204,9 @@ impl WasmClient {
     #[wasm_bindgen(js_name = setTokens)]
     pub fn set_tokens(&self, response: JsValue) -> Result<(), JsValue> {
         let r = response_from_js(&response).map_err(|e| error_to_js(&e))?;
+        self.client
+            .check_token_type(&r)
+            .map_err(|e| error_to_js(&e))?;
         self.client.set_tokens(r);
         Ok(())
     }
@@ -213,6 +216,27 @@ impl WasmClient {
     pub fn access_token(&self) -> Promise {
         let c = self.client.clone();
         promise(async move { c.access_token().await.map(JsValue::from) })
+    }
+
+    /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add.
+    #[wasm_bindgen(js_name = authorizationHeaders)]
+    pub fn authorization_headers(&self, url: JsValue, method: JsValue) -> Promise {
+        let c = self.client.clone();
+        promise(async move {
+            let url = url
+                .as_string()
+                .ok_or_else(|| Error::options("`url` must be a string"))?;
+            let method = match method.as_string() {
+                Some(m) => m,
+                None if method.is_undefined() => "GET".to_string(),
+                None => return Err(Error::options("`method` must be a string")),
+            };
+            let out = Object::new();
+            for (name, value) in c.authorization_headers(&url, &method).await? {
+                set(&out, name, &JsValue::from_str(&value));
+            }
+            Ok(out.into())
+        })
     }
 
     /// `refresh()`.

@@ -139,5 +139,19 @@ pub(super) fn options_from_js(js: &JsValue) -> Result<Options, Error> {
     o.end_session_endpoint = opt_string(js, "endSessionEndpoint")?;
     o.redirect_uri = opt_string(js, "redirectUri")?;
     o.scope = opt_string(js, "scope")?;
+    let dpop = get(js, "dpop");
+    o.dpop = if dpop.is_undefined() || dpop.is_null() || dpop == JsValue::FALSE {
+        None
+    } else if dpop == JsValue::TRUE {
+        Some(crate::core::dpop::Mode::default())
+    } else if dpop.is_object() {
+        Some(crate::core::dpop::Mode {
+            allow_bearer: opt_bool(&dpop, "allowBearer", false)?,
+        })
+    } else {
+        return Err(Error::options(
+            "`dpop` must be a boolean or `{ allowBearer }`",
+        ));
+    };
     Ok(o)
 }

@@ -4,6 +4,7 @@
 //! timers, HTTP, tabs, page lifecycle. [`client::TokenClient`] ties them to the core.
 
 pub mod client;
+pub(crate) mod dpop;
 pub mod http;
 pub mod lifecycle;
 pub mod options;

@@ -51,6 +51,8 @@ pub struct Options {
     pub redirect_uri: Option<String>,
     /// The scope `sign_in` asks for; `None`: `openid`.
     pub scope: Option<String>,
+    /// DPoP (RFC 9449) sender-constrained tokens; `None`: off.
+    pub dpop: Option<crate::core::dpop::Mode>,
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
             end_session_endpoint: None,
             redirect_uri: None,
             scope: None,
+            dpop: None,
         }
     }
 }

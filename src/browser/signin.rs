@@ -6,11 +6,10 @@
 //! token is right — is `crate::core::oidc`'s; this module only fetches, stores and
 //! navigates, in the order a sign-in needs.
 
-use super::http::{self, REQUEST_TIMEOUT_MS};
+use super::http;
 use super::options::{url_option, Options};
 use super::provider::Provider;
 use crate::core::error::{Error, ErrorCode};
-use crate::core::grant::token_answer;
 use crate::core::jwt::Claims;
 use crate::core::oidc::{self, AuthRequest, AuthResponse, Pending};
 use crate::core::tokens::TokenResponse;
@@ -204,13 +203,19 @@ impl SignIn {
     pub(crate) async fn complete(
         &self,
         clock: &dyn Fn() -> f64,
+        dpop: Option<&super::dpop::Dpop>,
     ) -> Result<Option<TokenResponse>, Error> {
         let Some((pending, form)) = self.take_response()? else {
             return Ok(None);
         };
-        let answer = http::post_form(&pending.token_endpoint, &form, REQUEST_TIMEOUT_MS).await?;
-        let tokens =
-            token_answer(answer.status, &answer.body, answer.retry_after_ms).map_err(|(_, e)| e)?;
+        let proved = dpop.map(|dpop| http::Proved {
+            dpop,
+            now: clock,
+            has_session: false,
+        });
+        let tokens = http::token_request(&pending.token_endpoint, &form, proved)
+            .await
+            .map_err(|(_, e)| e)?;
         oidc::check_sign_in_tokens(&tokens, &pending, clock())?;
         Ok(Some(tokens))
     }

@@ -152,7 +152,10 @@ pub fn refresh_can_help(header: Option<&str>) -> bool {
     }
     challenges
         .iter()
-        .filter(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+        // A DPoP challenge (RFC 9449 §7.1) uses the same `error` values.
+        .filter(|c| {
+            c.scheme.eq_ignore_ascii_case("bearer") || c.scheme.eq_ignore_ascii_case("dpop")
+        })
         .any(|c| {
             c.param("error")
                 .map_or(true, |e| e.trim().eq_ignore_ascii_case("invalid_token"))

@@ -94,7 +94,9 @@ impl TokenSet {
         let access_token = s("access_token")?
             .filter(|t| header_safe(t))
             .ok_or_else(bad)?;
-        let token_type = s("token_type")?.filter(|t| t == "Bearer").ok_or_else(bad)?;
+        let token_type = s("token_type")?
+            .filter(|t| t == "Bearer" || t == "DPoP")
+            .ok_or_else(bad)?;
         let received_at = v
             .get("received_at")
             .and_then(Json::as_f64)

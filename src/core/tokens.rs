@@ -75,9 +75,11 @@ impl TokenResponse {
         let token_type = match obj.get("token_type") {
             None | Some(Json::Null) => "Bearer".to_string(),
             Some(Json::Str(t)) if t.eq_ignore_ascii_case("bearer") => "Bearer".to_string(),
+            // RFC 9449 §5; whether the client accepts it is `dpop::check_token_type`'s call.
+            Some(Json::Str(t)) if t.eq_ignore_ascii_case("dpop") => "DPoP".to_string(),
             Some(Json::Str(_)) => {
                 return Err(Error::token_response(
-                    "only `token_type` Bearer is supported",
+                    "only `token_type` Bearer or DPoP is supported",
                 ))
             }
             Some(_) => return Err(Error::token_response("`token_type` must be a string")),

@@ -70,7 +70,9 @@ describe('demo page', () => {
 
     const seen = demo.api.requests.filter((r) => r.method === 'GET' && r.path === '/api/me');
     assert.equal(seen.length, 1);
-    assert.match(seen[0].authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.match(seen[0].authorization, /^DPoP [\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.ok(seen[0].jkt, 'the API verified a DPoP proof');
+    assert.equal(await page.locator('#jkt').innerText(), seen[0].jkt, 'the page shows the key the token is bound to');
     const token = seen[0].authorization.split(' ')[1];
     assert.ok(!(await page.content()).includes(token), 'the page never shows the access token');
 

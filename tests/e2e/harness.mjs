@@ -117,15 +117,16 @@ async function closeAll(closables) {
 /**
  * Authorization server + API (+ app unless app: false). The app's URL is a registered
  * redirect URI. `clientOptions` is what createTokenClient needs to refresh and attach to the API.
+ * `dpop: true`: both servers in their DPoP mode (nonces required at both).
  */
 export async function startStack({
-  accessTokenTtl, clientId, extraClients, app = true, html, routes,
+  accessTokenTtl, clientId, extraClients, app = true, html, routes, dpop = false,
 } = {}) {
   const started = [];
   try {
-    const auth = await startAuthServer({ accessTokenTtl, clientId, extraClients });
+    const auth = await startAuthServer({ accessTokenTtl, clientId, extraClients, dpop });
     started.push(auth);
-    const api = await startApi({ issuer: auth.issuer, jwksUri: auth.jwksUri, audience: auth.resource });
+    const api = await startApi({ issuer: auth.issuer, jwksUri: auth.jwksUri, audience: auth.resource, dpop });
     started.push(api);
     const appServer = app ? await startApp({ html, routes }) : null;
     started.push(appServer);

@@ -4,22 +4,30 @@
 // introspection endpoint calls active (`introspection: { url, clientId, clientSecret }`,
 // asked on every request, no cache: a revoked or rotated-away token is refused at once).
 // Records every request as received, preflights included, for assertions.
+// `dpop: true` (RFC 9449 §7): only `Authorization: DPoP` with a proof that verifies (ES256
+// signature with its embedded key, `htm`, `htu`, `iat` within a minute, `jti` not seen
+// before, `ath` of the token, key thumbprint = the token's `cnf.jkt`), and a nonce of this
+// server's (§9: `use_dpop_nonce` with a `DPoP-Nonce` first; `rotateNonce()` changes it;
+// `dpopNonces: false` asks for none).
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import {
+  EmbeddedJWK, calculateJwkThumbprint, createRemoteJWKSet, decodeJwt, jwtVerify,
+} from 'jose';
 
 const LOOPBACK_ORIGIN = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
 const MAX_BODY = 1024 * 1024;
 
-function cors(req, res) {
+function cors(req, res, dpop) {
   const origin = req.headers.origin;
   if (!LOOPBACK_ORIGIN.test(origin ?? '')) return;
   res.setHeader('Access-Control-Allow-Origin', origin);
   res.setHeader('Vary', 'Origin');
-  res.setHeader('Access-Control-Expose-Headers', 'WWW-Authenticate');
+  res.setHeader('Access-Control-Expose-Headers', dpop ? 'WWW-Authenticate, DPoP-Nonce' : 'WWW-Authenticate');
   if (req.method === 'OPTIONS') {
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, DPoP');
   }
 }
 
@@ -65,20 +73,63 @@ async function introspect({ url, clientId, clientSecret }, token) {
   return { ...body, sub: body.sub ?? body.username };
 }
 
+const DPOP_IAT_WINDOW_S = 60;
+
+class ProofError extends Error {}
+
 export async function startApi({
-  issuer, jwksUri, audience, introspection, port = 0,
+  issuer, jwksUri, audience, introspection, port = 0, dpop = false, dpopNonces = true,
 } = {}) {
   const jwks = introspection ? null : createRemoteJWKSet(new URL(jwksUri));
   const stats = {};
   const requests = [];
+  let nonce = randomBytes(16).toString('base64url');
+  const seenJti = new Map(); // jti -> expiry (ms)
+  let url = ''; // the API's own origin, set once it listens
   const resetStats = () => {
-    Object.assign(stats, { ok: 0, unauthorized: 0 });
+    Object.assign(stats, { ok: 0, unauthorized: 0 }, dpop ? { nonceDemanded: 0, proofRefused: 0 } : {});
     requests.length = 0;
   };
   resetStats();
 
+  // RFC 9449 §4.3: the checks of a proof for `token`; resolves to the key's thumbprint.
+  async function checkProof(req, proof, token) {
+    if (!proof || proof.includes(',')) throw new ProofError('one DPoP proof is required');
+    let verified;
+    try {
+      verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] });
+    } catch (err) {
+      throw new ProofError(`proof does not verify: ${err.code}`);
+    }
+    const { payload, protectedHeader } = verified;
+    if (protectedHeader.jwk.d !== undefined) throw new ProofError('private key in the proof');
+    if (payload.htm !== req.method) throw new ProofError('htm mismatch');
+    const target = new URL(req.url, url);
+    target.search = '';
+    let htu;
+    try {
+      htu = new URL(payload.htu);
+      htu.search = '';
+      htu.hash = '';
+    } catch {
+      throw new ProofError('htu is not a URL');
+    }
+    if (htu.href !== target.href) throw new ProofError('htu mismatch');
+    if (typeof payload.iat !== 'number' || Math.abs(Date.now() / 1000 - payload.iat) > DPOP_IAT_WINDOW_S) {
+      throw new ProofError('iat outside the window');
+    }
+    if (typeof payload.jti !== 'string' || !payload.jti) throw new ProofError('jti missing');
+    const now = Date.now();
+    for (const [jti, until] of seenJti) if (until < now) seenJti.delete(jti);
+    if (seenJti.has(payload.jti)) throw new ProofError('jti replayed');
+    seenJti.set(payload.jti, now + 2 * DPOP_IAT_WINDOW_S * 1000);
+    if (payload.ath !== createHash('sha256').update(token).digest('base64url')) throw new ProofError('ath mismatch');
+    return { jkt: await calculateJwkThumbprint(protectedHeader.jwk), nonce: payload.nonce };
+  }
+
   // Resolves to the verified claims, or to null after answering 401.
-  async function authenticate(req, res) {
+  async function authenticate(req, res, entry) {
+    if (dpop) return authenticateDpop(req, res, entry);
     const match = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
     let reason = 'missing token';
     if (match && introspection) {
@@ -100,10 +151,58 @@ export async function startApi({
     return null;
   }
 
+  // DPoP mode: the scheme must be DPoP, the token a JWT bound to the proof's key.
+  async function authenticateDpop(req, res, entry) {
+    const refuse = (error, reason, extra = {}) => {
+      stats.unauthorized += 1;
+      send(res, 401, { error, reason }, {
+        'WWW-Authenticate': `DPoP algs="ES256", error="${error}", error_description="${reason}"`, ...extra,
+      });
+      return null;
+    };
+    const match = /^DPoP +(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!match) return refuse('invalid_token', 'a DPoP token is required');
+    let claims;
+    try {
+      claims = (await jwtVerify(match[1], jwks, { issuer, audience })).payload;
+    } catch (err) {
+      if (!err.code?.startsWith('ERR_J') || err.code === 'ERR_JWKS_TIMEOUT') throw err;
+      return refuse('invalid_token', err.code === 'ERR_JWT_EXPIRED' ? 'token expired' : 'token invalid');
+    }
+    let proof;
+    try {
+      proof = await checkProof(req, req.headers.dpop, match[1]);
+      entry.jkt = proof.jkt; // eslint-disable-line no-param-reassign
+    } catch (err) {
+      if (!(err instanceof ProofError)) throw err;
+      stats.proofRefused += 1;
+      return refuse('invalid_dpop_proof', err.message);
+    }
+    if (!claims.cnf?.jkt || claims.cnf.jkt !== proof.jkt) {
+      stats.proofRefused += 1;
+      return refuse('invalid_token', 'the token is not bound to the key of the proof');
+    }
+    if (dpopNonces && proof.nonce !== nonce) {
+      stats.nonceDemanded += 1;
+      return refuse('use_dpop_nonce', 'Resource server requires nonce in DPoP proof', { 'DPoP-Nonce': nonce });
+    }
+    return claims;
+  }
+
   async function handle(req, res) {
     const { pathname } = new URL(req.url, 'http://api.invalid');
-    requests.push({ method: req.method, path: pathname, authorization: req.headers.authorization, time: Date.now() });
-    cors(req, res);
+    let proof = null;
+    try {
+      proof = req.headers.dpop ? decodeJwt(req.headers.dpop) : null;
+    } catch {
+      proof = 'undecodable';
+    }
+    const entry = {
+      method: req.method, path: pathname, authorization: req.headers.authorization, dpop: proof, time: Date.now(),
+    };
+    requests.push(entry);
+    if (dpop && dpopNonces) res.setHeader('DPoP-Nonce', nonce);
+    cors(req, res, dpop);
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
       return;
@@ -113,7 +212,7 @@ export async function startApi({
       send(res, 404, { error: 'not_found' });
       return;
     }
-    const claims = await authenticate(req, res);
+    const claims = await authenticate(req, res, entry);
     if (!claims) return;
     if (route === 'GET /api/me') {
       stats.ok += 1;
@@ -142,12 +241,15 @@ export async function startApi({
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);
   });
+  url = `http://127.0.0.1:${server.address().port}`;
 
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url,
     stats,
     requests,
     resetStats,
+    /** DPoP mode: a new nonce; the next proof with the old one is answered `use_dpop_nonce`. */
+    rotateNonce() { nonce = randomBytes(16).toString('base64url'); },
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => { server.close(resolve); });

@@ -1,6 +1,8 @@
 // A real OAuth 2.0 / OpenID Connect authorization server for tests and the demo:
 // oidc-provider with a public PKCE client, rotating refresh tokens and JWT access
 // tokens for one API resource, plus counters, fault injection and a Node-side login.
+// `dpop: true` turns on RFC 9449 (features.dPoP), with nonces required at the token endpoint
+// unless `dpopNonces: false`.
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
@@ -96,7 +98,9 @@ function quietly(build) {
 
 // oidc-provider configured as TOOLCHAIN.md describes: public PKCE client, rotating refresh
 // tokens issued without offline_access, JWT access tokens for RESOURCE, CORS for loopback pages.
-async function createProvider({ issuer, store, ttl }) {
+async function createProvider({
+  issuer, store, ttl, dpop, dpopNonces,
+}) {
   const jwk = await signingJwk();
   // The devInteractions notice is printed while the provider is built: the one warning left to silence.
   return quietly(() => new Provider(issuer, {
@@ -126,6 +130,10 @@ async function createProvider({ issuer, store, ttl }) {
     },
     features: {
       devInteractions: { enabled: true },
+      // Nonces required (RFC 9449 §8): every client gets one `use_dpop_nonce` first.
+      dPoP: dpop
+        ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => dpopNonces }
+        : { enabled: false },
       revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -160,6 +168,7 @@ async function createProvider({ issuer, store, ttl }) {
 export async function startAuthServer({
   port = 0, accessTokenTtl = 300, clientId = 'tokenward-demo', redirectUris = [], extraClients = [],
   issuer: issuerOption, // the `iss` to announce instead of the server's own URL (e.g. a proxy's, for the bench)
+  dpop = false, dpopNonces = true,
 } = {}) {
   let app = null; // the provider's handler, once it is built for the issuer (which needs the port)
   const server = createServer((req, res) => (app ? app(req, res) : res.writeHead(503).end()));
@@ -180,7 +189,10 @@ export async function startAuthServer({
     Object.assign(stats, {
       tokenRequests: 0, refreshRequests: 0, refreshOk: 0, invalidGrant: 0,
       codeExchanges: 0, revocations: 0, grantsRevoked: 0,
-    });
+    }, dpop ? {
+      // DPoP: token requests with a proof, `use_dpop_nonce` answers, DPoP-bound tokens issued
+      dpopProofs: 0, dpopNonceDemanded: 0, dpopTokens: 0, revocationProofs: 0,
+    } : {});
     events.length = 0;
   };
   resetStats();
@@ -199,7 +211,7 @@ export async function startAuthServer({
 
   let provider;
   try {
-    provider = await createProvider({ issuer, store, ttl: () => ttl });
+    provider = await createProvider({ issuer, store, ttl: () => ttl, dpop, dpopNonces });
   } catch (err) {
     await close();
     throw err;
@@ -228,7 +240,10 @@ export async function startAuthServer({
         await answerWithFault(ctx, fault);
         return;
       }
+      if (dpop && ctx.get('DPoP')) stats.dpopProofs += 1;
       await next();
+      if (dpop && ctx.body?.error === 'use_dpop_nonce') stats.dpopNonceDemanded += 1;
+      if (dpop && ctx.status === 200 && ctx.body?.token_type === 'DPoP') stats.dpopTokens += 1;
       const grantType = ctx.oidc?.body?.grant_type;
       if (grantType === 'refresh_token') stats.refreshRequests += 1;
       if (grantType === 'authorization_code') stats.codeExchanges += 1;
@@ -240,17 +255,20 @@ export async function startAuthServer({
       ctx.status = 204; // browsers ask on every login page; a 404 there is console noise in tests
       return;
     }
-    if (ctx.method === 'POST' && ctx.path === ROUTES.revocation) stats.revocations += 1;
+    if (ctx.method === 'POST' && ctx.path === ROUTES.revocation) {
+      stats.revocations += 1;
+      if (dpop && ctx.get('DPoP')) stats.revocationProofs += 1;
+    }
     await next();
     if (ctx.response.is('html') && typeof ctx.body === 'string') ctx.body = stripExternalImports(ctx.body);
   });
 
   app = provider.callback();
 
-  const tokenRequest = async (params) => {
+  const tokenRequest = async (params, headers = {}) => {
     const res = await fetch(endpoint('token'), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body: new URLSearchParams({ client_id: clientId, ...params }),
     });
     const body = await res.json();
@@ -266,6 +284,7 @@ export async function startAuthServer({
     endSessionEndpoint: endpoint('end_session'),
     jwksUri: endpoint('jwks'),
     clientId,
+    dpop,
     resource: RESOURCE,
     stats,
     events,
@@ -288,6 +307,15 @@ export async function startAuthServer({
       return tokenRequest({
         grant_type: 'authorization_code', code: code.code, code_verifier: code.verifier, redirect_uri: redirectUri,
       });
+    },
+    /** A raw token request from Node (e.g. a stolen refresh token): `{ status, body, headers }`, never throws on an error answer. */
+    async rawTokenRequest(params, headers = {}) {
+      const res = await fetch(endpoint('token'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ client_id: clientId, ...params }),
+      });
+      return { status: res.status, body: await res.json(), headers: res.headers };
     },
     async revokeGrantOf(refreshToken) {
       const token = await provider.RefreshToken.find(refreshToken, { ignoreExpiration: true });

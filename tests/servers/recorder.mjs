@@ -23,7 +23,7 @@ export async function startRecorder({ count = 3 } = {}) {
     res.setHeader('Vary', 'Origin');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, DPoP');
       res.writeHead(204).end();
       return;
     }
@@ -33,6 +33,7 @@ export async function startRecorder({ count = 3 } = {}) {
       method: req.method,
       path: req.url,
       authorization: req.headers.authorization,
+      ...(req.headers.dpop === undefined ? {} : { dpop: req.headers.dpop }),
     });
     req.resume();
     // `/…/redirect?to=URL` answers 302 to URL (for the redirect cases of the leak table).

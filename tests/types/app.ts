@@ -112,4 +112,15 @@ export async function app(): Promise<void> {
   void new TokenwardError(401);
   // @ts-expect-error setTokens needs an access_token
   auth.setTokens({ token_type: 'Bearer' });
+
+  // DPoP: the option, and the headers for transports that are not fetch.
+  await createTokenClient({ dpop: true });
+  await createTokenClient({ dpop: { allowBearer: true } });
+  // @ts-expect-error dpop is a boolean or { allowBearer }
+  await createTokenClient({ dpop: 'yes' });
+  const headers: Record<string, string> = await auth.authorizationHeaders('https://api.example/x', 'POST');
+  void headers;
+  await auth.authorizationHeaders('/relative');
+  // @ts-expect-error the URL is a string
+  await auth.authorizationHeaders(42);
 }

@@ -29,8 +29,7 @@ impl Inner {
             Some(r) => Some(no_follow(r)?),
             None => None,
         };
-        set_bearer(&request, &token)?;
-        let response = send(&request).await?;
+        let response = self.clone().send_authorized(request, token.clone()).await?;
         let Some(replay) = replay.filter(|_| response.status() == 401) else {
             return Ok(response);
         };
@@ -59,8 +58,7 @@ impl Inner {
             } else {
                 replay.clone().ok()
             };
-            set_bearer(&replay, &fresh)?;
-            let answer = send(&replay).await?;
+            let answer = self.clone().send_authorized(replay, fresh.clone()).await?;
             if answer.status() != 401 {
                 return Ok(answer);
             }
@@ -78,6 +76,59 @@ impl Inner {
             }
         }
         Ok(last)
+    }
+
+    /// Sends an attached request with the token (and a DPoP proof for a DPoP token).
+    /// Boxed: `fetch` awaits it twice, and its state machine should exist once.
+    fn send_authorized(
+        self: Rc<Self>,
+        request: Request,
+        token: String,
+    ) -> crate::browser::Boxed<'static, Result<Response, FetchError>> {
+        Box::pin(async move {
+            let dpop = match &self.dpop {
+                Some(d) if dpop::is_dpop(&self.token_type()) => Some(d.as_ref()),
+                _ => None,
+            };
+            let (url, method) = (request.url(), request.method());
+            // With DPoP, a copy made before sending, for a retry with the nonce a resource
+            // server asks for (a body is read only once).
+            let mut spare = dpop.and_then(|_| request.clone().ok());
+            let mut current = request;
+            let mut retried = false;
+            loop {
+                let mut scheme = String::from(if dpop.is_some() { "DPoP " } else { "Bearer " });
+                scheme.push_str(&token);
+                let headers = current.headers();
+                headers
+                    .set("authorization", &scheme)
+                    .map_err(FetchError::Fetch)?;
+                let Some(d) = dpop else {
+                    return send(&current).await;
+                };
+                let proof = d
+                    .proof(&method, &url, Some(&token), self.now(), true)
+                    .await
+                    .map_err(FetchError::Token)?;
+                headers.set("dpop", &proof).map_err(FetchError::Fetch)?;
+                let response = send(&current).await?;
+                crate::browser::dpop::learn_nonce(&url, &response.headers());
+                let challenge = response.headers().get("www-authenticate").ok().flatten();
+                let wants = dpop::resource_wants_nonce(response.status(), challenge.as_deref());
+                let again = dpop::retry_with_nonce(
+                    wants,
+                    retried,
+                    crate::browser::dpop::nonce_for(&url).as_deref(),
+                );
+                match spare.take() {
+                    Some(next) if again => {
+                        retried = true;
+                        current = next;
+                    }
+                    _ => return Ok(response),
+                }
+            }
+        })
     }
 
     /// With `localStorage`, takes a newer record another tab wrote (a 401 may mean that
@@ -104,13 +155,6 @@ fn no_follow(request: Request) -> Result<Request, FetchError> {
     let init = web_sys::RequestInit::new();
     init.set_redirect(web_sys::RequestRedirect::Error);
     Request::new_with_request_and_init(&request, &init).map_err(FetchError::Fetch)
-}
-
-fn set_bearer(request: &Request, token: &str) -> Result<(), FetchError> {
-    request
-        .headers()
-        .set("authorization", &format!("Bearer {token}"))
-        .map_err(FetchError::Fetch)
 }
 
 async fn send(request: &Request) -> Result<Response, FetchError> {

@@ -5,6 +5,7 @@
 //! core decide, then perform its actions (persist, clear, refresh, emit, announce) with
 //! no borrow held, so listeners may call back into the client.
 
+use super::dpop::Dpop;
 use super::http;
 use super::lifecycle::{Lifecycle, Signal};
 pub use super::options::Options;
@@ -16,6 +17,7 @@ use super::tabs::{Msg, RefreshGuard, Tabs};
 use super::timer::Timeout;
 use crate::core::attach::{self, AttachRule};
 use crate::core::config;
+use crate::core::dpop::{self, Mode};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::grant;
 use crate::core::jwt::{self, Claims};
@@ -71,6 +73,8 @@ struct Inner {
     signin: SignIn,
     /// Whether "no revocation endpoint is known" was reported (it is said once).
     no_revocation_reported: Cell<bool>,
+    /// The DPoP key and nonces, with the `dpop` option.
+    dpop: Option<Rc<Dpop>>,
 }
 
 /// The token client. Cloning gives another handle on the same client.
@@ -142,6 +146,14 @@ impl TokenClient {
             disposed: Cell::new(false),
             signin: SignIn::new(&options, provider)?,
             no_revocation_reported: Cell::new(false),
+            dpop: match options.dpop {
+                Some(m) => Some(Rc::new(Dpop::new(
+                    m,
+                    &storage_key,
+                    options.storage == StorageKind::Memory,
+                )?)),
+                None => None,
+            },
         });
         let client = TokenClient { inner };
         for (kind, listener) in options.on.iter().cloned() {
@@ -223,13 +235,55 @@ impl TokenClient {
     /// Stores a fresh token response (e.g. after a sign-in). Nothing changes when it is
     /// not a usable response.
     pub fn set_tokens(&self, response: TokenResponse) {
-        self.inner.step(|s, now| s.set_tokens(now, response));
+        match self.check_token_type(&response) {
+            Ok(()) => self.inner.step(|s, now| s.set_tokens(now, response)),
+            Err(e) => self.inner.report(e),
+        }
+    }
+
+    /// `invalid_token_response` for a token type the `dpop` option does not accept.
+    pub fn check_token_type(&self, response: &TokenResponse) -> Result<(), Error> {
+        dpop::check_token_type(self.inner.dpop_mode(), &response.token_type)
+    }
+
+    /// The headers [`TokenClient::fetch`] would add to a `method` request to `url`:
+    /// `Authorization`, and with a DPoP token a fresh `DPoP` proof. None outside
+    /// `attachTo`, nor when signed out.
+    pub async fn authorization_headers(
+        &self,
+        url: &str,
+        method: &str,
+    ) -> Result<Vec<(&'static str, String)>, Error> {
+        let htm = dpop::method(method)
+            .ok_or_else(|| Error::options("`method` must be an HTTP method"))?;
+        let url = parse_url(url).ok_or_else(|| Error::options("`url` is not a URL"))?;
+        if !with_parts(&url, |p| attach::allowed(&self.inner.rules, p)) {
+            return Ok(Vec::new());
+        }
+        let token = match self.inner.clone().authorize(None).await {
+            Ok(t) => t,
+            Err(e) if e.code == ErrorCode::SignedOut => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let token_type = self.inner.token_type();
+        let mut value = token_type.clone();
+        value.push(' ');
+        value.push_str(&token);
+        let mut out = vec![("Authorization", value)];
+        if let (Some(d), true) = (&self.inner.dpop, dpop::is_dpop(&token_type)) {
+            let proof = d
+                .proof(&htm, &url.href(), Some(&token), self.inner.now(), true)
+                .await?;
+            out.push(("DPoP", proof));
+        }
+        Ok(out)
     }
 
     /// Stores a token response given as JSON text; `invalid_token_response` when it is
     /// not usable (then nothing stored changes).
     pub fn set_tokens_json(&self, json: &str) -> Result<(), Error> {
         let response = TokenResponse::parse(json)?;
+        self.check_token_type(&response)?;
         self.set_tokens(response);
         Ok(())
     }
@@ -336,13 +390,22 @@ impl TokenClient {
         inner.timer.borrow_mut().take();
         inner.lifecycle.borrow_mut().take();
         inner.tabs.borrow_mut().take();
+        if let Some(d) = &inner.dpop {
+            d.close();
+        }
     }
 
     /// Sends the page to the authorization endpoint (authorization code with PKCE S256,
     /// `state` and `nonce`; endpoints discovered from `issuer` unless given). Returns once
     /// the navigation has started; fails, storing nothing, when it cannot start
     /// (`invalid_options`, `invalid_discovery`, `network`, `unsupported`, `storage`).
-    pub async fn sign_in(&self, params: SignInParams) -> Result<(), Error> {
+    pub async fn sign_in(&self, mut params: SignInParams) -> Result<(), Error> {
+        // RFC 9449 §10: the code is bound to the key that will redeem it.
+        if let Some(d) = &self.inner.dpop {
+            let jkt = d.jkt_for_sign_in().await?;
+            params.extra_params.retain(|(k, _)| k != "dpop_jkt");
+            params.extra_params.push(("dpop_jkt".to_string(), jkt));
+        }
         self.inner.signin.begin(params).await
     }
 
@@ -354,8 +417,10 @@ impl TokenClient {
         Box::pin(async move {
             let inner = self.inner.clone();
             let clock = move || inner.now();
-            match self.inner.signin.complete(&clock).await? {
+            let dpop = self.inner.dpop.as_deref();
+            match self.inner.signin.complete(&clock, dpop).await? {
                 Some(response) => {
+                    self.check_token_type(&response)?;
                     self.set_tokens(response);
                     Ok(true)
                 }
@@ -378,6 +443,25 @@ impl TokenClient {
 }
 
 impl Inner {
+    fn dpop_mode(&self) -> Option<Mode> {
+        self.dpop.as_ref().map(|d| d.mode)
+    }
+
+    /// The session's token type (`Bearer` when signed out).
+    fn token_type(&self) -> String {
+        self.session
+            .borrow()
+            .tokens()
+            .map_or_else(|| "Bearer".to_string(), |t| t.token_type.clone())
+    }
+
+    /// The session ended: its DPoP key goes with it.
+    fn forget_dpop_key(&self) {
+        if let Some(d) = &self.dpop {
+            drop(d.forget());
+        }
+    }
+
     fn now(&self) -> f64 {
         match &self.clock {
             Some(c) => c(),
@@ -408,7 +492,12 @@ impl Inner {
                     let _ = self.store.clear();
                 }
                 Action::Refresh(refresh_token) => self.start_refresh(refresh_token),
-                Action::Emit(event) => self.emit(&event),
+                Action::Emit(event) => {
+                    if event.kind == EventKind::SignedOut {
+                        self.forget_dpop_key();
+                    }
+                    self.emit(&event)
+                }
                 Action::Announce(a) => {
                     let tabs = self.tabs.borrow().clone();
                     if let Some(t) = tabs {

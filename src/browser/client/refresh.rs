@@ -62,7 +62,13 @@ impl Inner {
                 .await
                 .map_err(grant::app_refresh_failure),
             (grant::RefreshPlan::Request { url, form }, _) => {
-                http::token_request(&url, &form).await
+                let now = || self.now();
+                let proved = self.dpop.as_deref().map(|dpop| http::Proved {
+                    dpop,
+                    now: &now,
+                    has_session: true,
+                });
+                http::token_request(&url, &form, proved).await
             }
             (grant::RefreshPlan::Fail(failure, e), _) => Err((failure, e)),
             (_, _) => Err((
@@ -70,6 +76,13 @@ impl Inner {
                 Error::new(ErrorCode::InvalidGrant, "this client cannot refresh"),
             )),
         };
+        // A token type the `dpop` option does not accept ends the session: the server has
+        // already rotated the refresh token.
+        let result = result.and_then(|resp| {
+            dpop::check_token_type(self.dpop_mode(), &resp.token_type)
+                .map_err(|e| (Failure::Terminal, e))?;
+            Ok(resp)
+        });
         self.step(|s, now| s.refresh_done(now, Some(result)));
         // The lock is released here, after the new tokens were announced.
     }

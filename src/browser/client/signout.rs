@@ -36,15 +36,21 @@ impl TokenClient {
         };
         let result = match (revocation, refresh_token) {
             (Some(url), Some(rt)) => {
-                http::revoke(
-                    &url,
-                    &grant::revocation_form(&rt, inner.provider.client_id()),
-                )
-                .await
+                let now = || inner.now();
+                let proved = inner.dpop.as_deref().map(|dpop| http::Proved {
+                    dpop,
+                    now: &now,
+                    has_session: true,
+                });
+                let form = grant::revocation_form(&rt, inner.provider.client_id());
+                http::revoke(&url, &form, proved).await
             }
             _ => Ok(()),
         };
         inner.step(|s, _| s.sign_out());
+        if let Some(d) = &inner.dpop {
+            let _ = d.forget().await;
+        }
         if let Err(e) = result {
             inner.report(e);
         }
