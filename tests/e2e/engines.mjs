@@ -244,6 +244,9 @@ class Page {
     // The first round trip starts the call and waits up to 40 ms for it: most calls end there.
     let result = await this.#run((driver) => driver.executeAsyncScript(START_SCRIPT, startCode(body, mode), id, argJson, pollMs, 40));
     for (;;) {
+      // A navigation during the script can end it without an answer (Firefox then gives
+      // null): the page's context is gone, as with 'lost'.
+      if (!result || typeof result !== 'object') result = { state: 'lost', logs: [] };
       this.logs.push(...(result.logs || []));
       if (result.state === 'ok') {
         const parsed = JSON.parse(result.value);
