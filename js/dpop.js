@@ -151,9 +151,27 @@ class Keys {
     await idb('readwrite', (s) => s.put(pair, this.#stored));
   }
 
-  /** The session ended: the key is deleted, here and in IndexedDB (never rejects). */
-  async forget() {
+  /**
+   * The session ended: the key is deleted, here and in IndexedDB (never rejects). With
+   * `onlyMine` (another tab ended the session), the stored key is deleted only when it
+   * is the one this client used: a late message must not delete the key of a session
+   * signed in since.
+   */
+  async forget(onlyMine) {
+    const raw = this.#raw;
     this.#pair = this.#raw = this.#loading = null;
+    if (onlyMine) {
+      if (!raw) return;
+      try {
+        const stored = await get(this.#stored);
+        if (usable(stored)) {
+          const other = new Uint8Array(await subtle().exportKey('raw', stored.publicKey));
+          if (other.length !== raw.length || other.some((b, i) => b !== raw[i])) return;
+        }
+      } catch {
+        // Unreadable: deleted below.
+      }
+    }
     await del(this.#stored);
   }
 

@@ -36,9 +36,10 @@ extern "C" {
     /// Memory mode: parks the loaded key in IndexedDB across the sign-in's redirect.
     #[wasm_bindgen(method)]
     fn park(this: &Keys) -> Promise;
-    /// Deletes the key, here and in IndexedDB; never rejects.
+    /// Deletes the key, here and in IndexedDB (with `only_mine`, only when the stored key
+    /// is the one this client used); never rejects.
     #[wasm_bindgen(method)]
-    fn forget(this: &Keys) -> Promise;
+    fn forget(this: &Keys, only_mine: bool) -> Promise;
     /// Other tabs no longer get the key from this client.
     #[wasm_bindgen(method)]
     fn close(this: &Keys);
@@ -180,9 +181,12 @@ impl Dpop {
 
     /// The session ended: the key is deleted (here and from IndexedDB; in memory mode a
     /// key still parked by an abandoned sign-in goes too).
-    /// The returned future need not be awaited: the deletion goes on without it.
-    pub(crate) fn forget(&self) -> JsFuture {
-        JsFuture::from(self.keys.forget())
+    /// `only_mine` (the session ended in another tab): the stored key is deleted only when
+    /// it is the one this client used, so that a late message cannot delete the key of a
+    /// session signed in since. The returned future need not be awaited: the deletion goes
+    /// on without it.
+    pub(crate) fn forget(&self, only_mine: bool) -> JsFuture {
+        JsFuture::from(self.keys.forget(only_mine))
     }
 
     /// `dispose()`: other tabs no longer get the key from this client.

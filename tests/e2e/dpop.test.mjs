@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
@@ -171,6 +172,60 @@ describe('DPoP (RFC 9449)', () => {
       await page.waitForFunction(async (k) => (await window.storedKey(k)) === null, STORAGE_KEY, { timeout: TIMEOUT });
     } finally {
       await page.close();
+    }
+  });
+
+  test('a sign-out another tab hears late does not delete the key of a session signed in since', async () => {
+    const a = await freshApp(config({ storage: 'local' }));
+    let b = null;
+    try {
+      await signIn(a);
+      b = await open(`${stack.app.url}/`);
+      await waitReady(b);
+      assert.equal(await b.evaluate(() => window.auth.status), 'signedIn');
+      assert.equal((await apiCall(b)).status, 200, 'tab B has used the key');
+      const { jkt: first } = await a.evaluate((k) => window.storedKey(k), STORAGE_KEY);
+      // Tab B is busy (its messages wait) until A has signed out and in again: a
+      // synchronous request to a server that answers only when released.
+      let release;
+      const held = new Promise((r) => { release = r; });
+      const gate = createServer((req, res) => {
+        held.then(() => {
+          res.writeHead(200, { 'access-control-allow-origin': '*', 'content-type': 'text/plain' });
+          res.end('1');
+        });
+      });
+      await new Promise((r) => gate.listen(0, '127.0.0.1', r));
+      const gateUrl = `http://127.0.0.1:${gate.address().port}/`;
+      const busy = b.evaluate((u) => {
+        const x = new XMLHttpRequest();
+        x.open('GET', u, false);
+        x.send();
+        return x.responseText === '1';
+      }, gateUrl);
+      await a.evaluate(() => window.auth.signOut());
+      await a.waitForFunction(async (k) => (await window.storedKey(k)) === null, STORAGE_KEY, { timeout: TIMEOUT });
+      await signIn(a);
+      const { jkt: second } = await a.evaluate((k) => window.storedKey(k), STORAGE_KEY);
+      assert.notEqual(second, first, 'a new sign-in, a new key');
+      release();
+      assert.equal(await busy, true, 'tab B was held until then');
+      gate.close();
+      // B now hears of the sign-out, and then of the new session.
+      await b.waitForFunction(() => window.events.some((e) => e.type === 'signedOut'), null, { timeout: TIMEOUT });
+      await b.waitForFunction(() => window.auth.status === 'signedIn', null, { timeout: TIMEOUT });
+      // Let B's key clean-up run to its end: a reload of A finds the same key.
+      await b.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+      await a.reload();
+      await waitReady(a);
+      const stored = await a.evaluate((k) => window.storedKey(k), STORAGE_KEY);
+      assert.equal(stored?.jkt, second, 'the new session\'s key is still stored');
+      stack.api.resetStats();
+      assert.equal((await apiCall(a)).status, 200, 'and still proves possession after a reload');
+      assert.equal(stack.api.requests.at(-1).jkt, second);
+    } finally {
+      await b?.close();
+      await a.close();
     }
   });
 

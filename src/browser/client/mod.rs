@@ -23,7 +23,7 @@ use crate::core::grant;
 use crate::core::jwt::{self, Claims};
 use crate::core::oidc;
 use crate::core::policy::{self, TABS_WAIT_MS};
-use crate::core::session::{Action, Demand, Event, EventKind, Failure, Session, Status};
+use crate::core::session::{Action, Demand, Event, EventKind, Failure, Reason, Session, Status};
 use crate::core::tokens::TokenResponse;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -455,10 +455,12 @@ impl Inner {
             .map_or_else(|| "Bearer".to_string(), |t| t.token_type.clone())
     }
 
-    /// The session ended: its DPoP key goes with it.
-    fn forget_dpop_key(&self) {
+    /// The session ended: its DPoP key goes with it. Ended by another tab (or another
+    /// page's storage change), only the key this tab used is deleted.
+    fn forget_dpop_key(&self, reason: Option<Reason>) {
         if let Some(d) = &self.dpop {
-            drop(d.forget());
+            let only_mine = matches!(reason, Some(Reason::OtherTab | Reason::Storage));
+            drop(d.forget(only_mine));
         }
     }
 
@@ -494,7 +496,7 @@ impl Inner {
                 Action::Refresh(refresh_token) => self.start_refresh(refresh_token),
                 Action::Emit(event) => {
                     if event.kind == EventKind::SignedOut {
-                        self.forget_dpop_key();
+                        self.forget_dpop_key(event.reason);
                     }
                     self.emit(&event)
                 }

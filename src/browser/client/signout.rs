@@ -49,7 +49,7 @@ impl TokenClient {
         };
         inner.step(|s, _| s.sign_out());
         if let Some(d) = &inner.dpop {
-            let _ = d.forget().await;
+            let _ = d.forget(false).await;
         }
         if let Err(e) = result {
             inner.report(e);
