@@ -241,44 +241,6 @@ impl TokenClient {
         }
     }
 
-    /// `invalid_token_response` for a token type the `dpop` option does not accept.
-    pub fn check_token_type(&self, response: &TokenResponse) -> Result<(), Error> {
-        dpop::check_token_type(self.inner.dpop_mode(), &response.token_type)
-    }
-
-    /// The headers [`TokenClient::fetch`] would add to a `method` request to `url`:
-    /// `Authorization`, and with a DPoP token a fresh `DPoP` proof. None outside
-    /// `attachTo`, nor when signed out.
-    pub async fn authorization_headers(
-        &self,
-        url: &str,
-        method: &str,
-    ) -> Result<Vec<(&'static str, String)>, Error> {
-        let htm = dpop::method(method)
-            .ok_or_else(|| Error::options("`method` must be an HTTP method"))?;
-        let url = parse_url(url).ok_or_else(|| Error::options("`url` is not a URL"))?;
-        if !with_parts(&url, |p| attach::allowed(&self.inner.rules, p)) {
-            return Ok(Vec::new());
-        }
-        let token = match self.inner.clone().authorize(None).await {
-            Ok(t) => t,
-            Err(e) if e.code == ErrorCode::SignedOut => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let token_type = self.inner.token_type();
-        let mut value = token_type.clone();
-        value.push(' ');
-        value.push_str(&token);
-        let mut out = vec![("Authorization", value)];
-        if let (Some(d), true) = (&self.inner.dpop, dpop::is_dpop(&token_type)) {
-            let proof = d
-                .proof(&htm, &url.href(), Some(&token), self.inner.now(), true)
-                .await?;
-            out.push(("DPoP", proof));
-        }
-        Ok(out)
-    }
-
     /// Stores a token response given as JSON text; `invalid_token_response` when it is
     /// not usable (then nothing stored changes).
     pub fn set_tokens_json(&self, json: &str) -> Result<(), Error> {
@@ -394,76 +356,9 @@ impl TokenClient {
             d.close();
         }
     }
-
-    /// Sends the page to the authorization endpoint (authorization code with PKCE S256,
-    /// `state` and `nonce`; endpoints discovered from `issuer` unless given). Returns once
-    /// the navigation has started; fails, storing nothing, when it cannot start
-    /// (`invalid_options`, `invalid_discovery`, `network`, `unsupported`, `storage`).
-    pub async fn sign_in(&self, mut params: SignInParams) -> Result<(), Error> {
-        // RFC 9449 §10: the code is bound to the key that will redeem it.
-        if let Some(d) = &self.inner.dpop {
-            let jkt = d.jkt_for_sign_in().await?;
-            params.extra_params.retain(|(k, _)| k != "dpop_jkt");
-            params.extra_params.push(("dpop_jkt".to_string(), jkt));
-        }
-        self.inner.signin.begin(params).await
-    }
-
-    /// On the redirect URI: checks the authorization response (`state`, RFC 9207 `iss`),
-    /// removes it from the address bar, exchanges the code, checks the ID token and stores
-    /// the tokens. `Ok(false)` when the page URL carries no authorization response; on an
-    /// error nothing stored changes.
-    pub fn handle_redirect(&self) -> crate::browser::Boxed<'_, Result<bool, Error>> {
-        Box::pin(async move {
-            let inner = self.inner.clone();
-            let clock = move || inner.now();
-            let dpop = self.inner.dpop.as_deref();
-            match self.inner.signin.complete(&clock, dpop).await? {
-                Some(response) => {
-                    self.check_token_type(&response)?;
-                    self.set_tokens(response);
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
-        })
-    }
-
-    /// The ID token's payload: checked (`iss`, `aud`, `exp`, `nonce`) when it arrived,
-    /// `iss` and `aud` again now. `None` without an ID token or a `client_id`.
-    pub fn id_claims(&self) -> Option<Claims> {
-        let id_token = self
-            .inner
-            .session
-            .borrow()
-            .tokens()
-            .and_then(|t| t.id_token.clone())?;
-        self.inner.signin.id_claims(&id_token)
-    }
 }
 
 impl Inner {
-    fn dpop_mode(&self) -> Option<Mode> {
-        self.dpop.as_ref().map(|d| d.mode)
-    }
-
-    /// The session's token type (`Bearer` when signed out).
-    fn token_type(&self) -> String {
-        self.session
-            .borrow()
-            .tokens()
-            .map_or_else(|| "Bearer".to_string(), |t| t.token_type.clone())
-    }
-
-    /// The session ended: its DPoP key goes with it. Ended by another tab (or another
-    /// page's storage change), only the key this tab used is deleted.
-    fn forget_dpop_key(&self, reason: Option<Reason>) {
-        if let Some(d) = &self.dpop {
-            let only_mine = matches!(reason, Some(Reason::OtherTab | Reason::Storage));
-            drop(d.forget(only_mine));
-        }
-    }
-
     fn now(&self) -> f64 {
         match &self.clock {
             Some(c) => c(),
@@ -565,6 +460,8 @@ impl Inner {
     }
 }
 
+mod dpop_hooks;
 mod fetch;
 mod refresh;
+mod signin;
 mod signout;

@@ -1,5 +1,5 @@
 //! Signing out (revoke, forget here and in every tab, then the provider's end-session
-//! page when asked) and the redirect handled at start-up.
+//! page when asked).
 
 use super::*;
 
@@ -62,16 +62,6 @@ impl TokenClient {
                 .await
             {
                 inner.report(e);
-            }
-        }
-    }
-
-    /// `createTokenClient`'s own redirect handling: a failure is an `error` event, never
-    /// a failed creation.
-    pub(super) async fn handle_redirect_on_start(&self) {
-        if self.inner.signin.response_in_page() {
-            if let Err(e) = self.handle_redirect().await {
-                self.inner.report(e);
             }
         }
     }
