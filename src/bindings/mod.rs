@@ -204,10 +204,7 @@ impl WasmClient {
     #[wasm_bindgen(js_name = setTokens)]
     pub fn set_tokens(&self, response: JsValue) -> Result<(), JsValue> {
         let r = response_from_js(&response).map_err(|e| error_to_js(&e))?;
-        self.client
-            .check_token_type(&r)
-            .map_err(|e| error_to_js(&e))?;
-        self.client.set_tokens(r);
+        self.client.try_set_tokens(r).map_err(|e| error_to_js(&e))?;
         Ok(())
     }
 

@@ -209,10 +209,6 @@ pub fn retry_after_ms(value: &str, now: f64, parse_date: impl FnOnce(&str) -> f6
     at.is_finite().then(|| (at - now).max(0.0))
 }
 
-/// How many times one `fetch` is sent again after a 401: once, with the refreshed token
-/// (or the one another tab had already put in its place).
-pub const MAX_401_RETRIES: u32 = 1;
-
 /// Longest wait for another tab's refresh lock before taking it over.
 pub const LOCK_WAIT_MAX_MS: f64 = 10_000.0;
 

@@ -1,14 +1,9 @@
-//! DPoP in the client: the token types the `dpop` option accepts, the headers an
-//! attached request gets (`authorizationHeaders`), and the key going with the session.
+//! DPoP in the client: the headers an attached request gets (`authorizationHeaders`),
+//! the token type the `dpop` option accepts, and the key going with the session.
 
 use super::*;
 
 impl TokenClient {
-    /// `invalid_token_response` for a token type the `dpop` option does not accept.
-    pub fn check_token_type(&self, response: &TokenResponse) -> Result<(), Error> {
-        dpop::check_token_type(self.inner.dpop_mode(), &response.token_type)
-    }
-
     /// The headers [`TokenClient::fetch`] would add to a `method` request to `url`:
     /// `Authorization`, and with a DPoP token a fresh `DPoP` proof. None outside
     /// `attachTo`, nor when signed out.

@@ -45,37 +45,22 @@ impl Inner {
         if !retry {
             return Ok(response);
         }
-        let body_free = matches!(replay.method().as_str(), "GET" | "HEAD");
-        let (mut used, mut last, mut replay) = (token, response, replay);
-        for _ in 0..policy::MAX_401_RETRIES {
-            let fresh = match self.clone().authorize(Some(used.clone())).await {
-                Ok(fresh) if fresh != used => fresh,
-                _ => break,
-            };
-            // A copy for one more try: sending a request consumes its body.
-            let next = if body_free {
-                Some(Clone::clone(&replay))
-            } else {
-                replay.clone().ok()
-            };
-            let answer = self.clone().send_authorized(replay, fresh.clone()).await?;
-            if answer.status() != 401 {
-                return Ok(answer);
-            }
+        let fresh = match self.clone().authorize(Some(token.clone())).await {
+            Ok(fresh) if fresh != token => fresh,
+            _ => return Ok(response),
+        };
+        let answer = self.clone().send_authorized(replay, fresh.clone()).await?;
+        if answer.status() == 401 {
+            // The retry's own 401 is the answer (a call is retried once), and that token
+            // forces no refresh later.
             let challenge = answer.headers().get("www-authenticate").ok().flatten();
             self.catch_up();
             let now = self.now();
-            let again =
-                self.session
-                    .borrow_mut()
-                    .unauthorized(now, &fresh, challenge.as_deref(), true);
-            (used, last) = (fresh, answer);
-            match next.filter(|_| again) {
-                Some(n) => replay = n,
-                None => break,
-            }
+            self.session
+                .borrow_mut()
+                .unauthorized(now, &fresh, challenge.as_deref(), true);
         }
-        Ok(last)
+        Ok(answer)
     }
 
     /// Sends an attached request with the token (and a DPoP proof for a DPoP token).
@@ -132,8 +117,9 @@ impl Inner {
     }
 
     /// With `localStorage`, takes a newer record another tab wrote (a 401 may mean that
-    /// tab rotated the token, and its announcement is still on the way).
-    fn catch_up(self: &Rc<Self>) {
+    /// tab rotated the token, and its announcement is still on the way; a refresh about to
+    /// be sent may find another tab's).
+    pub(super) fn catch_up(self: &Rc<Self>) {
         if self.store.kind() == StorageKind::Local {
             if let Ok(Some(record)) = self.store.read() {
                 self.step(|s, now| s.adopt(now, &record));

@@ -234,20 +234,25 @@ impl TokenClient {
 
     /// Stores a fresh token response (e.g. after a sign-in). Nothing changes when it is
     /// not a usable response.
+    /// A token type the `dpop` option does not accept is reported as an `error` event.
     pub fn set_tokens(&self, response: TokenResponse) {
-        match self.check_token_type(&response) {
-            Ok(()) => self.inner.step(|s, now| s.set_tokens(now, response)),
-            Err(e) => self.inner.report(e),
+        if let Err(e) = self.try_set_tokens(response) {
+            self.inner.report(e);
         }
+    }
+
+    /// [`TokenClient::set_tokens`] that returns `invalid_token_response` for a token type the
+    /// `dpop` option does not accept (then nothing stored changes).
+    pub fn try_set_tokens(&self, response: TokenResponse) -> Result<(), Error> {
+        dpop::check_token_type(self.inner.dpop_mode(), &response.token_type)?;
+        self.inner.step(|s, now| s.set_tokens(now, response));
+        Ok(())
     }
 
     /// Stores a token response given as JSON text; `invalid_token_response` when it is
     /// not usable (then nothing stored changes).
     pub fn set_tokens_json(&self, json: &str) -> Result<(), Error> {
-        let response = TokenResponse::parse(json)?;
-        self.check_token_type(&response)?;
-        self.set_tokens(response);
-        Ok(())
+        self.try_set_tokens(TokenResponse::parse(json)?)
     }
 
     /// A valid access token, refreshed first when it is about to expire.

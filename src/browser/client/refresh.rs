@@ -23,11 +23,7 @@ impl Inner {
             let wait = policy::lock_wait(left);
             _guard = tabs.refresh_lock(wait).await;
             tabs.sync(TABS_WAIT_MS).await;
-            if self.store.kind() == StorageKind::Local {
-                if let Ok(Some(record)) = self.store.read() {
-                    self.step(|s, now| s.adopt(now, &record));
-                }
-            }
+            self.catch_up();
             if !self.session.borrow().refresh_still_needed() {
                 self.step(|s, now| s.refresh_done(now, None));
                 return;

@@ -29,8 +29,7 @@ impl TokenClient {
             let dpop = self.inner.dpop.as_deref();
             match self.inner.signin.complete(&clock, dpop).await? {
                 Some(response) => {
-                    self.check_token_type(&response)?;
-                    self.set_tokens(response);
+                    self.try_set_tokens(response)?;
                     Ok(true)
                 }
                 None => Ok(false),
