@@ -6,12 +6,11 @@
 pub mod client;
 pub(crate) mod dpop;
 pub mod http;
-pub mod lifecycle;
 pub mod options;
 pub(crate) mod provider;
+pub mod shell;
 pub mod signin;
 pub mod storage;
-pub mod tabs;
 pub mod timer;
 
 use wasm_bindgen::prelude::*;

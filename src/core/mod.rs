@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod config;
+pub mod coordination;
 pub mod dpop;
 pub mod error;
 pub mod events;

@@ -7,28 +7,28 @@
 
 use super::dpop::Dpop;
 use super::http;
-use super::lifecycle::{Lifecycle, Signal};
 pub use super::options::Options;
 use super::options::{parse_url, with_parts, MakeRule};
 use super::provider::Provider;
+use super::shell::{kind, Shell, Sink, WAKE};
 use super::signin::{SignIn, SignInParams, SignOutOptions};
 use super::storage::{StorageKind, Store};
-use super::tabs::{Msg, RefreshGuard, Tabs};
-use super::timer::Timeout;
 use crate::core::attach::{self, AttachRule};
 use crate::core::config;
+use crate::core::coordination::{Coordination, Input, Op};
 use crate::core::dpop::{self, Mode};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::grant;
 use crate::core::jwt::{self, Claims};
 use crate::core::oidc;
-use crate::core::policy::{self, TABS_WAIT_MS};
+use crate::core::policy;
 use crate::core::session::{Action, Demand, Event, EventKind, Failure, Reason, Session, Status};
+use crate::core::tab_message::{decode, Msg};
 use crate::core::tokens::TokenResponse;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, Response};
@@ -65,10 +65,19 @@ struct Inner {
     clock: Option<Clock>,
     listeners: RefCell<Vec<(u64, EventKind, Listener)>>,
     next_listener: Cell<u64>,
-    timer: RefCell<Option<(f64, Timeout)>>,
+    /// When the wake-up timer is set for.
+    wake_at: Cell<Option<f64>>,
+    /// The refresh in flight, and what settles it.
     refresh: RefCell<Option<js_sys::Promise>>,
-    lifecycle: RefCell<Option<Lifecycle>>,
-    tabs: RefCell<Option<Rc<Tabs>>>,
+    refresh_settle: RefCell<Option<js_sys::Function>>,
+    /// The browser's side of tabs and time, and the callback it answers through.
+    shell: RefCell<Option<Shell>>,
+    sink: RefCell<Option<Sink>>,
+    /// Whether the tabs are coordinated (`crossTab` and a `BroadcastChannel`).
+    coordinated: Cell<bool>,
+    coord: RefCell<Coordination>,
+    /// What settles the start-up question to the other tabs.
+    answer: RefCell<Option<js_sys::Function>>,
     disposed: Cell<bool>,
     signin: SignIn,
     /// Whether "no revocation endpoint is known" was reported (it is said once).
@@ -139,10 +148,14 @@ impl TokenClient {
             clock: options.now.clone(),
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
-            timer: RefCell::new(None),
+            wake_at: Cell::new(None),
             refresh: RefCell::new(None),
-            lifecycle: RefCell::new(None),
-            tabs: RefCell::new(None),
+            refresh_settle: RefCell::new(None),
+            shell: RefCell::new(None),
+            sink: RefCell::new(None),
+            coordinated: Cell::new(false),
+            coord: RefCell::new(Coordination::new(false)),
+            answer: RefCell::new(None),
             disposed: Cell::new(false),
             signin: SignIn::new(&options, provider)?,
             no_revocation_reported: Cell::new(false),
@@ -165,48 +178,37 @@ impl TokenClient {
 
     async fn start(&self, options: &Options) {
         let inner = &self.inner;
-        // Page lifecycle: wake the core when the page comes back.
+        // The page's signals, the shared record's `storage` events, timers and other tabs
+        // all arrive through one callback.
         let weak = Rc::downgrade(inner);
-        let mut lifecycle = Lifecycle::listen(move |signal| {
+        let sink: Sink = Closure::new(move |kind: u32, id: u32, value: JsValue| {
             if let Some(i) = weak.upgrade() {
-                match signal {
-                    Signal::Visible => i.step(|s, now| s.wake(now)),
-                    Signal::Online => i.step(|s, now| s.online(now)),
-                }
+                i.on_shell(kind, id, value);
             }
         });
-        // The shared record cleared or made unreadable from another page.
-        if options.storage == StorageKind::Local {
-            let weak = Rc::downgrade(inner);
-            let key = options.storage_key.clone().unwrap_or_default();
-            lifecycle.watch_storage(key, move |change| {
-                if let Some(i) = weak.upgrade() {
-                    i.step(|s, _| s.storage_changed(change.cleared, change.new_value.as_deref()));
-                }
-            });
+        let key = options.storage_key.clone().unwrap_or_default();
+        let watch = (options.storage == StorageKind::Local).then(|| key.clone());
+        let shell = Shell::open(&sink, &key, inner.app.clone(), options.cross_tab, watch);
+        let coordinated = options.cross_tab && shell.has_channel();
+        let locks = Shell::has_locks();
+        if options.cross_tab && !coordinated {
+            inner.report(Error::new(
+                ErrorCode::Unsupported,
+                "this browser has no BroadcastChannel: the session is not shared with other tabs",
+            ));
+        } else if coordinated && !locks {
+            inner.report(Error::new(
+                ErrorCode::Unsupported,
+                "this browser has no Web Locks: refreshes are not coordinated between tabs",
+            ));
         }
-        *inner.lifecycle.borrow_mut() = Some(lifecycle);
-        // Other tabs.
-        if options.cross_tab {
-            let weak = Rc::downgrade(inner);
-            let handler =
-                Rc::new(move |msg: Msg| weak.upgrade().and_then(|i| i.on_tab_message(msg)));
-            let key = options.storage_key.as_deref().unwrap_or("tokenward");
-            match Tabs::open(key, inner.app.as_deref(), handler).await {
-                Ok(tabs) => {
-                    if !tabs.has_locks() {
-                        inner.report(Error::new(
-                            ErrorCode::Unsupported,
-                            "this browser has no Web Locks: refreshes are not coordinated between tabs",
-                        ));
-                    }
-                    *inner.tabs.borrow_mut() = Some(Rc::new(tabs));
-                }
-                Err(_) => inner.report(Error::new(
-                    ErrorCode::Unsupported,
-                    "this browser has no BroadcastChannel: the session is not shared with other tabs",
-                )),
-            }
+        *inner.shell.borrow_mut() = Some(shell);
+        *inner.sink.borrow_mut() = Some(sink);
+        inner.coordinated.set(coordinated);
+        *inner.coord.borrow_mut() = Coordination::new(coordinated && locks);
+        if coordinated {
+            let ops = inner.coord.borrow_mut().open();
+            inner.coordinate(ops);
         }
         // The stored session, or (memory and session storage) another tab's.
         let stored = match inner.store.read() {
@@ -219,14 +221,21 @@ impl TokenClient {
         };
         match stored {
             Some(record) => inner.step(|s, now| s.restore(now, Some(&record))),
-            None => {
-                let tabs = inner.tabs.borrow().clone();
-                if let (Some(tabs), true) = (tabs, inner.store.kind() != StorageKind::Local) {
-                    if let Some(record) = tabs.ask(TABS_WAIT_MS).await {
-                        inner.step(|s, now| s.adopt(now, &record));
-                    }
+            None if inner.coordinated.get() && inner.store.kind() != StorageKind::Local => {
+                let mut settle = None;
+                let answer = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
+                *inner.answer.borrow_mut() = settle;
+                let ops = inner.coord.borrow_mut().ask();
+                inner.coordinate(ops);
+                if let Some(record) = JsFuture::from(answer)
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_string())
+                {
+                    inner.step(|s, now| s.adopt(now, &record));
                 }
             }
+            None => {}
         }
         self.handle_redirect_on_start().await;
         inner.reschedule();
@@ -354,9 +363,12 @@ impl TokenClient {
     pub fn dispose(&self) {
         let inner = &self.inner;
         inner.disposed.set(true);
-        inner.timer.borrow_mut().take();
-        inner.lifecycle.borrow_mut().take();
-        inner.tabs.borrow_mut().take();
+        let ops = inner.coord.borrow_mut().close();
+        inner.coordinate(ops);
+        if let Some(shell) = inner.shell.borrow().as_ref() {
+            shell.close();
+        }
+        inner.coordinated.set(false);
         if let Some(d) = &inner.dpop {
             d.close();
         }
@@ -401,9 +413,10 @@ impl Inner {
                     self.emit(&event)
                 }
                 Action::Announce(a) => {
-                    let tabs = self.tabs.borrow().clone();
-                    if let Some(t) = tabs {
-                        t.post(&Msg::from(a));
+                    if self.coordinated.get() {
+                        if let Some(shell) = self.shell.borrow().as_ref() {
+                            shell.post(None, &Msg::from(a));
+                        }
                     }
                 }
             }
@@ -429,40 +442,114 @@ impl Inner {
             return;
         }
         let next = self.session.borrow().next_wakeup();
-        let same = matches!((&*self.timer.borrow(), next), (Some((at, _)), Some(n)) if *at == n);
-        if same {
+        if next == self.wake_at.get() {
             return;
         }
-        let timer = next.map(|at| {
-            let weak: Weak<Inner> = Rc::downgrade(self);
-            let delay = policy::timer_delay(self.now(), at);
-            let t = Timeout::new(delay, move || {
-                let weak = weak.clone();
-                // Run outside the timer's own callback, which the step may replace.
-                wasm_bindgen_futures::spawn_local(async move {
-                    if let Some(i) = weak.upgrade() {
-                        i.timer.borrow_mut().take();
-                        i.step(|s, now| s.wake(now));
-                    }
-                });
-            });
-            (at, t)
-        });
-        *self.timer.borrow_mut() = timer;
+        let shell = self.shell.borrow();
+        let Some(shell) = shell.as_ref() else { return };
+        self.wake_at.set(next);
+        match next {
+            Some(at) => shell.later(WAKE, policy::timer_delay(self.now(), at)),
+            None => shell.cancel(WAKE),
+        }
     }
 
-    fn on_tab_message(self: &Rc<Self>, msg: Msg) -> Option<Msg> {
-        match msg {
-            Msg::Tokens(record) => self.step(|s, now| s.adopt(now, &record)),
-            Msg::SignedOut(reason) => self.step(|s, _| s.remote_signed_out(reason)),
-            Msg::Ask => {
-                let record = self.session.borrow().record();
-                return Some(Msg::Have(record));
+    /// What the browser said (see `js/shell.js`).
+    fn on_shell(self: &Rc<Self>, kind: u32, id: u32, value: JsValue) {
+        match kind {
+            kind::TIMER if id == WAKE => {
+                self.wake_at.set(None);
+                self.step(|s, now| s.wake(now));
+            }
+            kind::TIMER => self.coordinate_input(Input::Timer(id)),
+            kind::LOCK => {
+                let v = value.as_f64().unwrap_or(0.0);
+                self.coordinate_input(Input::Lock {
+                    id,
+                    granted: v == 1.0,
+                    refused: v == 2.0,
+                });
+            }
+            kind::PEERS => self.coordinate_input(Input::Peers {
+                id,
+                count: value.as_f64().unwrap_or(0.0).max(0.0) as usize,
+            }),
+            kind::MESSAGE => {
+                if let Some(text) = value.as_string() {
+                    self.on_tab_message(&text);
+                }
+            }
+            kind::VISIBLE => self.step(|s, now| s.wake(now)),
+            kind::ONLINE => self.step(|s, now| s.online(now)),
+            kind::STORAGE => {
+                let new_value = value.as_string();
+                self.step(|s, _| s.storage_changed(id == 1, new_value.as_deref()));
             }
             _ => {}
         }
-        None
     }
+
+    fn coordinate_input(self: &Rc<Self>, input: Input) {
+        let ops = self.coord.borrow_mut().input(input);
+        self.coordinate(ops);
+    }
+
+    /// Performs the coordination's operations; `Ready` goes on with the refresh,
+    /// `Answer` settles the start-up question.
+    fn coordinate(self: &Rc<Self>, ops: Vec<Op>) {
+        for op in ops {
+            match op {
+                Op::Ready => self.refresh_ready(),
+                Op::Answer(record) => {
+                    let settle = self.answer.borrow_mut().take();
+                    if let Some(f) = settle {
+                        let _ = f.call1(&JsValue::UNDEFINED, &opt_js(record.as_deref()));
+                    }
+                }
+                op => {
+                    if let Some(shell) = self.shell.borrow().as_ref() {
+                        shell.perform(&op);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_tab_message(self: &Rc<Self>, text: &str) {
+        if text.len() > crate::core::limits::MAX_TAB_MESSAGE || !self.coordinated.get() {
+            return;
+        }
+        let Some((from, to, msg)) = decode(text, self.app.as_deref()) else {
+            return;
+        };
+        let reply = |msg: &Msg| {
+            if let Some(shell) = self.shell.borrow().as_ref() {
+                shell.post(Some(&from), msg);
+            }
+        };
+        {
+            let shell = self.shell.borrow();
+            let Some(shell) = shell.as_ref() else { return };
+            if to.as_deref().is_some_and(|t| t != shell.id()) {
+                return;
+            }
+        }
+        match msg {
+            Msg::Sync(n) => reply(&Msg::Ack(n)),
+            Msg::Ack(n) => self.coordinate_input(Input::Ack { from, n }),
+            Msg::Have(record) => self.coordinate_input(Input::Have { from, record }),
+            Msg::Ask => {
+                let record = self.session.borrow().record();
+                reply(&Msg::Have(record));
+            }
+            Msg::Tokens(record) => self.step(|s, now| s.adopt(now, &record)),
+            Msg::SignedOut(reason) => self.step(|s, _| s.remote_signed_out(reason)),
+        }
+    }
+}
+
+fn opt_js(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
 mod dpop_hooks;

@@ -5,35 +5,68 @@ use super::*;
 
 impl Inner {
     pub(super) fn start_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
-        let inner = self.clone();
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
-            inner.run_refresh(refresh_token).await;
-            Ok(JsValue::UNDEFINED)
-        });
+        if self.refresh_settle.borrow().is_some() {
+            // One refresh at a time; callers wait for the one in flight.
+            return;
+        }
+        let mut settle = None;
+        let promise = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
         *self.refresh.borrow_mut() = Some(promise);
-    }
-
-    pub(super) async fn run_refresh(self: Rc<Self>, refresh_token: Option<String>) {
-        let tabs = self.tabs.borrow().clone();
-        let mut _guard: Option<RefreshGuard> = None;
-        let mut refresh_token = refresh_token;
-        if let Some(tabs) = &tabs {
+        *self.refresh_settle.borrow_mut() = settle;
+        if self.coordinated.get() {
             // Wait for a tab that is refreshing, but not past half the time left.
             let left = self.session.borrow().expires_at().map(|e| e - self.now());
-            let wait = policy::lock_wait(left);
-            _guard = tabs.refresh_lock(wait).await;
-            tabs.sync(TABS_WAIT_MS).await;
-            self.catch_up();
-            if !self.session.borrow().refresh_still_needed() {
-                self.step(|s, now| s.refresh_done(now, None));
-                return;
-            }
-            refresh_token = self
-                .session
-                .borrow()
-                .tokens()
-                .and_then(|t| t.refresh_token.clone());
+            let ops = self
+                .coord
+                .borrow_mut()
+                .start_refresh(policy::lock_wait(left));
+            self.coordinate(ops);
+        } else {
+            self.request_refresh(refresh_token);
         }
+    }
+
+    /// The lock is held (or cannot be had) and the barrier passed: what another tab wrote
+    /// is read first, and the refresh goes ahead only when still needed.
+    pub(super) fn refresh_ready(self: &Rc<Self>) {
+        self.catch_up();
+        if !self.session.borrow().refresh_still_needed() {
+            self.step(|s, now| s.refresh_done(now, None));
+            self.end_refresh();
+            return;
+        }
+        let refresh_token = self
+            .session
+            .borrow()
+            .tokens()
+            .and_then(|t| t.refresh_token.clone());
+        self.request_refresh(refresh_token);
+    }
+
+    /// Releases the locks (after the new tokens were announced) and lets the callers
+    /// waiting for this refresh go on.
+    fn end_refresh(self: &Rc<Self>) {
+        let ops = self.coord.borrow_mut().finish_refresh();
+        self.coordinate(ops);
+        let settle = self.refresh_settle.borrow_mut().take();
+        if let Some(f) = settle {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    fn request_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
+        let inner = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = inner.refresh_request(refresh_token).await;
+            inner.step(|s, now| s.refresh_done(now, Some(result)));
+            inner.end_refresh();
+        });
+    }
+
+    async fn refresh_request(
+        self: &Rc<Self>,
+        refresh_token: Option<String>,
+    ) -> Result<TokenResponse, (Failure, Error)> {
         // The core plans the request; discovery, when it says so, comes first.
         let client_id = self.provider.client_id();
         let can_discover = self.provider.issuer().is_some();
@@ -74,13 +107,11 @@ impl Inner {
         };
         // A token type the `dpop` option does not accept ends the session: the server has
         // already rotated the refresh token.
-        let result = result.and_then(|resp| {
+        result.and_then(|resp| {
             dpop::check_token_type(self.dpop_mode(), &resp.token_type)
                 .map_err(|e| (Failure::Terminal, e))?;
             Ok(resp)
-        });
-        self.step(|s, now| s.refresh_done(now, Some(result)));
-        // The lock is released here, after the new tokens were announced.
+        })
     }
 
     pub(super) fn authorize(
