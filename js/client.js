@@ -117,6 +117,8 @@ export function makeCreate(wasm, load) {
       );
     }
     await ready;
-    return new TokenClient(await wasm.WasmClient.create(copied(options, 'invalid_options', 'the options')));
+    const inner = wasm.WasmClient.create(copied(options, 'invalid_options', 'the options'));
+    await inner.started();
+    return new TokenClient(inner);
   };
 }

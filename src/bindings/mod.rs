@@ -191,13 +191,16 @@ fn boxed_promise(f: crate::browser::Boxed<'static, Result<JsValue, Error>>) -> P
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// `createTokenClient(options)`.
-    pub fn create(options: JsValue) -> Promise {
-        promise(async move {
-            let options = options_from_js(&options)?;
-            let client = TokenClient::new(options).await?;
-            Ok(WasmClient { client }.into())
-        })
+    /// `createTokenClient(options)`: the client, restoring the session (see `started`).
+    pub fn create(options: JsValue) -> Result<WasmClient, JsValue> {
+        let options = options_from_js(&options).map_err(|e| error_to_js(&e))?;
+        let client = TokenClient::create(options).map_err(|e| error_to_js(&e))?;
+        Ok(WasmClient { client })
+    }
+
+    /// Resolves once start-up is done (`createTokenClient` waits for it).
+    pub fn started(&self) -> Promise {
+        self.client.started()
     }
 
     /// `setTokens(response)`.

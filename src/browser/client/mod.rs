@@ -76,8 +76,9 @@ struct Inner {
     /// Whether the tabs are coordinated (`crossTab` and a `BroadcastChannel`).
     coordinated: Cell<bool>,
     coord: RefCell<Coordination>,
-    /// What settles the start-up question to the other tabs.
-    answer: RefCell<Option<js_sys::Function>>,
+    /// Start-up, and what settles it.
+    started: js_sys::Promise,
+    started_settle: RefCell<Option<js_sys::Function>>,
     disposed: Cell<bool>,
     signin: SignIn,
     /// Whether "no revocation endpoint is known" was reported (it is said once).
@@ -100,6 +101,14 @@ impl TokenClient {
     /// Creates a client and restores any stored session. Fails only for options that
     /// cannot work (`invalid_options`); what is in storage never makes it fail.
     pub async fn new(options: Options) -> Result<TokenClient, Error> {
+        let client = TokenClient::create(options)?;
+        let _ = JsFuture::from(client.started()).await;
+        Ok(client)
+    }
+
+    /// [`TokenClient::new`] without waiting: the client is made and starts restoring the
+    /// session; [`TokenClient::started`] settles when that is done.
+    pub fn create(options: Options) -> Result<TokenClient, Error> {
         let seed = (js_sys::Math::random() * 9.0e15) as u64;
         let checked = config::check(
             &config::Given {
@@ -137,6 +146,8 @@ impl TokenClient {
             rules.push(with_parts(&url, make_rule)?);
         }
         let provider = Rc::new(Provider::new(&options)?);
+        let mut settle = None;
+        let started = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
         let inner = Rc::new(Inner {
             session: RefCell::new(Session::new(checked.config)),
             app,
@@ -155,7 +166,8 @@ impl TokenClient {
             sink: RefCell::new(None),
             coordinated: Cell::new(false),
             coord: RefCell::new(Coordination::new(false)),
-            answer: RefCell::new(None),
+            started,
+            started_settle: RefCell::new(settle),
             disposed: Cell::new(false),
             signin: SignIn::new(&options, provider)?,
             no_revocation_reported: Cell::new(false),
@@ -172,11 +184,18 @@ impl TokenClient {
         for (kind, listener) in options.on.iter().cloned() {
             client.on_listener(kind, listener);
         }
-        client.start(&options).await;
+        client.start(&options);
         Ok(client)
     }
 
-    async fn start(&self, options: &Options) {
+    /// A promise that resolves once the stored session (or, in memory and session
+    /// storage, another tab's) is restored and an authorization response in the page's
+    /// URL is handled. It never rejects.
+    pub fn started(&self) -> js_sys::Promise {
+        self.inner.started.clone()
+    }
+
+    fn start(&self, options: &Options) {
         let inner = &self.inner;
         // The page's signals, the shared record's `storage` events, timers and other tabs
         // all arrive through one callback.
@@ -197,10 +216,7 @@ impl TokenClient {
                 "this browser has no BroadcastChannel: the session is not shared with other tabs",
             ));
         } else if coordinated && !locks {
-            inner.report(Error::new(
-                ErrorCode::Unsupported,
-                "this browser has no Web Locks: refreshes are not coordinated between tabs",
-            ));
+            inner.report(no_locks());
         }
         *inner.shell.borrow_mut() = Some(shell);
         *inner.sink.borrow_mut() = Some(sink);
@@ -222,23 +238,14 @@ impl TokenClient {
         match stored {
             Some(record) => inner.step(|s, now| s.restore(now, Some(&record))),
             None if inner.coordinated.get() && inner.store.kind() != StorageKind::Local => {
-                let mut settle = None;
-                let answer = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
-                *inner.answer.borrow_mut() = settle;
+                // Restored when the other tabs answered (`Op::Answer`).
                 let ops = inner.coord.borrow_mut().ask();
                 inner.coordinate(ops);
-                if let Some(record) = JsFuture::from(answer)
-                    .await
-                    .ok()
-                    .and_then(|v| v.as_string())
-                {
-                    inner.step(|s, now| s.adopt(now, &record));
-                }
+                return;
             }
             None => {}
         }
-        self.handle_redirect_on_start().await;
-        inner.reschedule();
+        inner.restored();
     }
 
     /// Stores a fresh token response (e.g. after a sign-in). Nothing changes when it is
@@ -489,8 +496,40 @@ impl Inner {
         }
     }
 
+    /// The session is restored: an authorization response in the URL is handled next
+    /// (a failure is an `error` event, never a failed start), then start-up is done.
+    fn restored(self: &Rc<Self>) {
+        if !self.signin.response_in_page() {
+            self.start_done();
+            return;
+        }
+        let client = TokenClient {
+            inner: self.clone(),
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = client.handle_redirect().await {
+                client.inner.report(e);
+            }
+            client.inner.start_done();
+        });
+    }
+
+    fn start_done(self: &Rc<Self>) {
+        self.reschedule();
+        let settle = self.started_settle.borrow_mut().take();
+        if let Some(f) = settle {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }
+
     fn coordinate_input(self: &Rc<Self>, input: Input) {
+        let had_locks = self.coord.borrow().has_locks();
         let ops = self.coord.borrow_mut().input(input);
+        if had_locks && !self.coord.borrow().has_locks() {
+            // The browser refuses this origin's or this key's locks (`NotSupportedError`,
+            // `SecurityError`): said once, as when there are none.
+            self.report(no_locks());
+        }
         self.coordinate(ops);
     }
 
@@ -501,10 +540,10 @@ impl Inner {
             match op {
                 Op::Ready => self.refresh_ready(),
                 Op::Answer(record) => {
-                    let settle = self.answer.borrow_mut().take();
-                    if let Some(f) = settle {
-                        let _ = f.call1(&JsValue::UNDEFINED, &opt_js(record.as_deref()));
+                    if let Some(record) = record {
+                        self.step(|s, now| s.adopt(now, &record));
                     }
+                    self.restored();
                 }
                 op => {
                     if let Some(shell) = self.shell.borrow().as_ref() {
@@ -548,8 +587,11 @@ impl Inner {
     }
 }
 
-fn opt_js(s: Option<&str>) -> JsValue {
-    s.map_or(JsValue::UNDEFINED, JsValue::from_str)
+fn no_locks() -> Error {
+    Error::new(
+        ErrorCode::Unsupported,
+        "this browser has no Web Locks: refreshes are not coordinated between tabs",
+    )
 }
 
 mod dpop_hooks;

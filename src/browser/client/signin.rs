@@ -48,14 +48,4 @@ impl TokenClient {
             .and_then(|t| t.id_token.clone())?;
         self.inner.signin.id_claims(&id_token)
     }
-
-    /// `createTokenClient`'s own redirect handling: a failure is an `error` event, never
-    /// a failed creation.
-    pub(super) async fn handle_redirect_on_start(&self) {
-        if self.inner.signin.response_in_page() {
-            if let Err(e) = self.handle_redirect().await {
-                self.inner.report(e);
-            }
-        }
-    }
 }
