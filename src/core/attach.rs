@@ -11,9 +11,9 @@
 //! Tokens and token requests only travel over `https:`, except to loopback hosts
 //! (RFC 6750 §5.3, RFC 8414 §2): see [`secure_transport`].
 
-use super::error::Error;
 #[cfg(test)]
 use super::error::ErrorCode;
+use super::error::{cat, Error};
 
 /// One `attachTo` entry: an origin and a path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +71,11 @@ pub fn require_secure(option: &str, protocol: &str, hostname: &str) -> Result<()
     if secure_transport(protocol, hostname) {
         Ok(())
     } else {
-        Err(Error::options(format!(
-            "`{option}` must be an https: URL (http: only for localhost, 127.0.0.0/8 or [::1])"
-        )))
+        Err(Error::options(cat(&[
+            "`",
+            option,
+            "` must be an https: URL (http: only for localhost, 127.0.0.0/8 or [::1])",
+        ])))
     }
 }
 

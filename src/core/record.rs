@@ -52,7 +52,7 @@ impl TokenSet {
     /// writes (truncated, tampered, another version) is an error, so that it is removed.
     pub fn from_record(text: &str) -> Result<TokenSet, Error> {
         let v = Json::parse(text).map_err(|e| {
-            Error::storage("the stored session is not readable").with_cause(e.to_string())
+            Error::storage("the stored session is not readable").with_cause(e.describe())
         })?;
         TokenSet::from_record_json(&v)
     }
@@ -62,7 +62,7 @@ impl TokenSet {
     /// so it is neither used nor removed. A record that is not readable is an error.
     pub fn from_record_for(text: &str, app: Option<&str>) -> Result<Option<TokenSet>, Error> {
         let v = Json::parse(text).map_err(|e| {
-            Error::storage("the stored session is not readable").with_cause(e.to_string())
+            Error::storage("the stored session is not readable").with_cause(e.describe())
         })?;
         match v.get("app") {
             Some(Json::Str(owner)) if Some(owner.as_str()) != app => Ok(None),

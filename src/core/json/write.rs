@@ -2,7 +2,6 @@
 //! written so that they read back to the same `f64`.
 
 use super::Json;
-use std::fmt::Write as _;
 
 impl Json {
     /// Writes this value as compact JSON text.
@@ -56,8 +55,7 @@ fn write_num(n: f64, out: &mut String) {
         out.push('-');
     }
     let a = n.abs();
-    let whole = a.trunc() as u64;
-    let _ = write!(out, "{whole}");
+    push_u64(out, a.trunc() as u64);
     let millis = ((a - a.trunc()) * 1000.0).round() as u64;
     if millis > 0 && millis < 1000 {
         let digits = [millis / 100, millis / 10 % 10, millis % 10];
@@ -75,6 +73,34 @@ fn write_num(n: f64, out: &mut String) {
     }
 }
 
+/// Appends `n` in decimal. Written by hand: `core::fmt` would add kilobytes to the wasm.
+pub fn push_u64(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(i..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends the low `width` hex digits of `n`, lower case, with leading zeros.
+pub fn push_hex(out: &mut String, n: u64, width: u32) {
+    for k in (0..width.min(16)).rev() {
+        let d = ((n >> (4 * k)) & 15) as u8;
+        out.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+    }
+}
+
 /// Writes `s` as a JSON string literal.
 pub fn write_str(s: &str, out: &mut String) {
     out.push('"');
@@ -86,7 +112,8 @@ pub fn write_str(s: &str, out: &mut String) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                out.push_str("\\u00");
+                push_hex(out, u64::from(c as u32), 2);
             }
             c => out.push(c),
         }
@@ -97,6 +124,19 @@ pub fn write_str(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_and_hex_are_written_by_hand() {
+        for n in [0u64, 7, 10, 99, 1_700_000_000_123, u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        let mut out = String::new();
+        push_hex(&mut out, 0x1f, 4);
+        push_hex(&mut out, 0xcbf2_9ce4_8422_2325, 16);
+        assert_eq!(out, "001fcbf29ce484222325");
+    }
 
     #[test]
     fn numbers_are_written_shortest() {

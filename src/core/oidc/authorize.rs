@@ -2,7 +2,7 @@
 //! Connect Core §3.1.2.1) and the pending sign-in kept until the redirect comes back.
 
 use super::{is_http_url, with_query, PENDING_VERSION};
-use crate::core::error::Error;
+use crate::core::error::{cat, Error};
 use crate::core::json::Json;
 use crate::core::jwt;
 
@@ -78,7 +78,11 @@ pub fn authorization_url(req: &AuthRequest) -> Result<String, Error> {
     }
     for (n, (k, v)) in req.extra.iter().enumerate() {
         if RESERVED_PARAMS.contains(&k.as_str()) {
-            return Err(Error::options(format!("`extraParams` may not set `{k}`: the client sets it (use the option of that name where there is one)")));
+            return Err(Error::options(cat(&[
+                "`extraParams` may not set `",
+                k,
+                "`: the client sets it (use the option of that name where there is one)",
+            ])));
         }
         if k.is_empty() || req.extra.iter().take(n).any(|(other, _)| other == k) {
             return Err(Error::options(

@@ -15,6 +15,7 @@
 //!
 //! Error messages never contain the code, the verifier, the state, the nonce or a token.
 
+use crate::core::error::cat;
 use crate::core::form::form_encode;
 
 mod authorize;
@@ -90,7 +91,9 @@ fn with_query(endpoint: &str, pairs: &[(&str, &str)]) -> String {
     } else {
         "&"
     };
-    format!("{base}{sep}{}", form_encode(pairs))
+    let mut url = cat(&[base, sep]);
+    url.push_str(&form_encode(pairs));
+    url
 }
 
 /// Compares two secrets in time independent of where they differ.

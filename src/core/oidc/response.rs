@@ -3,7 +3,7 @@
 
 use super::authorize::Pending;
 use super::same_secret;
-use crate::core::error::{Error, ErrorCode, ServerCause};
+use crate::core::error::{cat, Error, ErrorCode, ServerCause};
 use crate::core::form::form_decode;
 
 /// Strips the query and the fragment from a URL: what decides whether a page is the
@@ -161,7 +161,7 @@ pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Ver
             ),
             other => (
                 ErrorCode::Server(other.to_string()),
-                format!("the authorization server refused the sign-in ({other})"),
+                cat(&["the authorization server refused the sign-in (", other, ")"]),
             ),
         };
         return refuse(Error::new(code, message).with_server(server), true);
