@@ -79,10 +79,20 @@ pub fn require_secure(option: &str, protocol: &str, hostname: &str) -> Result<()
     }
 }
 
+/// Where what follows the first `://` of `url` starts. Bytes, not `str::split_once`: a
+/// substring search pulls the two-way searcher and panicking paths (about 6 KB) into the
+/// wasm.
+pub fn after_scheme(url: &str) -> Option<usize> {
+    url.as_bytes()
+        .windows(3)
+        .position(|w| w == b"://")
+        .map(|i| i + 3)
+}
+
 /// The host of an absolute http(s) URL given as text (e.g. in a discovery document),
 /// without userinfo and port, lowercased; `None` when it has none.
 pub fn host_of(url: &str) -> Option<String> {
-    let (_, rest) = url.split_once("://")?;
+    let rest = url.get(after_scheme(url)?..)?;
     let authority = rest.split(['/', '?', '#', '\\']).next()?;
     let host_port = authority.rsplit('@').next()?;
     let host = if host_port.starts_with('[') {
@@ -101,7 +111,9 @@ pub fn host_of(url: &str) -> Option<String> {
 /// Whether an absolute http(s) URL given as text uses a secure transport (see
 /// [`secure_transport`]).
 pub fn secure_url_text(url: &str) -> bool {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let scheme = after_scheme(url)
+        .and_then(|i| url.get(..i - 3))
+        .map(str::to_ascii_lowercase);
     match scheme.as_deref() {
         Some("https") => true,
         Some("http") => host_of(url).is_some_and(|h| is_loopback_host(&h)),
@@ -162,7 +174,7 @@ pub fn has_encoded_separator(path: &str) -> bool {
         if has_raw_encoded_separator(&current) {
             return true;
         }
-        if !current.contains('%') {
+        if !current.as_bytes().contains(&b'%') {
             return false;
         }
         let decoded = String::from_utf8_lossy(&percent_decode_once(&current)).into_owned();
@@ -171,7 +183,7 @@ pub fn has_encoded_separator(path: &str) -> bool {
         }
         current = decoded;
     }
-    current.contains('%')
+    current.as_bytes().contains(&b'%')
 }
 
 impl AttachRule {
@@ -244,6 +256,14 @@ pub fn allowed(rules: &[AttachRule], url: ParsedUrl<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_scheme_is_the_first_separator() {
+        assert_eq!(after_scheme("https://a.test/x://y"), Some(8));
+        assert_eq!(after_scheme("http://"), Some(7));
+        assert_eq!(after_scheme("https:/a.test"), None);
+        assert_eq!(after_scheme(""), None);
+    }
 
     fn host(origin: &str) -> &str {
         let rest = origin.split_once("://").map_or(origin, |(_, r)| r);

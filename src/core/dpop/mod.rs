@@ -6,6 +6,7 @@
 //! the `htu` of a request, the `ath` of an access token, the RFC 7638 thumbprint that
 //! becomes `dpop_jkt`, when a server asks for a nonce, and whether to retry (once).
 
+use super::attach::after_scheme;
 use super::error::{Error, ErrorCode};
 use super::json::{write_str, Json};
 use super::jwt::base64url_encode;
@@ -87,11 +88,11 @@ pub fn htu(url: &str) -> &str {
 
 /// The origin (`scheme://host[:port]`) of an absolute URL: nonces are kept per origin.
 pub fn origin(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let start = after_scheme(url).unwrap_or(0);
     let end = url
-        .get(after_scheme..)
+        .get(start..)
         .and_then(|rest| rest.find(['/', '?', '#']))
-        .map_or(url.len(), |i| after_scheme + i);
+        .map_or(url.len(), |i| start + i);
     url.get(..end).unwrap_or(url)
 }
 

@@ -84,7 +84,7 @@ pub fn scope_has_openid(scope: &str) -> bool {
 /// retained when adding additional query parameters") and dropping any fragment.
 fn with_query(endpoint: &str, pairs: &[(&str, &str)]) -> String {
     let base = endpoint.split('#').next().unwrap_or(endpoint);
-    let sep = if !base.contains('?') {
+    let sep = if !base.as_bytes().contains(&b'?') {
         "?"
     } else if base.ends_with('?') || base.ends_with('&') {
         ""
