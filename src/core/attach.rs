@@ -94,7 +94,11 @@ pub fn after_scheme(url: &str) -> Option<usize> {
 pub fn host_of(url: &str) -> Option<String> {
     let rest = url.get(after_scheme(url)?..)?;
     let authority = rest.split(['/', '?', '#', '\\']).next()?;
-    let host_port = authority.rsplit('@').next()?;
+    // After the last `@` (userinfo may hold more); bytes, not `rsplit`, which is larger.
+    let host_port = match authority.bytes().rposition(|b| b == b'@') {
+        Some(at) => authority.get(at + 1..)?,
+        None => authority,
+    };
     let host = if host_port.starts_with('[') {
         let end = host_port.find(']')?;
         host_port.get(..=end)?
