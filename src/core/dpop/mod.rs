@@ -8,7 +8,7 @@
 
 use super::attach::after_scheme;
 use super::error::{Error, ErrorCode};
-use super::json::{write_str, Json};
+use super::json::{write_str, ObjWriter};
 use super::jwt::base64url_encode;
 
 mod nonce;
@@ -142,19 +142,14 @@ impl Claims<'_> {
         } else {
             0.0
         };
-        let mut o = vec![
-            ("jti".to_string(), Json::Str(self.jti.to_string())),
-            ("htm".to_string(), Json::Str(self.htm.to_string())),
-            ("htu".to_string(), Json::Str(self.htu.to_string())),
-            ("iat".to_string(), Json::Num(iat)),
-        ];
-        if let Some(n) = self.nonce {
-            o.push(("nonce".to_string(), Json::Str(n.to_string())));
-        }
-        if let Some(a) = self.ath {
-            o.push(("ath".to_string(), Json::Str(a.to_string())));
-        }
-        Json::Obj(o).to_text()
+        let mut o = ObjWriter::new();
+        o.str("jti", self.jti);
+        o.str("htm", self.htm);
+        o.str("htu", self.htu);
+        o.num("iat", iat);
+        o.opt_str("nonce", self.nonce);
+        o.opt_str("ath", self.ath);
+        o.finish()
     }
 }
 
@@ -205,6 +200,7 @@ pub fn is_dpop(token_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json::Json;
     use crate::core::jwt::base64url_decode;
 
     fn key() -> PublicKey {

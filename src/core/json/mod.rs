@@ -7,7 +7,7 @@
 //! never panics: every malformed input is a [`JsonError`].
 
 mod write;
-pub use write::{push_hex, push_u64, write_str};
+pub use write::{push_hex, push_u64, write_str, ObjWriter};
 
 /// The deepest nesting of arrays and objects accepted.
 const MAX_DEPTH: usize = 64;

@@ -73,6 +73,66 @@ fn write_num(n: f64, out: &mut String) {
     }
 }
 
+/// A JSON object written member by member, in order, without building a [`Json`] value
+/// (smaller in the wasm than a vector of owned members).
+pub struct ObjWriter {
+    out: String,
+}
+
+impl Default for ObjWriter {
+    fn default() -> Self {
+        ObjWriter::new()
+    }
+}
+
+impl ObjWriter {
+    /// An empty object.
+    pub fn new() -> ObjWriter {
+        ObjWriter {
+            out: String::from("{"),
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        if self.out.len() > 1 {
+            self.out.push(',');
+        }
+        write_str(k, &mut self.out);
+        self.out.push(':');
+    }
+
+    /// Adds a string member.
+    pub fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_str(v, &mut self.out);
+    }
+
+    /// Adds a string member when `v` is given.
+    pub fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+    }
+
+    /// Adds a number member (written as [`Json::Num`] writes it).
+    pub fn num(&mut self, k: &str, v: f64) {
+        self.key(k);
+        write_num(v, &mut self.out);
+    }
+
+    /// Adds a boolean member.
+    pub fn bool(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.out.push_str(if v { "true" } else { "false" });
+    }
+
+    /// The object's text.
+    pub fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
 /// Appends `n` in decimal. Written by hand: `core::fmt` would add kilobytes to the wasm.
 pub fn push_u64(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];
@@ -124,6 +184,26 @@ pub fn write_str(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_are_written_as_json_values_write_them() {
+        let mut o = ObjWriter::new();
+        o.num("v", 1.0);
+        o.str("s", "a\"b");
+        o.opt_str("none", None);
+        o.opt_str("some", Some("x"));
+        o.bool("b", true);
+        o.num("f", 0.25);
+        let expected = Json::Obj(vec![
+            ("v".to_string(), Json::Num(1.0)),
+            ("s".to_string(), Json::Str("a\"b".to_string())),
+            ("some".to_string(), Json::Str("x".to_string())),
+            ("b".to_string(), Json::Bool(true)),
+            ("f".to_string(), Json::Num(0.25)),
+        ]);
+        assert_eq!(o.finish(), expected.to_text());
+        assert_eq!(ObjWriter::new().finish(), "{}");
+    }
 
     #[test]
     fn integers_and_hex_are_written_by_hand() {
