@@ -46,17 +46,27 @@ pub fn is_loopback_host(hostname: &str) -> bool {
     if h.eq_ignore_ascii_case("localhost") || h == "[::1]" {
         return true;
     }
-    let mut parts = h.split('.');
-    let first = parts.next();
-    let rest: Vec<&str> = parts.collect();
-    first == Some("127")
-        && rest.len() == 3
-        && rest.iter().all(|p| {
-            !p.is_empty()
-                && p.len() <= 3
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && p.parse::<u16>().is_ok_and(|n| n <= 255)
-        })
+    let Some(rest) = h.strip_prefix("127.") else {
+        return false;
+    };
+    // Three more octets of one to three digits, each at most 255; read byte by byte.
+    let (mut octets, mut value, mut digits) = (0u8, 0u16, 0u8);
+    for &b in rest.as_bytes().iter().chain(b".") {
+        if b == b'.' {
+            if digits == 0 || value > 255 || octets == 3 {
+                return false;
+            }
+            octets += 1;
+            value = 0;
+            digits = 0;
+        } else if b.is_ascii_digit() && digits < 3 {
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else {
+            return false;
+        }
+    }
+    octets == 3
 }
 
 /// Whether a URL with this `protocol` and `hostname` may carry tokens or token requests:
@@ -260,6 +270,58 @@ pub fn allowed(rules: &[AttachRule], url: ParsedUrl<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_read_as_before() {
+        // The former reading, with `split` and `parse`, as the reference.
+        fn reference(hostname: &str) -> bool {
+            let h = hostname.strip_suffix('.').unwrap_or(hostname);
+            if h.eq_ignore_ascii_case("localhost") || h == "[::1]" {
+                return true;
+            }
+            let mut parts = h.split('.');
+            let first = parts.next();
+            let rest: Vec<&str> = parts.collect();
+            first == Some("127")
+                && rest.len() == 3
+                && rest.iter().all(|p| {
+                    !p.is_empty()
+                        && p.len() <= 3
+                        && p.bytes().all(|b| b.is_ascii_digit())
+                        && p.parse::<u16>().is_ok_and(|n| n <= 255)
+                })
+        }
+        for h in [
+            "localhost",
+            "LOCALHOST.",
+            "[::1]",
+            "127.0.0.1",
+            "127.0.0.1.",
+            "127.255.255.255",
+            "127.000.0.1",
+            "127.0.0.256",
+            "127.0.0",
+            "127.0.0.1.1",
+            "127..0.1",
+            "127.0.0.",
+            "127.0.0.1..",
+            "127.0.0.0001",
+            "127.a.0.1",
+            "128.0.0.1",
+            "127",
+            "127.",
+            "",
+            "1127.0.0.1",
+            "127.0.0.+1",
+            "127.0.0.1 ",
+            "127.0.0.999",
+        ] {
+            assert_eq!(is_loopback_host(h), reference(h), "{h}");
+        }
+        // Many labels never count round to three.
+        let long = format!("127{}", ".1".repeat(259));
+        assert!(!is_loopback_host(&long) && !reference(&long));
+    }
 
     #[test]
     fn after_scheme_is_the_first_separator() {
