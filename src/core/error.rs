@@ -151,7 +151,10 @@ pub fn with_status(before: &str, status: u16, after: &str) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code.as_str())
+        f.write_str(&self.message)?;
+        f.write_str(" (")?;
+        f.write_str(self.code.as_str())?;
+        f.write_str(")")
     }
 }
 
