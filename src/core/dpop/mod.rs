@@ -184,7 +184,7 @@ pub fn check_token_type(mode: Option<Mode>, token_type: &str) -> Result<(), Erro
         (None, "Bearer") | (Some(_), "DPoP") => Ok(()),
         (Some(Mode { allow_bearer: true }), "Bearer") => Ok(()),
         (Some(_), _) => Err(Error::token_response(
-            "the server answered a DPoP request with a Bearer token (set `dpop: { allowBearer: true }` to accept it)",
+            "a DPoP request got a Bearer token (`dpop: { allowBearer: true }` accepts it)",
         )),
         (None, _) => Err(Error::token_response(
             "a DPoP token needs the `dpop` option",

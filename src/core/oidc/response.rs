@@ -136,9 +136,7 @@ pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Ver
         }
         (None, Some(_)) if pending.iss_required => {
             return refuse(
-                invalid_state(
-                    "the response has no `iss` although the provider always sends it (RFC 9207)",
-                ),
+                invalid_state("the response lacks the `iss` the provider always sends (RFC 9207)"),
                 true,
             );
         }
