@@ -99,6 +99,45 @@ impl From<Announce> for Msg {
 mod tests {
     use super::*;
 
+    /// The former `format!` encoding, as the reference: the text other tabs (and older
+    /// versions of the library in them) read is unchanged.
+    fn reference(from: &str, app: Option<&str>, to: Option<&str>, msg: &Msg) -> String {
+        use crate::core::record::json_string;
+        let body = match msg {
+            Msg::Tokens(rec) => format!(r#""t":"tokens","rec":{rec}"#),
+            Msg::SignedOut(r) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
+            Msg::Ask => r#""t":"ask""#.to_string(),
+            Msg::Have(Some(rec)) => format!(r#""t":"have","rec":{rec}"#),
+            Msg::Have(None) => r#""t":"have""#.to_string(),
+            Msg::Sync(n) => format!(r#""t":"sync","n":{n}"#),
+            Msg::Ack(n) => format!(r#""t":"ack","n":{n}"#),
+        };
+        let to = to
+            .map(|t| format!(r#","to":{}"#, json_string(t)))
+            .unwrap_or_default();
+        let app = app
+            .map(|a| format!(r#","app":{}"#, json_string(a)))
+            .unwrap_or_default();
+        format!(r#"{{"from":{}{app}{to},{body}}}"#, json_string(from))
+    }
+
+    #[test]
+    fn messages_are_written_as_before() {
+        for m in [
+            Msg::Tokens(r#"{"v":1}"#.to_string()),
+            Msg::SignedOut(Reason::InvalidGrant),
+            Msg::Ask,
+            Msg::Have(None),
+            Msg::Have(Some(r#"{"v":1}"#.to_string())),
+            Msg::Sync(0),
+            Msg::Ack(u32::MAX),
+        ] {
+            for (app, to) in [(None, None), (Some("a\"b"), Some("t")), (None, Some("t"))] {
+                assert_eq!(encode("me\n", app, to, &m), reference("me\n", app, to, &m));
+            }
+        }
+    }
+
     #[test]
     fn messages_round_trip() {
         for m in [
