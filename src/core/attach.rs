@@ -11,9 +11,9 @@
 //! Tokens and token requests only travel over `https:`, except to loopback hosts
 //! (RFC 6750 §5.3, RFC 8414 §2): see [`secure_transport`].
 
-use super::error::Error;
 #[cfg(test)]
 use super::error::ErrorCode;
+use super::error::{cat, Error};
 
 /// One `attachTo` entry: an origin and a path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,17 +46,27 @@ pub fn is_loopback_host(hostname: &str) -> bool {
     if h.eq_ignore_ascii_case("localhost") || h == "[::1]" {
         return true;
     }
-    let mut parts = h.split('.');
-    let first = parts.next();
-    let rest: Vec<&str> = parts.collect();
-    first == Some("127")
-        && rest.len() == 3
-        && rest.iter().all(|p| {
-            !p.is_empty()
-                && p.len() <= 3
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && p.parse::<u16>().is_ok_and(|n| n <= 255)
-        })
+    let Some(rest) = h.strip_prefix("127.") else {
+        return false;
+    };
+    // Three more octets of one to three digits, each at most 255; read byte by byte.
+    let (mut octets, mut value, mut digits) = (0u8, 0u16, 0u8);
+    for &b in rest.as_bytes().iter().chain(b".") {
+        if b == b'.' {
+            if digits == 0 || value > 255 || octets == 3 {
+                return false;
+            }
+            octets += 1;
+            value = 0;
+            digits = 0;
+        } else if b.is_ascii_digit() && digits < 3 {
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else {
+            return false;
+        }
+    }
+    octets == 3
 }
 
 /// Whether a URL with this `protocol` and `hostname` may carry tokens or token requests:
@@ -71,18 +81,34 @@ pub fn require_secure(option: &str, protocol: &str, hostname: &str) -> Result<()
     if secure_transport(protocol, hostname) {
         Ok(())
     } else {
-        Err(Error::options(format!(
-            "`{option}` must be an https: URL (http: only for localhost, 127.0.0.0/8 or [::1])"
-        )))
+        Err(Error::options(cat(&[
+            "`",
+            option,
+            "` must be an https: URL (http: only for localhost, 127.0.0.0/8 or [::1])",
+        ])))
     }
+}
+
+/// Where what follows the first `://` of `url` starts. Bytes, not `str::split_once`: a
+/// substring search pulls the two-way searcher and panicking paths (about 6 KB) into the
+/// wasm.
+pub fn after_scheme(url: &str) -> Option<usize> {
+    url.as_bytes()
+        .windows(3)
+        .position(|w| w == b"://")
+        .map(|i| i + 3)
 }
 
 /// The host of an absolute http(s) URL given as text (e.g. in a discovery document),
 /// without userinfo and port, lowercased; `None` when it has none.
 pub fn host_of(url: &str) -> Option<String> {
-    let (_, rest) = url.split_once("://")?;
+    let rest = url.get(after_scheme(url)?..)?;
     let authority = rest.split(['/', '?', '#', '\\']).next()?;
-    let host_port = authority.rsplit('@').next()?;
+    // After the last `@` (userinfo may hold more); bytes, not `rsplit`, which is larger.
+    let host_port = match authority.bytes().rposition(|b| b == b'@') {
+        Some(at) => authority.get(at + 1..)?,
+        None => authority,
+    };
     let host = if host_port.starts_with('[') {
         let end = host_port.find(']')?;
         host_port.get(..=end)?
@@ -99,7 +125,9 @@ pub fn host_of(url: &str) -> Option<String> {
 /// Whether an absolute http(s) URL given as text uses a secure transport (see
 /// [`secure_transport`]).
 pub fn secure_url_text(url: &str) -> bool {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let scheme = after_scheme(url)
+        .and_then(|i| url.get(..i - 3))
+        .map(str::to_ascii_lowercase);
     match scheme.as_deref() {
         Some("https") => true,
         Some("http") => host_of(url).is_some_and(|h| is_loopback_host(&h)),
@@ -160,7 +188,7 @@ pub fn has_encoded_separator(path: &str) -> bool {
         if has_raw_encoded_separator(&current) {
             return true;
         }
-        if !current.contains('%') {
+        if !current.as_bytes().contains(&b'%') {
             return false;
         }
         let decoded = String::from_utf8_lossy(&percent_decode_once(&current)).into_owned();
@@ -169,7 +197,7 @@ pub fn has_encoded_separator(path: &str) -> bool {
         }
         current = decoded;
     }
-    current.contains('%')
+    current.as_bytes().contains(&b'%')
 }
 
 impl AttachRule {
@@ -242,6 +270,66 @@ pub fn allowed(rules: &[AttachRule], url: ParsedUrl<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_read_as_before() {
+        // The former reading, with `split` and `parse`, as the reference.
+        fn reference(hostname: &str) -> bool {
+            let h = hostname.strip_suffix('.').unwrap_or(hostname);
+            if h.eq_ignore_ascii_case("localhost") || h == "[::1]" {
+                return true;
+            }
+            let mut parts = h.split('.');
+            let first = parts.next();
+            let rest: Vec<&str> = parts.collect();
+            first == Some("127")
+                && rest.len() == 3
+                && rest.iter().all(|p| {
+                    !p.is_empty()
+                        && p.len() <= 3
+                        && p.bytes().all(|b| b.is_ascii_digit())
+                        && p.parse::<u16>().is_ok_and(|n| n <= 255)
+                })
+        }
+        for h in [
+            "localhost",
+            "LOCALHOST.",
+            "[::1]",
+            "127.0.0.1",
+            "127.0.0.1.",
+            "127.255.255.255",
+            "127.000.0.1",
+            "127.0.0.256",
+            "127.0.0",
+            "127.0.0.1.1",
+            "127..0.1",
+            "127.0.0.",
+            "127.0.0.1..",
+            "127.0.0.0001",
+            "127.a.0.1",
+            "128.0.0.1",
+            "127",
+            "127.",
+            "",
+            "1127.0.0.1",
+            "127.0.0.+1",
+            "127.0.0.1 ",
+            "127.0.0.999",
+        ] {
+            assert_eq!(is_loopback_host(h), reference(h), "{h}");
+        }
+        // Many labels never count round to three.
+        let long = format!("127{}", ".1".repeat(259));
+        assert!(!is_loopback_host(&long) && !reference(&long));
+    }
+
+    #[test]
+    fn after_scheme_is_the_first_separator() {
+        assert_eq!(after_scheme("https://a.test/x://y"), Some(8));
+        assert_eq!(after_scheme("http://"), Some(7));
+        assert_eq!(after_scheme("https:/a.test"), None);
+        assert_eq!(after_scheme(""), None);
+    }
 
     fn host(origin: &str) -> &str {
         let rest = origin.split_once("://").map_or(origin, |(_, r)| r);

@@ -3,7 +3,8 @@
 //! into a [`Given`] and the browser's URL checks stay in the shell; every other rule about
 //! the options is here.
 
-use super::error::Error;
+use super::error::{cat, Error};
+use super::json::push_hex;
 use super::session::{Config, RefreshMode};
 
 /// The options that decide the session, as given.
@@ -55,8 +56,10 @@ pub fn app_id(server: Option<&str>, client_id: Option<&str>) -> Option<String> {
     if server.is_none() && client_id.is_none() {
         return None;
     }
-    let text = format!("{}\n{}", server.unwrap_or(""), client_id.unwrap_or(""));
-    Some(format!("{:016x}", fnv1a64(text.as_bytes())))
+    let text = cat(&[server.unwrap_or(""), "\n", client_id.unwrap_or("")]);
+    let mut id = String::with_capacity(16);
+    push_hex(&mut id, fnv1a64(text.as_bytes()), 16);
+    Some(id)
 }
 
 /// The default `storageKey`: `tokenward:<app id>`, or `tokenward` for a client that names
@@ -64,7 +67,7 @@ pub fn app_id(server: Option<&str>, client_id: Option<&str>) -> Option<String> {
 /// two apps on one origin never share a session.
 pub fn default_storage_key(app: Option<&str>) -> String {
     match app {
-        Some(id) => format!("tokenward:{id}"),
+        Some(id) => cat(&["tokenward:", id]),
         None => "tokenward".to_string(),
     }
 }

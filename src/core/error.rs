@@ -130,9 +130,31 @@ impl Error {
     }
 }
 
+/// `parts` joined into one message. Messages are built this way, not with `format!`:
+/// `core::fmt` would add kilobytes to the wasm.
+pub fn cat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// `before`, the HTTP `status` in decimal, then `after`.
+pub fn with_status(before: &str, status: u16, after: &str) -> String {
+    let mut s = String::with_capacity(before.len() + 3 + after.len());
+    s.push_str(before);
+    crate::core::json::push_u64(&mut s, u64::from(status));
+    s.push_str(after);
+    s
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code.as_str())
+        f.write_str(&self.message)?;
+        f.write_str(" (")?;
+        f.write_str(self.code.as_str())?;
+        f.write_str(")")
     }
 }
 

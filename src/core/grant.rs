@@ -3,7 +3,7 @@
 //! The session (`session.rs`) and sign-in (`oidc/`) act on these verdicts; the shell
 //! only carries the bytes.
 
-use super::error::{Error, ErrorCode, ServerCause};
+use super::error::{with_status, Error, ErrorCode, ServerCause};
 use super::form::form_encode;
 use super::json::Json;
 use super::tokens::TokenResponse;
@@ -69,7 +69,7 @@ pub fn token_answer(
         }
         _ => Err((
             Failure::Transient(retry_after_ms),
-            Error::network(format!("the token endpoint answered HTTP {status}"))
+            Error::network(with_status("the token endpoint answered HTTP ", status, ""))
                 .with_server(cause(body)),
         )),
     }

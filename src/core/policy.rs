@@ -60,7 +60,7 @@ impl Challenge {
 }
 
 fn is_tchar(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~/".contains(c)
+    c.is_ascii_alphanumeric() || (c.is_ascii() && b"!#$%&'*+-.^_`|~/".contains(&(c as u8)))
 }
 
 /// Reads a `WWW-Authenticate` header value (RFC 7235 §4.1, RFC 6750 §3): any number of

@@ -2,7 +2,7 @@
 //! strictly (anything unexpected is a `storage` error, never a guess).
 
 use super::error::Error;
-use super::json::{self, Json};
+use super::json::{self, Json, ObjWriter};
 use super::tokens::{header_safe, TokenSet, RECORD_VERSION};
 
 impl TokenSet {
@@ -14,45 +14,31 @@ impl TokenSet {
 
     /// The record, bound to the app `app` (see [`crate::core::config::app_id`]): only that app adopts it.
     pub fn to_record_for(&self, app: Option<&str>) -> String {
-        let mut members = vec![("v".to_string(), Json::Num(RECORD_VERSION))];
-        if let Some(a) = app {
-            members.push(("app".to_string(), Json::Str(a.to_string())));
-        }
-        members.extend([
-            (
-                "access_token".to_string(),
-                Json::Str(self.access_token.clone()),
-            ),
-            ("token_type".to_string(), Json::Str(self.token_type.clone())),
-            ("received_at".to_string(), Json::Num(self.received_at)),
-        ]);
-        let mut opt = |name: &str, v: &Option<String>| {
-            if let Some(s) = v {
-                members.push((name.to_string(), Json::Str(s.clone())));
-            }
-        };
-        opt("refresh_token", &self.refresh_token);
-        opt("id_token", &self.id_token);
-        opt("scope", &self.scope);
+        let mut o = ObjWriter::new();
+        o.num("v", RECORD_VERSION);
+        o.opt_str("app", app);
+        o.str("access_token", &self.access_token);
+        o.str("token_type", &self.token_type);
+        o.num("received_at", self.received_at);
+        o.opt_str("refresh_token", self.refresh_token.as_deref());
+        o.opt_str("id_token", self.id_token.as_deref());
+        o.opt_str("scope", self.scope.as_deref());
         if let Some(e) = self.expires_at {
-            members.push(("expires_at".to_string(), Json::Num(e)));
+            o.num("expires_at", e);
         }
-        members.push((
-            "session_started_at".to_string(),
-            Json::Num(self.session_started_at),
-        ));
+        o.num("session_started_at", self.session_started_at);
         if let Some(e) = self.session_ends_at {
-            members.push(("session_ends_at".to_string(), Json::Num(e)));
+            o.num("session_ends_at", e);
         }
-        members.push(("generation".to_string(), Json::Num(self.generation)));
-        Json::Obj(members).to_text()
+        o.num("generation", self.generation);
+        o.finish()
     }
 
     /// Reads a stored record. Anything that is not exactly what [`TokenSet::to_record`]
     /// writes (truncated, tampered, another version) is an error, so that it is removed.
     pub fn from_record(text: &str) -> Result<TokenSet, Error> {
         let v = Json::parse(text).map_err(|e| {
-            Error::storage("the stored session is not readable").with_cause(e.to_string())
+            Error::storage("the stored session is not readable").with_cause(e.describe())
         })?;
         TokenSet::from_record_json(&v)
     }
@@ -62,7 +48,7 @@ impl TokenSet {
     /// so it is neither used nor removed. A record that is not readable is an error.
     pub fn from_record_for(text: &str, app: Option<&str>) -> Result<Option<TokenSet>, Error> {
         let v = Json::parse(text).map_err(|e| {
-            Error::storage("the stored session is not readable").with_cause(e.to_string())
+            Error::storage("the stored session is not readable").with_cause(e.describe())
         })?;
         match v.get("app") {
             Some(Json::Str(owner)) if Some(owner.as_str()) != app => Ok(None),

@@ -51,17 +51,17 @@ pub fn check(
     };
     if before.string("iss") != Some(iss) {
         return Err(refused(
-            "the refreshed ID token names another issuer than the session's (`iss`)",
+            "the refreshed ID token's `iss` differs from the session's",
         ));
     }
     if before.string("sub") != Some(sub) {
         return Err(refused(
-            "the refreshed ID token is for another user than the session's (`sub`)",
+            "the refreshed ID token's `sub` differs from the session's",
         ));
     }
     if !same_audiences(&before, &claims) {
         return Err(refused(
-            "the refreshed ID token has another audience than the session's (`aud`)",
+            "the refreshed ID token's `aud` differs from the session's",
         ));
     }
     Ok(())

@@ -3,8 +3,7 @@
 //! Every message carries its sender and the app id; anything else on the channel (another
 //! app's messages, junk) decodes to `None`.
 
-use super::json::Json;
-use super::record::json_string;
+use super::json::{push_u64, write_str, Json};
 use super::session::{Announce, Reason};
 
 /// A message between tabs.
@@ -26,22 +25,43 @@ pub enum Msg {
 
 /// Writes a message from `from` (to `to`, or to every tab) for the app `app`.
 pub fn encode(from: &str, app: Option<&str>, to: Option<&str>, msg: &Msg) -> String {
-    let body = match msg {
-        Msg::Tokens(rec) => format!(r#""t":"tokens","rec":{rec}"#),
-        Msg::SignedOut(r) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
-        Msg::Ask => r#""t":"ask""#.to_string(),
-        Msg::Have(Some(rec)) => format!(r#""t":"have","rec":{rec}"#),
-        Msg::Have(None) => r#""t":"have""#.to_string(),
-        Msg::Sync(n) => format!(r#""t":"sync","n":{n}"#),
-        Msg::Ack(n) => format!(r#""t":"ack","n":{n}"#),
-    };
-    let to = to
-        .map(|t| format!(r#","to":{}"#, json_string(t)))
-        .unwrap_or_default();
-    let app = app
-        .map(|a| format!(r#","app":{}"#, json_string(a)))
-        .unwrap_or_default();
-    format!(r#"{{"from":{}{app}{to},{body}}}"#, json_string(from))
+    let mut out = String::from(r#"{"from":"#);
+    write_str(from, &mut out);
+    if let Some(a) = app {
+        out.push_str(r#","app":"#);
+        write_str(a, &mut out);
+    }
+    if let Some(t) = to {
+        out.push_str(r#","to":"#);
+        write_str(t, &mut out);
+    }
+    match msg {
+        Msg::Tokens(rec) => {
+            out.push_str(r#","t":"tokens","rec":"#);
+            out.push_str(rec);
+        }
+        Msg::SignedOut(r) => {
+            out.push_str(r#","t":"out","reason":""#);
+            out.push_str(r.as_str());
+            out.push('"');
+        }
+        Msg::Ask => out.push_str(r#","t":"ask""#),
+        Msg::Have(Some(rec)) => {
+            out.push_str(r#","t":"have","rec":"#);
+            out.push_str(rec);
+        }
+        Msg::Have(None) => out.push_str(r#","t":"have""#),
+        Msg::Sync(n) => {
+            out.push_str(r#","t":"sync","n":"#);
+            push_u64(&mut out, u64::from(*n));
+        }
+        Msg::Ack(n) => {
+            out.push_str(r#","t":"ack","n":"#);
+            push_u64(&mut out, u64::from(*n));
+        }
+    }
+    out.push('}');
+    out
 }
 
 /// Reads a message for the app `app`: `(from, to, msg)`. Anything else on the channel,
@@ -78,6 +98,45 @@ impl From<Announce> for Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The former `format!` encoding, as the reference: the text other tabs (and older
+    /// versions of the library in them) read is unchanged.
+    fn reference(from: &str, app: Option<&str>, to: Option<&str>, msg: &Msg) -> String {
+        use crate::core::record::json_string;
+        let body = match msg {
+            Msg::Tokens(rec) => format!(r#""t":"tokens","rec":{rec}"#),
+            Msg::SignedOut(r) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
+            Msg::Ask => r#""t":"ask""#.to_string(),
+            Msg::Have(Some(rec)) => format!(r#""t":"have","rec":{rec}"#),
+            Msg::Have(None) => r#""t":"have""#.to_string(),
+            Msg::Sync(n) => format!(r#""t":"sync","n":{n}"#),
+            Msg::Ack(n) => format!(r#""t":"ack","n":{n}"#),
+        };
+        let to = to
+            .map(|t| format!(r#","to":{}"#, json_string(t)))
+            .unwrap_or_default();
+        let app = app
+            .map(|a| format!(r#","app":{}"#, json_string(a)))
+            .unwrap_or_default();
+        format!(r#"{{"from":{}{app}{to},{body}}}"#, json_string(from))
+    }
+
+    #[test]
+    fn messages_are_written_as_before() {
+        for m in [
+            Msg::Tokens(r#"{"v":1}"#.to_string()),
+            Msg::SignedOut(Reason::InvalidGrant),
+            Msg::Ask,
+            Msg::Have(None),
+            Msg::Have(Some(r#"{"v":1}"#.to_string())),
+            Msg::Sync(0),
+            Msg::Ack(u32::MAX),
+        ] {
+            for (app, to) in [(None, None), (Some("a\"b"), Some("t")), (None, Some("t"))] {
+                assert_eq!(encode("me\n", app, to, &m), reference("me\n", app, to, &m));
+            }
+        }
+    }
 
     #[test]
     fn messages_round_trip() {

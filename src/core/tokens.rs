@@ -5,7 +5,7 @@
 //! because the server's clock is not ours (DESIGN.md, "Expiry"). The [`TokenSet`] is also
 //! what is stored, as one versioned JSON record.
 
-use super::error::Error;
+use super::error::{cat, Error};
 use super::json::{self, Json};
 use super::jwt;
 
@@ -45,7 +45,11 @@ fn opt_string(obj: &Json, name: &str) -> Result<Option<String>, Error> {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Str(s)) if s.is_empty() => Ok(None),
         Some(Json::Str(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::token_response(format!("`{name}` must be a string"))),
+        Some(_) => Err(Error::token_response(cat(&[
+            "`",
+            name,
+            "` must be a string",
+        ]))),
     }
 }
 
@@ -53,7 +57,7 @@ impl TokenResponse {
     /// Reads a token response from JSON text (a token endpoint's body, or what the app passed).
     pub fn parse(text: &str) -> Result<TokenResponse, Error> {
         let value = Json::parse(text).map_err(|e| {
-            Error::token_response("the token response is not JSON").with_cause(e.to_string())
+            Error::token_response("the token response is not JSON").with_cause(e.describe())
         })?;
         TokenResponse::from_json(&value)
     }
@@ -229,7 +233,7 @@ impl TokenSet {
 
     /// The `Authorization` header value.
     pub fn authorization(&self) -> String {
-        format!("{} {}", self.token_type, self.access_token)
+        cat(&[&self.token_type, " ", &self.access_token])
     }
 }
 

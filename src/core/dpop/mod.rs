@@ -6,8 +6,9 @@
 //! the `htu` of a request, the `ath` of an access token, the RFC 7638 thumbprint that
 //! becomes `dpop_jkt`, when a server asks for a nonce, and whether to retry (once).
 
+use super::attach::after_scheme;
 use super::error::{Error, ErrorCode};
-use super::json::{write_str, Json};
+use super::json::{write_str, ObjWriter};
 use super::jwt::base64url_encode;
 
 mod nonce;
@@ -87,11 +88,11 @@ pub fn htu(url: &str) -> &str {
 
 /// The origin (`scheme://host[:port]`) of an absolute URL: nonces are kept per origin.
 pub fn origin(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let start = after_scheme(url).unwrap_or(0);
     let end = url
-        .get(after_scheme..)
+        .get(start..)
         .and_then(|rest| rest.find(['/', '?', '#']))
-        .map_or(url.len(), |i| after_scheme + i);
+        .map_or(url.len(), |i| start + i);
     url.get(..end).unwrap_or(url)
 }
 
@@ -141,19 +142,14 @@ impl Claims<'_> {
         } else {
             0.0
         };
-        let mut o = vec![
-            ("jti".to_string(), Json::Str(self.jti.to_string())),
-            ("htm".to_string(), Json::Str(self.htm.to_string())),
-            ("htu".to_string(), Json::Str(self.htu.to_string())),
-            ("iat".to_string(), Json::Num(iat)),
-        ];
-        if let Some(n) = self.nonce {
-            o.push(("nonce".to_string(), Json::Str(n.to_string())));
-        }
-        if let Some(a) = self.ath {
-            o.push(("ath".to_string(), Json::Str(a.to_string())));
-        }
-        Json::Obj(o).to_text()
+        let mut o = ObjWriter::new();
+        o.str("jti", self.jti);
+        o.str("htm", self.htm);
+        o.str("htu", self.htu);
+        o.num("iat", iat);
+        o.opt_str("nonce", self.nonce);
+        o.opt_str("ath", self.ath);
+        o.finish()
     }
 }
 
@@ -188,7 +184,7 @@ pub fn check_token_type(mode: Option<Mode>, token_type: &str) -> Result<(), Erro
         (None, "Bearer") | (Some(_), "DPoP") => Ok(()),
         (Some(Mode { allow_bearer: true }), "Bearer") => Ok(()),
         (Some(_), _) => Err(Error::token_response(
-            "the server answered a DPoP request with a Bearer token (set `dpop: { allowBearer: true }` to accept it)",
+            "a DPoP request got a Bearer token (`dpop: { allowBearer: true }` accepts it)",
         )),
         (None, _) => Err(Error::token_response(
             "a DPoP token needs the `dpop` option",
@@ -204,6 +200,7 @@ pub fn is_dpop(token_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json::Json;
     use crate::core::jwt::base64url_decode;
 
     fn key() -> PublicKey {

@@ -7,7 +7,7 @@
 //! never panics: every malformed input is a [`JsonError`].
 
 mod write;
-pub use write::write_str;
+pub use write::{push_hex, push_u64, write_str, ObjWriter};
 
 /// The deepest nesting of arrays and objects accepted.
 const MAX_DEPTH: usize = 64;
@@ -36,9 +36,19 @@ pub struct JsonError {
     pub offset: usize,
 }
 
+impl JsonError {
+    /// `not valid JSON (at byte N)`, written without `core::fmt`.
+    pub fn describe(&self) -> String {
+        let mut s = String::from("not valid JSON (at byte ");
+        push_u64(&mut s, self.offset as u64);
+        s.push(')');
+        s
+    }
+}
+
 impl std::fmt::Display for JsonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "not valid JSON (at byte {})", self.offset)
+        f.write_str(&self.describe())
     }
 }
 

@@ -2,8 +2,8 @@
 //! Connect Core §3.1.2.1) and the pending sign-in kept until the redirect comes back.
 
 use super::{is_http_url, with_query, PENDING_VERSION};
-use crate::core::error::Error;
-use crate::core::json::Json;
+use crate::core::error::{cat, Error};
+use crate::core::json::{Json, ObjWriter};
 use crate::core::jwt;
 
 /// Parameters the client sets itself and `extraParams` may not override.
@@ -78,7 +78,11 @@ pub fn authorization_url(req: &AuthRequest) -> Result<String, Error> {
     }
     for (n, (k, v)) in req.extra.iter().enumerate() {
         if RESERVED_PARAMS.contains(&k.as_str()) {
-            return Err(Error::options(format!("`extraParams` may not set `{k}`: the client sets it (use the option of that name where there is one)")));
+            return Err(Error::options(cat(&[
+                "`extraParams` may not set `",
+                k,
+                "`: the client sets it (use its option, if there is one)",
+            ])));
         }
         if k.is_empty() || req.extra.iter().take(n).any(|(other, _)| other == k) {
             return Err(Error::options(
@@ -118,22 +122,18 @@ pub struct Pending {
 impl Pending {
     /// The record as JSON text.
     pub fn to_json(&self) -> String {
-        let s = |v: &str| Json::Str(v.to_string());
-        let mut members = vec![
-            ("v".to_string(), Json::Num(PENDING_VERSION)),
-            ("state".to_string(), s(&self.state)),
-            ("nonce".to_string(), s(&self.nonce)),
-            ("verifier".to_string(), s(&self.verifier)),
-            ("redirect_uri".to_string(), s(&self.redirect_uri)),
-            ("scope".to_string(), s(&self.scope)),
-            ("client_id".to_string(), s(&self.client_id)),
-            ("token_endpoint".to_string(), s(&self.token_endpoint)),
-            ("iss_required".to_string(), Json::Bool(self.iss_required)),
-        ];
-        if let Some(i) = &self.issuer {
-            members.push(("issuer".to_string(), s(i)));
-        }
-        Json::Obj(members).to_text()
+        let mut o = ObjWriter::new();
+        o.num("v", PENDING_VERSION);
+        o.str("state", &self.state);
+        o.str("nonce", &self.nonce);
+        o.str("verifier", &self.verifier);
+        o.str("redirect_uri", &self.redirect_uri);
+        o.str("scope", &self.scope);
+        o.str("client_id", &self.client_id);
+        o.str("token_endpoint", &self.token_endpoint);
+        o.bool("iss_required", self.iss_required);
+        o.opt_str("issuer", self.issuer.as_deref());
+        o.finish()
     }
 
     /// Reads a record written by [`Pending::to_json`]; anything else (truncated, another

@@ -3,16 +3,16 @@
 
 use super::is_http_url;
 use crate::core::attach::secure_url_text;
-use crate::core::error::{Error, ErrorCode};
+use crate::core::error::{cat, with_status, Error, ErrorCode};
 use crate::core::json::Json;
 
 /// The discovery document's URL (OpenID Connect Discovery 1.0 §4): the issuer, without a
 /// trailing `/`, followed by `/.well-known/openid-configuration`.
 pub fn discovery_url(issuer: &str) -> String {
-    format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    )
+    cat(&[
+        issuer.trim_end_matches('/'),
+        "/.well-known/openid-configuration",
+    ])
 }
 
 /// What the client uses of an OpenID Provider's metadata (Discovery 1.0 §3).
@@ -33,6 +33,13 @@ pub struct Discovery {
     pub iss_parameter_supported: bool,
 }
 
+const NOT_HTTPS: &str = "` must be https (http only for loopback hosts)";
+
+/// "the discovery document's `name`" followed by `rest`.
+fn field(name: &str, rest: &str) -> String {
+    cat(&["the discovery document's `", name, rest])
+}
+
 pub(super) fn invalid_discovery(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidDiscovery, message)
 }
@@ -45,11 +52,15 @@ impl Discovery {
     pub fn from_answer(status: u16, body: &str, expected_issuer: &str) -> Result<Discovery, Error> {
         match status {
             200..=299 => Discovery::parse(body, expected_issuer),
-            408 | 429 | 500..=599 => Err(Error::network(format!(
-                "the discovery document could not be fetched (HTTP {status})"
+            408 | 429 | 500..=599 => Err(Error::network(with_status(
+                "the discovery document could not be fetched (HTTP ",
+                status,
+                ")",
             ))),
-            _ => Err(invalid_discovery(format!(
-                "the provider has no discovery document (HTTP {status})"
+            _ => Err(invalid_discovery(with_status(
+                "the provider has no discovery document (HTTP ",
+                status,
+                ")",
             ))),
         }
     }
@@ -60,7 +71,7 @@ impl Discovery {
     /// be among them (RFC 8414 §2). Anything else is `invalid_discovery`.
     pub fn parse(text: &str, expected_issuer: &str) -> Result<Discovery, Error> {
         let doc = Json::parse(text).map_err(|e| {
-            invalid_discovery("the discovery document is not JSON").with_cause(e.to_string())
+            invalid_discovery("the discovery document is not JSON").with_cause(e.describe())
         })?;
         if !matches!(doc, Json::Obj(_)) {
             return Err(invalid_discovery(
@@ -72,24 +83,26 @@ impl Discovery {
             _ => return Err(invalid_discovery("the discovery document has no `issuer`")),
         };
         if issuer != expected_issuer {
-            return Err(invalid_discovery(format!(
-                "the discovery document names the issuer `{issuer}`, not `{expected_issuer}`"
-            )));
+            return Err(invalid_discovery(cat(&[
+                "the discovery document names the issuer `",
+                &issuer,
+                "`, not `",
+                expected_issuer,
+                "`",
+            ])));
         }
         let required = |name: &str| -> Result<String, Error> {
             match doc.get(name) {
                 Some(Json::Str(s)) if is_http_url(s) && !secure_url_text(s) => {
-                    Err(invalid_discovery(format!(
-                        "the discovery document's `{name}` must be https (http only for loopback hosts)"
-                    )))
+                    Err(invalid_discovery(field(name, NOT_HTTPS)))
                 }
                 Some(Json::Str(s)) if is_http_url(s) => Ok(s.clone()),
-                Some(_) => Err(invalid_discovery(format!(
-                    "the discovery document's `{name}` is not an http(s) URL"
-                ))),
-                None => Err(invalid_discovery(format!(
-                    "the discovery document has no `{name}`"
-                ))),
+                Some(_) => Err(invalid_discovery(field(name, "` is not an http(s) URL"))),
+                None => Err(invalid_discovery(cat(&[
+                    "the discovery document has no `",
+                    name,
+                    "`",
+                ]))),
             }
         };
         let optional = |name: &str| -> Result<Option<String>, Error> {
@@ -98,9 +111,7 @@ impl Discovery {
                 .and_then(Json::as_str)
                 .filter(|s| is_http_url(s))
             {
-                Some(s) if !secure_url_text(s) => Err(invalid_discovery(format!(
-                    "the discovery document's `{name}` must be https (http only for loopback hosts)"
-                ))),
+                Some(s) if !secure_url_text(s) => Err(invalid_discovery(field(name, NOT_HTTPS))),
                 other => Ok(other.map(str::to_string)),
             }
         };

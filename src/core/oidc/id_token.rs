@@ -3,12 +3,12 @@
 
 use super::authorize::Pending;
 use super::{same_secret, scope_has_openid, ID_TOKEN_LEEWAY_SECONDS};
-use crate::core::error::Error;
+use crate::core::error::{cat, Error};
 use crate::core::jwt::{self, Claims};
 use crate::core::tokens::TokenResponse;
 
 fn bad_id_token(message: &str) -> Error {
-    Error::token_response(format!("the ID token {message}"))
+    Error::token_response(cat(&["the ID token ", message]))
 }
 
 /// Checks the claims every ID token of this client must have (OpenID Connect Core

@@ -12,7 +12,7 @@ pub fn no_revocation_endpoint(already_reported: bool) -> Option<Error> {
     (!already_reported).then(|| {
         Error::new(
             ErrorCode::RevocationFailed,
-            "no revocation endpoint is known (no `revocationEndpoint` option, none in the provider's metadata): the refresh token was not revoked",
+            "the refresh token was not revoked: no `revocationEndpoint` option, none in the provider's metadata",
         )
     })
 }

@@ -4,7 +4,7 @@
 
 use super::discovery::{discovery_url, Discovery};
 use super::is_http_url;
-use crate::core::error::Error;
+use crate::core::error::{cat, Error};
 use crate::core::json::Json;
 
 /// The RFC 8414 §3 authorization server metadata URLs to try, in order, for an issuer:
@@ -34,13 +34,12 @@ pub fn metadata_urls(issuer: &str) -> Vec<String> {
         .map(|i| i.saturating_add(after_scheme));
     match path_start {
         Some(path_start) => match (issuer.get(..path_start), issuer.get(path_start..)) {
-            (Some(origin), Some(path)) => vec![
-                format!("{origin}{WELL_KNOWN}{path}"),
-                format!("{issuer}{WELL_KNOWN}"),
-            ],
+            (Some(origin), Some(path)) => {
+                vec![cat(&[origin, WELL_KNOWN, path]), cat(&[issuer, WELL_KNOWN])]
+            }
             _ => Vec::new(),
         },
-        None => vec![format!("{issuer}{WELL_KNOWN}")],
+        None => vec![cat(&[issuer, WELL_KNOWN])],
     }
 }
 
@@ -51,7 +50,7 @@ pub enum MetadataOutcome {
     Merged(Discovery),
     /// The document could not be used (not there, not JSON, another issuer); the reason,
     /// for diagnostics. The next URL, if any, may still be tried.
-    Unusable(String),
+    Unusable(&'static str),
 }
 
 impl Discovery {
@@ -68,15 +67,15 @@ impl Discovery {
     /// that is not an http(s) URL is ignored.
     pub fn with_metadata(&self, status: u16, body: &str) -> MetadataOutcome {
         if !(200..=299).contains(&status) {
-            return MetadataOutcome::Unusable(format!("HTTP {status}"));
+            return MetadataOutcome::Unusable("not a 2xx answer");
         }
         let doc = match Json::parse(body) {
             Ok(doc @ Json::Obj(_)) => doc,
-            _ => return MetadataOutcome::Unusable("not a JSON object".to_string()),
+            _ => return MetadataOutcome::Unusable("not a JSON object"),
         };
         match doc.get("issuer").and_then(Json::as_str) {
             Some(issuer) if issuer == self.issuer => {}
-            _ => return MetadataOutcome::Unusable("it names another issuer".to_string()),
+            _ => return MetadataOutcome::Unusable("it names another issuer"),
         }
         let endpoint = |name: &str| {
             doc.get(name)

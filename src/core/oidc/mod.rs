@@ -15,6 +15,7 @@
 //!
 //! Error messages never contain the code, the verifier, the state, the nonce or a token.
 
+use crate::core::error::cat;
 use crate::core::form::form_encode;
 
 mod authorize;
@@ -83,14 +84,16 @@ pub fn scope_has_openid(scope: &str) -> bool {
 /// retained when adding additional query parameters") and dropping any fragment.
 fn with_query(endpoint: &str, pairs: &[(&str, &str)]) -> String {
     let base = endpoint.split('#').next().unwrap_or(endpoint);
-    let sep = if !base.contains('?') {
+    let sep = if !base.as_bytes().contains(&b'?') {
         "?"
     } else if base.ends_with('?') || base.ends_with('&') {
         ""
     } else {
         "&"
     };
-    format!("{base}{sep}{}", form_encode(pairs))
+    let mut url = cat(&[base, sep]);
+    url.push_str(&form_encode(pairs));
+    url
 }
 
 /// Compares two secrets in time independent of where they differ.

@@ -3,7 +3,7 @@
 
 use super::authorize::Pending;
 use super::same_secret;
-use crate::core::error::{Error, ErrorCode, ServerCause};
+use crate::core::error::{cat, Error, ErrorCode, ServerCause};
 use crate::core::form::form_decode;
 
 /// Strips the query and the fragment from a URL: what decides whether a page is the
@@ -136,9 +136,7 @@ pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Ver
         }
         (None, Some(_)) if pending.iss_required => {
             return refuse(
-                invalid_state(
-                    "the response has no `iss` although the provider always sends it (RFC 9207)",
-                ),
+                invalid_state("the response lacks the `iss` the provider always sends (RFC 9207)"),
                 true,
             );
         }
@@ -161,7 +159,7 @@ pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Ver
             ),
             other => (
                 ErrorCode::Server(other.to_string()),
-                format!("the authorization server refused the sign-in ({other})"),
+                cat(&["the authorization server refused the sign-in (", other, ")"]),
             ),
         };
         return refuse(Error::new(code, message).with_server(server), true);
