@@ -72,7 +72,7 @@ impl Shell {
         let channel = cross_tab && has_channel(&handle);
         let mut id = String::new();
         for n in [js_sys::Math::random() * 4e15, js_sys::Date::now()] {
-            hex(n as u64, &mut id);
+            crate::core::json::push_hex(&mut id, n as u64, 16);
         }
         Shell {
             handle,
@@ -160,23 +160,6 @@ impl Shell {
             Op::Post(msg) => self.post(None, msg),
             Op::Timer { id, ms } => self.later(*id, *ms),
             Op::Ready | Op::Answer(_) => {}
-        }
-    }
-}
-
-/// Writes `n` in hexadecimal.
-fn hex(n: u64, out: &mut String) {
-    let start = out.len();
-    let mut n = n;
-    loop {
-        let d = (n % 16) as u8;
-        out.insert(
-            start,
-            char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }),
-        );
-        n /= 16;
-        if n == 0 {
-            break;
         }
     }
 }

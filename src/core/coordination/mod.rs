@@ -21,98 +21,8 @@
 use super::policy::TABS_WAIT_MS;
 use super::tab_message::Msg;
 
-/// Which Web Lock (the shell names them from the storage key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lock {
-    /// This tab's presence, held for its lifetime (`<key>:tab:<id>`).
-    Presence,
-    /// The refresh (`<key>:refresh`).
-    Refresh,
-    /// The takeover queue (`<key>:refresh:takeover`).
-    Takeover,
-}
-
-/// How a lock is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Wait in line (until aborted).
-    Wait,
-    /// Only if nobody holds it now.
-    IfAvailable,
-    /// Take it from its holder.
-    Steal,
-}
-
-/// What the shell is asked to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    /// Request a Web Lock; the answer is [`Input::Lock`] with the same id.
-    Lock {
-        /// The request's id.
-        id: u32,
-        /// Which lock.
-        lock: Lock,
-        /// How.
-        mode: Mode,
-    },
-    /// Give up a request that was not granted yet.
-    Abort(u32),
-    /// Release a held lock.
-    Release(u32),
-    /// Count the other live tabs; the answer is [`Input::Peers`].
-    Peers(u32),
-    /// Post to every other tab.
-    Post(Msg),
-    /// Answer [`Input::Timer`] with this id after `ms`.
-    Timer {
-        /// The timer's id.
-        id: u32,
-        /// The delay.
-        ms: f64,
-    },
-    /// The refresh may go ahead: the lock is held (or cannot be had) and the barrier passed.
-    Ready,
-    /// The answer to [`Coordination::ask`]: another tab's record, if one had a session.
-    Answer(Option<String>),
-}
-
-/// What happened.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// A lock request ended: granted, or not (aborted, stolen, rejected); `refused` when
-    /// the browser will not grant locks here at all (`NotSupportedError`, `SecurityError`).
-    Lock {
-        /// The request's id.
-        id: u32,
-        /// Whether it was granted.
-        granted: bool,
-        /// Whether the browser refuses locks altogether.
-        refused: bool,
-    },
-    /// The number of other live tabs.
-    Peers {
-        /// The query's id.
-        id: u32,
-        /// How many.
-        count: usize,
-    },
-    /// An acknowledgement of barrier `n` from tab `from`.
-    Ack {
-        /// The sender.
-        from: String,
-        /// The barrier's number.
-        n: u32,
-    },
-    /// An answer to the session question from tab `from`.
-    Have {
-        /// The sender.
-        from: String,
-        /// Its record, if it has a session.
-        record: Option<String>,
-    },
-    /// A timer fired.
-    Timer(u32),
-}
+mod ops;
+pub use ops::{Input, Lock, Mode, Op};
 
 /// Where the refresh's coordination is.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +50,22 @@ enum Refresh {
     },
     /// The refresh is running.
     Running(Held),
+}
+
+impl Refresh {
+    /// The locks held in this state.
+    fn held(&self) -> Held {
+        match self {
+            Refresh::Running(h)
+            | Refresh::Counting { held: h, .. }
+            | Refresh::Barrier { held: h, .. } => *h,
+            Refresh::Locking { takeover, .. } => Held {
+                main: None,
+                takeover: *takeover,
+            },
+            Refresh::Idle => Held::default(),
+        }
+    }
 }
 
 /// The locks a refresh holds.
@@ -246,15 +172,8 @@ impl Coordination {
 
     /// The refresh is over: its locks are released (after its tokens were announced).
     pub fn finish_refresh(&mut self) -> Vec<Op> {
-        let held = match std::mem::replace(&mut self.refresh, Refresh::Idle) {
-            Refresh::Running(h) | Refresh::Counting { held: h, .. } => h,
-            Refresh::Barrier { held, .. } => held,
-            Refresh::Locking { takeover, .. } => Held {
-                main: None,
-                takeover,
-            },
-            Refresh::Idle => Held::default(),
-        };
+        let held = self.refresh.held();
+        self.refresh = Refresh::Idle;
         release(held)
     }
 
@@ -422,19 +341,8 @@ impl Coordination {
     }
 
     fn holds(&self, id: u32) -> bool {
-        if self.presence == Some(id) {
-            return true;
-        }
-        let held = match &self.refresh {
-            Refresh::Running(h) | Refresh::Counting { held: h, .. } => *h,
-            Refresh::Barrier { held, .. } => *held,
-            Refresh::Locking { takeover, .. } => Held {
-                main: None,
-                takeover: *takeover,
-            },
-            Refresh::Idle => Held::default(),
-        };
-        held.main == Some(id) || held.takeover == Some(id)
+        let held = self.refresh.held();
+        self.presence == Some(id) || held.main == Some(id) || held.takeover == Some(id)
     }
 
     fn barrier(&mut self, held: Held, ops: &mut Vec<Op>) {
@@ -528,252 +436,4 @@ fn release(held: Held) -> Vec<Op> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lock_req(ops: &[Op]) -> (u32, Lock, Mode) {
-        ops.iter()
-            .find_map(|o| match o {
-                Op::Lock { id, lock, mode } => Some((*id, *lock, *mode)),
-                _ => None,
-            })
-            .unwrap()
-    }
-
-    fn timer(ops: &[Op]) -> u32 {
-        ops.iter()
-            .find_map(|o| match o {
-                Op::Timer { id, .. } => Some(*id),
-                _ => None,
-            })
-            .unwrap()
-    }
-
-    fn peers(ops: &[Op]) -> u32 {
-        ops.iter()
-            .find_map(|o| match o {
-                Op::Peers(id) => Some(*id),
-                _ => None,
-            })
-            .unwrap()
-    }
-
-    fn granted(id: u32) -> Input {
-        Input::Lock {
-            id,
-            granted: true,
-            refused: false,
-        }
-    }
-
-    #[test]
-    fn won_lock_then_barrier_waits_for_every_peer() {
-        let mut c = Coordination::new(true);
-        let ops = c.start_refresh(5_000.0);
-        let (req, lock, mode) = lock_req(&ops);
-        assert_eq!((lock, mode), (Lock::Refresh, Mode::Wait));
-        assert!(ops.contains(&Op::Timer {
-            id: timer(&ops),
-            ms: 5_000.0
-        }));
-        let ops = c.input(granted(req));
-        let q = peers(&ops);
-        let ops = c.input(Input::Peers { id: q, count: 2 });
-        assert!(ops.contains(&Op::Post(Msg::Sync(1))));
-        let ops = c.input(Input::Ack {
-            from: "a".into(),
-            n: 1,
-        });
-        assert!(ops.is_empty());
-        // The same tab twice, or an old barrier's ack, does not count.
-        assert!(c
-            .input(Input::Ack {
-                from: "a".into(),
-                n: 1
-            })
-            .is_empty());
-        assert!(c
-            .input(Input::Ack {
-                from: "b".into(),
-                n: 0
-            })
-            .is_empty());
-        assert_eq!(
-            c.input(Input::Ack {
-                from: "b".into(),
-                n: 1
-            }),
-            vec![Op::Ready]
-        );
-        assert_eq!(c.finish_refresh(), vec![Op::Release(req)]);
-        // The lock-wait timer firing late changes nothing.
-        assert!(c.input(Input::Timer(1)).is_empty());
-    }
-
-    #[test]
-    fn no_peers_no_barrier_and_a_silent_peer_costs_the_tabs_wait() {
-        let mut c = Coordination::new(true);
-        let (req, ..) = lock_req(&c.start_refresh(100.0));
-        let q = peers(&c.input(granted(req)));
-        assert_eq!(c.input(Input::Peers { id: q, count: 0 }), vec![Op::Ready]);
-        c.finish_refresh();
-        let (req, ..) = lock_req(&c.start_refresh(100.0));
-        let q = peers(&c.input(granted(req)));
-        let ops = c.input(Input::Peers { id: q, count: 1 });
-        assert!(ops.contains(&Op::Timer {
-            id: timer(&ops),
-            ms: TABS_WAIT_MS
-        }));
-        assert_eq!(c.input(Input::Timer(timer(&ops))), vec![Op::Ready]);
-    }
-
-    #[test]
-    fn a_stuck_holder_is_taken_over_through_the_queue() {
-        let mut c = Coordination::new(true);
-        let ops = c.start_refresh(300.0);
-        let (main, ..) = lock_req(&ops);
-        // The wait ends: the request is aborted and the tab queues for the takeover.
-        let ops = c.input(Input::Timer(timer(&ops)));
-        assert_eq!(ops.first(), Some(&Op::Abort(main)));
-        let (queue, lock, mode) = lock_req(&ops);
-        assert_eq!((lock, mode), (Lock::Takeover, Mode::Wait));
-        // A late grant of the aborted request is given back.
-        assert_eq!(c.input(granted(main)), vec![Op::Release(main)]);
-        // First in line: the refresh lock if free now, else stolen.
-        let ops = c.input(granted(queue));
-        let (again, lock, mode) = lock_req(&ops);
-        assert_eq!((lock, mode), (Lock::Refresh, Mode::IfAvailable));
-        let ops = c.input(Input::Lock {
-            id: again,
-            granted: false,
-            refused: false,
-        });
-        let (steal, lock, mode) = lock_req(&ops);
-        assert_eq!((lock, mode), (Lock::Refresh, Mode::Steal));
-        let q = peers(&c.input(granted(steal)));
-        assert_eq!(c.input(Input::Peers { id: q, count: 0 }), vec![Op::Ready]);
-        assert_eq!(
-            c.finish_refresh(),
-            vec![Op::Release(steal), Op::Release(queue)]
-        );
-    }
-
-    #[test]
-    fn a_stuck_queue_is_stolen_and_a_failed_steal_still_refreshes() {
-        let mut c = Coordination::new(true);
-        let ops = c.start_refresh(300.0);
-        let ops = c.input(Input::Timer(timer(&ops)));
-        let ops = c.input(Input::Timer(timer(&ops)));
-        let (steal, lock, mode) = lock_req(&ops);
-        assert_eq!((lock, mode), (Lock::Takeover, Mode::Steal));
-        let ops = c.input(Input::Lock {
-            id: steal,
-            granted: false,
-            refused: false,
-        });
-        let q = peers(&ops);
-        assert_eq!(c.input(Input::Peers { id: q, count: 0 }), vec![Op::Ready]);
-        assert!(c.finish_refresh().is_empty());
-    }
-
-    #[test]
-    fn refused_locks_mean_no_coordination_from_then_on() {
-        let mut c = Coordination::new(true);
-        let (req, ..) = lock_req(&c.start_refresh(300.0));
-        let ops = c.input(Input::Lock {
-            id: req,
-            granted: false,
-            refused: true,
-        });
-        assert_eq!(ops, vec![Op::Ready]);
-        assert!(!c.has_locks());
-        c.finish_refresh();
-        assert_eq!(c.start_refresh(300.0), vec![Op::Ready]);
-        assert_eq!(c.ask(), vec![Op::Answer(None)]);
-        let mut none = Coordination::new(false);
-        assert!(none.open().is_empty());
-        assert_eq!(none.start_refresh(1.0), vec![Op::Ready]);
-    }
-
-    #[test]
-    fn the_presence_lock_is_kept() {
-        let mut c = Coordination::new(true);
-        let (presence, lock, _) = lock_req(&c.open());
-        assert_eq!(lock, Lock::Presence);
-        c.start_refresh(300.0);
-        assert!(c.input(granted(presence)).is_empty());
-        c.finish_refresh();
-        assert!(c.input(granted(presence)).is_empty());
-    }
-
-    #[test]
-    fn one_refresh_coordinated_at_a_time() {
-        let mut c = Coordination::new(true);
-        assert!(!c.start_refresh(300.0).is_empty());
-        assert!(c.start_refresh(300.0).is_empty());
-    }
-
-    #[test]
-    fn the_question_takes_the_first_record_or_every_answer() {
-        let mut c = Coordination::new(true);
-        let q = peers(&c.ask());
-        let ops = c.input(Input::Peers { id: q, count: 2 });
-        assert!(ops.contains(&Op::Post(Msg::Ask)));
-        assert!(c
-            .input(Input::Have {
-                from: "a".into(),
-                record: None
-            })
-            .is_empty());
-        let rec = Some("{}".to_string());
-        assert_eq!(
-            c.input(Input::Have {
-                from: "b".into(),
-                record: rec.clone()
-            }),
-            vec![Op::Answer(rec)]
-        );
-        // Late answers are dropped.
-        assert!(c
-            .input(Input::Have {
-                from: "c".into(),
-                record: None
-            })
-            .is_empty());
-        let q = peers(&c.ask());
-        assert_eq!(
-            c.input(Input::Peers { id: q, count: 0 }),
-            vec![Op::Answer(None)]
-        );
-        let q = peers(&c.ask());
-        let ops = c.input(Input::Peers { id: q, count: 3 });
-        assert_eq!(c.input(Input::Timer(timer(&ops))), vec![Op::Answer(None)]);
-    }
-
-    #[test]
-    fn never_panics_on_stray_inputs() {
-        let mut c = Coordination::new(true);
-        for id in 0..20 {
-            c.input(Input::Lock {
-                id,
-                granted: id % 2 == 0,
-                refused: false,
-            });
-            c.input(Input::Peers {
-                id,
-                count: id as usize,
-            });
-            c.input(Input::Timer(id));
-            c.input(Input::Ack {
-                from: "x".into(),
-                n: id,
-            });
-            c.input(Input::Have {
-                from: "y".into(),
-                record: None,
-            });
-        }
-        c.finish_refresh();
-        c.start_refresh(f64::NAN);
-    }
-}
+mod tests;
