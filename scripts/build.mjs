@@ -4,7 +4,7 @@
 // package, short import/export names, then the JS entries, the types and the inlined-bytes module for dev servers.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -14,8 +14,10 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 run('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown']);
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
+// Cargo's build directory: $CARGO_TARGET_DIR (scripts/test.sh keeps one across clones) or target/.
+const targetDir = resolve(root, process.env.CARGO_TARGET_DIR || 'target');
 run('wasm-bindgen', [
-  'target/wasm32-unknown-unknown/release/tokenward.wasm',
+  join(targetDir, 'wasm32-unknown-unknown', 'release', 'tokenward.wasm'),
   '--out-dir', dist, '--target', 'web', '--omit-default-module-path', '--no-typescript',
 ]);
 const wasm = join(dist, 'tokenward_bg.wasm');

@@ -41,42 +41,63 @@ print_times() {
 trap print_times EXIT
 WASM_BINDGEN_VERSION=0.2.130
 export PATH="$HOME/.cargo/bin:$PATH"
+# What outlives a clone (and is keyed by its inputs, so reusing it is safe): cargo's build
+# directory (cargo rebuilds whatever changed: a fresh clone's sources always count as
+# changed, the compiled dependencies are reused), the Vite/React apps' npm installs and the
+# Django OAuth Toolkit venv (tests/e2e). CARGO_TARGET_DIR / TOKENWARD_CACHE override them.
+cache=${TOKENWARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tokenward}
+export TOKENWARD_CACHE="$cache"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+mkdir -p "$CARGO_TARGET_DIR"
 
 step "set-up: toolchain and browsers"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
+# Every Debian package the tests use, in one apt-get: Chromium + ChromeDriver (required),
+# Firefox ESR, WebKitGTK's MiniBrowser + WebKitWebDriver + Xvfb (scripts/engines.sh reports
+# an engine it could not install as skipped) and python3-venv (Django OAuth Toolkit's venv).
+want=()
+command -v chromium >/dev/null || want+=(chromium)
+command -v chromedriver >/dev/null || want+=(chromium-driver)
+[ -x /usr/bin/firefox-esr ] || want+=(firefox-esr)
+ls /usr/lib/*/webkit2gtk-4.1/MiniBrowser >/dev/null 2>&1 || want+=(libwebkit2gtk-4.1-0)
+[ -x /usr/bin/WebKitWebDriver ] || want+=(webkit2gtk-driver)
+{ [ -x /usr/bin/Xvfb ] && [ -x /usr/bin/xvfb-run ]; } || want+=(xvfb)
+if command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then want+=(python3-venv); fi
+if [ "${#want[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
-  else
-    echo "Chromium and ChromeDriver are missing and this is not root: install chromium chromium-driver" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null \
+      || echo "apt-get install ${want[*]} failed: scripts/engines.sh says what is missing" >&2
+  fi
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "Chromium and ChromeDriver are missing (not root, or apt-get failed): install chromium chromium-driver" >&2
     exit 1
   fi
 fi
-# The two slow installs of a fresh machine (the wasm-bindgen CLI and, in engines.sh,
-# geckodriver) are both `cargo install`s: run them side by side.
+# The two slow installs of a fresh machine are both `cargo install`s, run side by side: the
+# wasm-bindgen CLI (without its default features: they only add TLS for downloading
+# drivers, which tokenward never lets it do) and, in engines.sh, geckodriver.
 bindgen_pid=""
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
-  ( cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked \
-      || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" ) &
+  ( env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" \
+      --no-default-features --bin wasm-bindgen --bin wasm-bindgen-test-runner --quiet ) &
   bindgen_pid=$!
 fi
-if [ -f scripts/engines.sh ]; then bash scripts/engines.sh; fi
+npm_pid=""
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund &
+  npm_pid=$!
+fi
+if [ -f scripts/engines.sh ]; then env -u CARGO_TARGET_DIR bash scripts/engines.sh; fi
 if [ -n "$bindgen_pid" ] && ! wait "$bindgen_pid"; then
   echo "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION failed" >&2
   exit 1
 fi
-# tests/e2e/dot.test.mjs makes a Python venv for Django OAuth Toolkit on first use: it needs
-# python3 with venv and ensurepip (Debian: python3-venv); without them it falls back to
-# `pip install --user virtualenv`.
-if command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null && [ "$(id -u)" = 0 ] \
-  && command -v apt-get >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv || true
-fi
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+if [ -n "$npm_pid" ] && ! wait "$npm_pid"; then
+  echo "npm ci failed" >&2
+  exit 1
 fi
 
 step "rustfmt"
@@ -89,15 +110,10 @@ cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 step "native tests (core)"
 cargo test
 
-step "browser tests (wasm-bindgen-test)"
-if [ -f scripts/browser-tests.sh ]; then
-  bash scripts/browser-tests.sh
-else
-  cargo test --target wasm32-unknown-unknown
-fi
-
-step "build (npm run build)"
+step "build (npm run build; the browser tests compiled)"
 npm run build
+# Compiled now, run below beside the end-to-end tests.
+cargo test --target wasm32-unknown-unknown --no-run --quiet
 
 if [ -f bench/size-budget.mjs ]; then
   step "size budget"
@@ -113,6 +129,20 @@ export TOKENWARD_APP_DIR="$app"
 step "type test (tsc --strict)"
 node tests/types/run.mjs "$app"
 
-step "end-to-end tests (node:test + playwright-core)"
+# The browser tests (a browser at a time, mostly waiting for it) run beside the end-to-end
+# files; each prints whole when it ends. Both always run; either failing fails the step.
+step "browser tests (wasm-bindgen-test) and end-to-end tests (node:test + playwright-core)"
 e2e_log=$(mktemp)
-node --test --test-concurrency=1 --test-reporter=spec tests/e2e/*.test.mjs 2>&1 | tee "$e2e_log"
+browser_log=$(mktemp)
+bash scripts/browser-tests.sh >"$browser_log" 2>&1 &
+browser_pid=$!
+e2e_rc=0
+node scripts/e2e.mjs 2>&1 | tee "$e2e_log" || e2e_rc=$?
+browser_rc=0
+wait "$browser_pid" || browser_rc=$?
+printf '\n==> browser tests (wasm-bindgen-test), run beside the end-to-end tests\n'
+cat "$browser_log"
+rm -f "$browser_log"
+[ "$browser_rc" = 0 ] || echo "browser tests FAILED" >&2
+[ "$e2e_rc" = 0 ] || echo "end-to-end tests FAILED" >&2
+[ "$browser_rc" = 0 ] && [ "$e2e_rc" = 0 ]

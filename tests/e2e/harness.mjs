@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { after, before } from 'node:test';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +17,11 @@ import { startApi, startAuthServer, startDotServer, startStatic } from '../serve
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const resultsDir = join(repoRoot, 'test-results');
+/**
+ * Where installs that outlive a clone are kept (the Vite and React apps' packages):
+ * $TOKENWARD_CACHE, else ~/.cache/tokenward. Each entry is keyed by exact versions.
+ */
+export const cacheDir = process.env.TOKENWARD_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenward');
 
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -7,7 +7,7 @@
 // tab showing in the other.
 //
 // Vite, React and the React plugin are installed once into
-// node_modules/.cache/tokenward-react/<versions> (a warm run does not reinstall them) and
+// ~/.cache/tokenward/react/<versions> (a warm run does not reinstall them) and
 // copied into a throw-away app; the freshly packed tarball is installed on every run.
 // Chromium-only (playwright-core's own API: click, fill, addInitScript).
 import assert from 'node:assert/strict';
@@ -20,7 +20,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { ensureBuilt, launchBrowser, repoRoot, resultPath, startStack } from './harness.mjs';
+import {
+  cacheDir, ensureBuilt, launchBrowser, repoRoot, resultPath, startStack,
+} from './harness.mjs';
 
 // Exact versions: the Vite the Vite test uses (plugin-react 6 needs Vite 8), and the
 // newest React and plugin when this was written. Bump deliberately.
@@ -28,7 +30,7 @@ const VERSIONS = {
   vite: '8.3.8', react: '19.3.1', 'react-dom': '19.3.1', '@vitejs/plugin-react': '6.3.0',
 };
 const FIXTURE = fileURLToPath(new URL('./fixtures/react-app/', import.meta.url));
-const CACHE = join(repoRoot, 'node_modules', '.cache', 'tokenward-react');
+const CACHE = join(cacheDir, 'react');
 const TIMEOUT = 60_000;
 const USER = 'erin';
 

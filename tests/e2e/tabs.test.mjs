@@ -3,7 +3,7 @@
 // authorization server (rotating refresh tokens; a reused one revokes the grant) and the API.
 // The scenarios live in scenarios/tabs.mjs and use only what every engine's adapter offers
 // (no Chromium-only case: the hung refresh uses a server that never answers, not page.route).
-// The load case runs TOKENWARD_TABS_SECONDS (default 60) per storage mode.
+// The load case runs TOKENWARD_TABS_SECONDS (default 20; 60 for the README's minute) per storage mode.
 import { describe, test } from 'node:test';
 
 import { chromiumSuite, startStack } from './harness.mjs';

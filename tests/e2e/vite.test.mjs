@@ -2,7 +2,7 @@
 // configuration: `vite` dev server and `vite build` served as static files, in headless
 // Chromium, against the real authorization server and API (API.md, "Package").
 //
-// Each Vite version is installed once into node_modules/.cache/tokenward-vite/<version>
+// Each Vite version is installed once into ~/.cache/tokenward/vite/<version>
 // (a warm run does not reinstall it) and copied into a throw-away app under the OS temp
 // folder; the freshly packed tokenward tarball is installed there on every run.
 // If a Vite version cannot be installed the test fails with npm's output: it never skips.
@@ -19,13 +19,15 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { ensureBuilt, launchBrowser, repoRoot, startStack } from './harness.mjs';
+import {
+  cacheDir, ensureBuilt, launchBrowser, repoRoot, startStack,
+} from './harness.mjs';
 import { startStatic } from '../servers/index.mjs';
 
 // Exact versions (the newest 7.x and 8.x when this was written): bump deliberately.
 const VITE_VERSIONS = ['7.3.8', '8.3.8'];
 const FIXTURE = fileURLToPath(new URL('./fixtures/vite-app/', import.meta.url));
-const CACHE = join(repoRoot, 'node_modules', '.cache', 'tokenward-vite');
+const CACHE = join(cacheDir, 'vite');
 const PAGE_TIMEOUT = 60_000;
 const BIG_JS = 150 * 1024;
 const WASM_BASE64_MAGIC = 'AGFzbQ'; // "\0asm" in base64: a wasm module inlined as base64

@@ -1,18 +1,17 @@
 // A second real authorization server: Django OAuth Toolkit (tests/servers/dot/), run in a
-// Python venv that is created on first use under target/dot-venv-<hash of requirements.txt>
-// ($TOKENWARD_DOT_VENV overrides the folder). startDotServer() has the shape of
+// Python venv that is created on first use under ~/.cache/tokenward/dot-venv-<hash of requirements.txt>
+// ($TOKENWARD_CACHE moves the cache, $TOKENWARD_DOT_VENV the folder). startDotServer() has the shape of
 // startAuthServer(): { issuer, endpoints, clientId, stats, events, resetStats(), login(), close() }.
 // DOT issues opaque access tokens: the API checks them at DOT's introspection endpoint.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DOT_DIR = fileURLToPath(new URL('./dot/', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const DOT_CLIENT_ID = 'tokenward-dot';
 export const DOT_USERS = ['dana', 'alice'];
 const PASSWORD = 'correct horse';
@@ -38,7 +37,8 @@ export function ensureDotVenv() {
   venvReady ??= (async () => {
     const requirements = join(DOT_DIR, 'requirements.txt');
     const hash = createHash('sha256').update(await readFile(requirements)).digest('hex').slice(0, 12);
-    const venv = process.env.TOKENWARD_DOT_VENV || join(REPO, 'target', `dot-venv-${hash}`);
+    const cache = process.env.TOKENWARD_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenward');
+    const venv = process.env.TOKENWARD_DOT_VENV || join(cache, `dot-venv-${hash}`);
     const python = join(venv, 'bin', 'python');
     const marker = join(venv, '.ready');
     if (existsSync(marker) && (await readFile(marker, 'utf8')) === hash) return python;

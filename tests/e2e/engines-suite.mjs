@@ -78,7 +78,12 @@ function cases() {
   return list;
 }
 
-for (const name of ['firefox', 'webkit']) {
+/**
+ * The suite of one engine ('firefox' or 'webkit'): its own authorization server, API and
+ * browser; for Firefox also the private-browsing cases. engines-<name>.test.mjs calls it, so
+ * that the two engines can run at the same time (scripts/e2e.mjs).
+ */
+export function engineSuite(name) {
   const engine = engines[name];
   const notSelected = selected.includes(name) ? null : `not in TOKENWARD_ENGINES=${selected.join(',')}`;
   const missing = notSelected || engine.unavailable();
@@ -179,11 +184,13 @@ for (const name of ['firefox', 'webkit']) {
       }
     });
   });
+
+  if (name === 'firefox') privateBrowsingSuite();
 }
 
 // Firefox with every window in private browsing (browser.privatebrowsing.autostart): storage,
 // Web Locks and BroadcastChannel still work there, per private session.
-{
+function privateBrowsingSuite() {
   const engine = engines.firefox;
   const missing = selected.includes('firefox') ? engine.unavailable() : `not in TOKENWARD_ENGINES=${selected.join(',')}`;
   const skip = missing && !(requireEngines && selected.includes('firefox')) ? `Firefox skipped: ${missing}` : false;
