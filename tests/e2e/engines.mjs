@@ -29,7 +29,7 @@
 //     mode; WebDriver "New Window" works. With type 'tab' every page reports `hidden` and is
 //     throttled; with 'window' each page is visible. Override: TOKENWARD_WEBKIT_PAGES=tab.
 //   context.newPage({ type: 'tab' }) (an extension of Playwright's API) opens a real
-//   background tab: engines.test.mjs uses it for the background-tab case.
+//   background tab: engines-suite.mjs uses it for the background-tab case.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
