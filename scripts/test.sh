@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `npm test`: every test, on a fresh machine too. Installs what is missing (wasm target,
-# the pinned wasm-bindgen CLI, Chromium + ChromeDriver from apt when root, npm packages),
-# then runs, stopping at the first failure: rustfmt, clippy, native tests, browser tests,
-# the build, the size budget, `npm pack` installed into a throw-away app, the type test
-# (tsc --strict against the installed package), and the end-to-end tests against real
-# authorization servers (oidc-provider, Django OAuth Toolkit) in headless Chromium.
+# the pinned wasm-bindgen CLI, Chromium + ChromeDriver, Firefox ESR + geckodriver, WebKitGTK
+# from apt when root, npm packages), then runs, stopping at the first failure: rustfmt,
+# clippy, native tests, the build, the size budget, `npm pack` installed into a throw-away
+# app, the type test (tsc --strict against the installed package), then the browser tests
+# (wasm-bindgen-test in three engines) beside the end-to-end tests against real
+# authorization servers (oidc-provider, Django OAuth Toolkit), both always run to the end.
+# Prints each step's time at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
