@@ -55,7 +55,10 @@ missing=()
 if [ "${#missing[@]}" -gt 0 ] && ! apt_install "${missing[@]}"; then firefox_ok=0; fi
 if [ "$firefox_ok" = 1 ] && [ ! -x "$GECKODRIVER_BIN" ]; then
   say "cargo install geckodriver --locked --root $TOOLS (a few minutes)"
-  if ! PATH="$CARGO_BIN_DIR:$PATH" cargo install geckodriver --locked --root "$TOOLS" --quiet; then
+  # opt-level 1, no debug info: geckodriver only relays WebDriver commands, and it compiles
+  # beside the wasm-bindgen CLI on a fresh machine (scripts/test.sh).
+  if ! PATH="$CARGO_BIN_DIR:$PATH" CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=0 \
+    cargo install geckodriver --locked --root "$TOOLS" --quiet; then
     reason="cargo install geckodriver --locked --root $TOOLS failed"
     firefox_ok=0
   fi
