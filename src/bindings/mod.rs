@@ -9,7 +9,7 @@ use crate::browser::client::{
 };
 use crate::browser::signin::{SignInParams, SignOutOptions};
 use crate::browser::storage::StorageKind;
-use crate::core::error::{Error, ErrorCode};
+use crate::core::error::{cat, Error, ErrorCode};
 use crate::core::session::{Event, EventKind};
 use crate::core::tokens::TokenResponse;
 use js_sys::{Function, Object, Promise, Reflect};
@@ -288,7 +288,7 @@ impl WasmClient {
             .as_string()
             .ok_or_else(|| error_to_js(&Error::options("an event name must be a string")))?;
         let kind = EventKind::parse(&event)
-            .ok_or_else(|| error_to_js(&Error::options(format!("unknown event `{event}`"))))?;
+            .ok_or_else(|| error_to_js(&Error::options(cat(&["unknown event `", &event, "`"]))))?;
         if !listener.is_function() {
             return Err(error_to_js(&Error::options(
                 "a listener must be a function",

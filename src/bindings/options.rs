@@ -14,7 +14,7 @@ pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, Err
     }
     v.as_string()
         .map(Some)
-        .ok_or_else(|| Error::options(format!("`{key}` must be a string")))
+        .ok_or_else(|| Error::options(cat(&["`", key, "` must be a string"])))
 }
 
 fn opt_bool(obj: &JsValue, key: &str, default: bool) -> Result<bool, Error> {
@@ -23,7 +23,7 @@ fn opt_bool(obj: &JsValue, key: &str, default: bool) -> Result<bool, Error> {
         return Ok(default);
     }
     v.as_bool()
-        .ok_or_else(|| Error::options(format!("`{key}` must be a boolean")))
+        .ok_or_else(|| Error::options(cat(&["`", key, "` must be a boolean"])))
 }
 
 fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
@@ -33,7 +33,7 @@ fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
     }
     // typeof checks, not instanceof: values made in another frame are fine.
     if !v.is_function() {
-        return Err(Error::options(format!("`{key}` must be a function")));
+        return Err(Error::options(cat(&["`", key, "` must be a function"])));
     }
     Ok(Some(v.unchecked_into()))
 }
@@ -127,7 +127,7 @@ pub(super) fn options_from_js(js: &JsValue) -> Result<Options, Error> {
         for key in Object::keys(&on).iter() {
             let name = key.as_string().unwrap_or_default();
             let kind = EventKind::parse(&name)
-                .ok_or_else(|| Error::options(format!("`on` has an unknown event `{name}`")))?;
+                .ok_or_else(|| Error::options(cat(&["`on` has an unknown event `", &name, "`"])))?;
             let f = opt_function(&on, &name)?;
             if let Some(f) = f {
                 o.on.push((kind, js_listener(f)));

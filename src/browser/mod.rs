@@ -65,7 +65,7 @@ pub(crate) fn describe(err: &JsValue) -> String {
             .and_then(|v| v.as_string())
     };
     match (field("name"), field("message")) {
-        (Some(name), Some(message)) => format!("{name}: {message}"),
+        (Some(name), Some(message)) => crate::core::error::cat(&[&name, ": ", &message]),
         _ => err
             .as_string()
             .unwrap_or_else(|| "unknown error".to_string()),

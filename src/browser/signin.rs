@@ -84,7 +84,10 @@ impl SignIn {
             provider,
             redirect_uri: url_option("redirectUri", &o.redirect_uri)?,
             scope,
-            pending_key: format!("{}:signin", o.storage_key.as_deref().unwrap_or("tokenward")),
+            pending_key: crate::core::error::cat(&[
+                o.storage_key.as_deref().unwrap_or("tokenward"),
+                ":signin",
+            ]),
         })
     }
 
