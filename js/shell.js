@@ -3,7 +3,8 @@
 // decides when to ask, how long to wait and what an answer means), and every answer goes
 // back through `sink(kind, id, value)`, never synchronously from a call the wasm made.
 // Kinds: 0 timer, 1 lock (1 granted, 0 not, 2 refused), 2 peers (count), 3 message (text),
-// 4 visible, 5 online, 6 storage (id 1: the area was cleared; else the new value or null).
+// 4 visible, 5 online, 6 storage (id 1: the area was cleared; else the new value or null),
+// 7 the answer to an HTTP exchange (js/http.js, which documents the value).
 export function open(sink, key, crossTab, storageKey) {
   const s = { sink, timers: new Map(), locks: new Map(), off: [], ch: null };
   const call = (kind, id, value) => {

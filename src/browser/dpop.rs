@@ -56,8 +56,8 @@ thread_local! {
 
 /// Remembers the `DPoP-Nonce` header of an answer from `url` (every answer that carries
 /// one, from any server the page's tokenward clients talk to).
-pub(crate) fn learn_nonce(url: &str, headers: &web_sys::Headers) {
-    if let Ok(Some(n)) = headers.get("dpop-nonce") {
+pub(crate) fn learn_nonce(url: &str, nonce: Option<String>) {
+    if let Some(n) = nonce {
         NONCES.with(|x| x.borrow_mut().learn(url, Some(&n)));
     }
 }

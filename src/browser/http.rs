@@ -2,19 +2,63 @@
 //! code exchange) and revocation (RFC 7009). Bodies are form-encoded; every request has
 //! a timeout, so a server that never answers cannot hold a refresh (or a lock) forever.
 
+use super::answer::Pending;
 use super::dpop::Dpop;
-use super::timer::Timeout;
 use crate::core::dpop;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::grant::{revocation_answer, token_answer, Failure, Revocation};
 use crate::core::limits::{self, MAX_HTTP_BODY};
 use crate::core::tokens::TokenResponse;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, Response};
 
 use crate::core::policy;
 pub use crate::core::policy::REQUEST_TIMEOUT_MS;
+
+#[wasm_bindgen(module = "/js/http.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = setSender)]
+    fn use_sender(send: &JsValue);
+    fn exchange(
+        sink: &JsValue,
+        id: u32,
+        url: &str,
+        body: Option<&str>,
+        mode: u32,
+        proof: Option<&str>,
+        ms: f64,
+    );
+    #[wasm_bindgen(js_name = noFollow, catch)]
+    fn no_follow_js(request: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = target, catch)]
+    fn target_js(request: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = copy)]
+    fn copy_js(request: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = send)]
+    fn send_js(
+        sink: &JsValue,
+        id: u32,
+        request: &JsValue,
+        authorization: Option<&str>,
+        proof: Option<&str>,
+    );
+}
+
+/// Replaces the global `fetch` with `send(request)` for every request tokenward sends:
+/// the npm package's JS layer hands one over that marks tokenward's own requests, so that
+/// `window.fetch = auth.fetch` (or any wrapper around it) does not send them round in a loop.
+pub fn set_sender(send: js_sys::Function) {
+    use_sender(&send);
+}
+
+/// Item `i` of an answer `js/http.js` gave (always an array: see its header).
+fn at(answer: &JsValue, i: u32) -> JsValue {
+    answer.unchecked_ref::<js_sys::Array>().get(i)
+}
+
+/// The HTTP status of an answer; `None` when no HTTP answer came (then item 1 says why).
+fn status(answer: &JsValue) -> Option<u16> {
+    at(answer, 0).as_f64().map(|s| s as u16)
+}
 
 /// A finished HTTP exchange: status, body text and the `Retry-After` header in ms.
 pub struct Answer {
@@ -24,11 +68,6 @@ pub struct Answer {
     pub body: String,
     /// `Retry-After` (seconds or an HTTP date) as ms from now.
     pub retry_after_ms: Option<f64>,
-}
-
-fn retry_after(headers: &Headers) -> Option<f64> {
-    let v = headers.get("retry-after").ok().flatten()?;
-    policy::retry_after_ms(&v, js_sys::Date::now(), js_sys::Date::parse)
 }
 
 /// A request with a DPoP proof: the client's DPoP state, its clock, and whether the
@@ -49,17 +88,17 @@ pub async fn post_form(url: &str, body: &str, timeout_ms: f64) -> Result<Answer,
     request(url, Some(body), timeout_ms, Send::Cors, None).await
 }
 
-/// How a request is sent.
+/// How a request is sent (the `mode` of `js/http.js`'s `exchange`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Send {
     /// A CORS request whose answer the page reads.
-    Cors,
+    Cors = 0,
     /// A revocation: `keepalive` (it outlives the page, so a sign-out followed by the
     /// provider's logout redirect still revokes), answer read.
-    Keepalive,
+    Keepalive = 1,
     /// A revocation whose answer the page cannot read (the server sent no CORS headers):
     /// `no-cors` + `keepalive`. It resolves only when the server answered.
-    Opaque,
+    Opaque = 2,
 }
 
 /// GETs `url` and reads the answer, with a timeout; fails as [`post_form`] does.
@@ -88,7 +127,10 @@ async fn request(
             ),
             None => None,
         };
-        let a = request_once(url, form, timeout_ms, send, proof.as_deref()).await?;
+        let a = read(
+            url,
+            request_once(url, form, timeout_ms, send, proof.as_deref()).await,
+        )?;
         let wants = proved.is_some() && dpop::token_endpoint_wants_nonce(a.status, &a.body);
         if !dpop::retry_with_nonce(wants, retried, super::dpop::nonce_for(url).as_deref()) {
             return Ok(a);
@@ -97,70 +139,101 @@ async fn request(
     }
 }
 
-/// One exchange of [`request`].
-fn request_once<'a>(
-    url: &'a str,
-    form: Option<&'a str>,
+/// One exchange of [`request`], performed by `js/http.js`; [`read`] says what came back.
+fn request_once(
+    url: &str,
+    form: Option<&str>,
     timeout_ms: f64,
     send: Send,
-    proof: Option<&'a str>,
-) -> super::Boxed<'a, Result<Answer, Error>> {
-    Box::pin(async move {
-        let fail = |e: JsValue| {
+    proof: Option<&str>,
+) -> Pending {
+    Pending::new(|sink, id| exchange(sink, id, url, form, send as u32, proof, timeout_ms))
+}
+
+/// What an exchange's answer says: the `DPoP-Nonce` it gave is remembered, a body over
+/// [`MAX_HTTP_BODY`] is refused, and no HTTP answer at all is a `network` error.
+fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
+    let Some(status) = status(&answer) else {
+        return Err(
             Error::network("the authorization server could not be reached")
-                .with_cause(super::describe(&e))
-        };
-        let headers = Headers::new().map_err(fail)?;
-        headers.set("accept", "application/json").map_err(fail)?;
-        let controller = web_sys::AbortController::new().map_err(fail)?;
-        let init = RequestInit::new();
-        if let Some(body) = form {
-            headers
-                .set("content-type", "application/x-www-form-urlencoded")
-                .map_err(fail)?;
-            init.set_method("POST");
-            init.set_body(&JsValue::from_str(body));
+                .with_cause(super::describe(&at(&answer, 1))),
+        );
+    };
+    super::dpop::learn_nonce(url, at(&answer, 3).as_string());
+    let body = at(&answer, 1);
+    let body = match body.dyn_ref::<js_sys::JsString>() {
+        Some(s) => {
+            limits::check(
+                s.length() as usize,
+                MAX_HTTP_BODY,
+                ErrorCode::Network,
+                "the authorization server's answer is too large",
+            )?;
+            String::from(s)
         }
-        if let Some(p) = proof {
-            headers.set("dpop", p).map_err(fail)?;
-        }
-        init.set_headers(&headers);
-        init.set_signal(Some(&controller.signal()));
-        if send != Send::Cors {
-            // `keepalive` is not in web-sys's stable API; the dictionary member is standard.
-            let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
-        }
-        if send == Send::Opaque {
-            init.set_mode(web_sys::RequestMode::NoCors);
-        }
-        let request = Request::new_with_str_and_init(url, &init).map_err(fail)?;
-        let abort = controller.clone();
-        let _timeout = Timeout::new(timeout_ms, move || abort.abort());
-        let response: Response = JsFuture::from(super::global_fetch(&request))
-            .await
-            .map_err(fail)?
-            .unchecked_into();
-        super::dpop::learn_nonce(url, &response.headers());
-        let text = response.text().map_err(fail)?;
-        let text = JsFuture::from(text).await.map_err(fail)?;
-        let body = match text.dyn_ref::<js_sys::JsString>() {
-            Some(s) => {
-                limits::check(
-                    s.length() as usize,
-                    MAX_HTTP_BODY,
-                    ErrorCode::Network,
-                    "the authorization server's answer is too large",
-                )?;
-                String::from(s)
-            }
-            None => String::new(),
-        };
-        Ok(Answer {
-            status: response.status(),
-            body,
-            retry_after_ms: retry_after(&response.headers()),
-        })
+        None => String::new(),
+    };
+    let retry_after_ms = at(&answer, 2)
+        .as_string()
+        .and_then(|v| policy::retry_after_ms(&v, js_sys::Date::now(), js_sys::Date::parse));
+    Ok(Answer {
+        status,
+        body,
+        retry_after_ms,
     })
+}
+
+/// What `auth.fetch` got for one send: the page's `Response`, its status, and the
+/// `WWW-Authenticate` header (`None` when absent or hidden by CORS).
+pub(crate) struct Sent {
+    /// The `Response` the page gets.
+    pub(crate) response: JsValue,
+    /// Its status.
+    pub(crate) status: u16,
+    /// Its `WWW-Authenticate` header.
+    pub(crate) challenge: Option<String>,
+}
+
+/// Sends a request of `auth.fetch` through the page's fetch (`js/http.js`): as it is, or
+/// with `authorization` (and a DPoP `proof`) set on it. The `DPoP-Nonce` of the answer is
+/// remembered for `url`. Fails with what the page's fetch rejected with.
+pub(crate) async fn send(
+    url: &str,
+    request: &JsValue,
+    authorization: Option<&str>,
+    proof: Option<&str>,
+) -> Result<Sent, JsValue> {
+    let answer = Pending::new(|sink, id| send_js(sink, id, request, authorization, proof)).await;
+    let Some(status) = status(&answer) else {
+        return Err(at(&answer, 1));
+    };
+    if proof.is_some() {
+        super::dpop::learn_nonce(url, at(&answer, 3).as_string());
+    }
+    Ok(Sent {
+        response: at(&answer, 1),
+        status,
+        challenge: at(&answer, 2).as_string(),
+    })
+}
+
+/// The request an attached request is sent as: it never follows a redirect (see
+/// `js/http.js`); fails with the browser's error when it cannot be made.
+pub(crate) fn no_follow(request: &JsValue) -> Result<JsValue, JsValue> {
+    no_follow_js(request)
+}
+
+/// The URL and method of a request of `auth.fetch` that may get the token; `None` when it
+/// already has an `Authorization` header (then it is sent untouched).
+pub(crate) fn target(request: &JsValue) -> Option<(String, String)> {
+    let t = target_js(request).ok().filter(|t| !t.is_undefined())?;
+    Some((at(&t, 0).as_string()?, at(&t, 1).as_string()?))
+}
+
+/// What a retry of `request` sends: the request itself when it has no body, otherwise a
+/// copy made now; `None` when its body cannot be copied.
+pub(crate) fn copy(request: &JsValue) -> Option<JsValue> {
+    Some(copy_js(request)).filter(|r| !r.is_null())
 }
 
 /// Sends a token request (with a DPoP proof when `proved`) and decides what the answer
@@ -199,8 +272,8 @@ pub(crate) async fn revoke(url: &str, form: &str, proved: Option<Proved<'_>>) ->
         Revocation::Revoked => Ok(()),
         Revocation::Failed(e) => Err(e),
         Revocation::SendOpaque => {
-            let opaque =
-                request_once(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None).await;
+            let opaque = request_once(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None);
+            let opaque = read(url, opaque.await);
             let answer = opaque.as_ref().ok().map(|a| (a.status, a.body.as_str()));
             match revocation_answer(answer, true) {
                 Revocation::Failed(e) => Err(e),

@@ -3,6 +3,7 @@
 //! One small module per browser capability (after gloo), no policy inside: storage,
 //! timers, HTTP, tabs, page lifecycle. [`client::TokenClient`] ties them to the core.
 
+pub(crate) mod answer;
 pub mod client;
 pub(crate) mod dpop;
 pub mod http;
@@ -11,50 +12,14 @@ pub(crate) mod provider;
 pub mod shell;
 pub mod signin;
 pub mod storage;
-pub mod timer;
 
 use wasm_bindgen::prelude::*;
+
+pub use http::set_sender;
 
 /// A boxed future: its state machine exists once in the wasm, however many flows await
 /// it (an `async fn` awaited from several places is otherwise inlined into each).
 pub type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
-
-#[wasm_bindgen]
-extern "C" {
-    /// The global `fetch`, looked up at each call (so test doubles and polyfills apply);
-    /// `catch`, because a wrapper may throw synchronously.
-    #[wasm_bindgen(js_name = fetch, catch)]
-    fn fetch_catching(request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
-}
-
-thread_local! {
-    static SENDER: std::cell::RefCell<Option<js_sys::Function>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Replaces the global `fetch` lookup with `send(request)`: the npm package's JS layer
-/// hands one over that marks tokenward's own requests, so that `window.fetch = auth.fetch`
-/// (or any wrapper around it) does not send them round in a loop.
-pub fn set_sender(send: js_sys::Function) {
-    SENDER.with(|s| *s.borrow_mut() = Some(send));
-}
-
-/// Sends `request`: always a promise, never a JS exception through Rust frames (a throw,
-/// or a non-promise result, becomes a rejected or resolved promise).
-pub(crate) fn global_fetch(request: &web_sys::Request) -> js_sys::Promise {
-    let sender = SENDER.with(|s| s.borrow().clone());
-    let result = match sender {
-        Some(send) => send.call1(&JsValue::UNDEFINED, request),
-        None => fetch_catching(request).map(JsValue::from),
-    };
-    match result {
-        Ok(v) => match v.dyn_into::<js_sys::Promise>() {
-            Ok(p) => p,
-            Err(v) => js_sys::Promise::resolve(&v),
-        },
-        Err(e) => js_sys::Promise::reject(&e),
-    }
-}
 
 /// A short, secret-free description of a JS exception (its name and message).
 pub(crate) fn describe(err: &JsValue) -> String {

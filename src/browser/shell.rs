@@ -44,6 +44,9 @@ pub mod kind {
     pub const ONLINE: u32 = 5;
     /// A `storage` event for the record (id 1: the area was cleared; value: the new value).
     pub const STORAGE: u32 = 6;
+    /// The answer to an HTTP exchange `js/http.js` performed (id; value: the object its
+    /// header describes), through the page's one answers sink (`browser::answer`).
+    pub const ANSWER: u32 = 7;
 }
 
 /// The wake-up timer's id (the coordination's ids start at 1).

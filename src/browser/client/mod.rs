@@ -302,7 +302,8 @@ impl TokenClient {
 
     /// `window.fetch` with the token attached when the URL matches `attachTo`.
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
-        self.inner.clone().fetch(request).await
+        let sent = self.inner.clone().fetch(&request.into()).await?;
+        Ok(sent.response.unchecked_into())
     }
 
     /// Signs out here and in every tab, revoking the refresh token first when
