@@ -14,7 +14,7 @@ pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, Err
     }
     v.as_string()
         .map(Some)
-        .ok_or_else(|| Error::options(cat(&["`", key, "` must be a string"])))
+        .ok_or_else(|| Error::option(key, "` must be a string"))
 }
 
 fn opt_bool(obj: &JsValue, key: &str, default: bool) -> Result<bool, Error> {
@@ -23,7 +23,7 @@ fn opt_bool(obj: &JsValue, key: &str, default: bool) -> Result<bool, Error> {
         return Ok(default);
     }
     v.as_bool()
-        .ok_or_else(|| Error::options(cat(&["`", key, "` must be a boolean"])))
+        .ok_or_else(|| Error::option(key, "` must be a boolean"))
 }
 
 fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
@@ -33,7 +33,7 @@ fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
     }
     // typeof checks, not instanceof: values made in another frame are fine.
     if !v.is_function() {
-        return Err(Error::options(cat(&["`", key, "` must be a function"])));
+        return Err(Error::option(key, "` must be a function"));
     }
     Ok(Some(v.unchecked_into()))
 }

@@ -184,7 +184,7 @@ fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
 }
 
 /// What `auth.fetch` got for one send: the page's `Response`, its status, and the
-/// `WWW-Authenticate` header (`None` when absent or hidden by CORS).
+/// `WWW-Authenticate` and `DPoP-Nonce` headers (`None` when absent or hidden by CORS).
 pub(crate) struct Sent {
     /// The `Response` the page gets.
     pub(crate) response: JsValue,
@@ -192,13 +192,14 @@ pub(crate) struct Sent {
     pub(crate) status: u16,
     /// Its `WWW-Authenticate` header.
     pub(crate) challenge: Option<String>,
+    /// Its `DPoP-Nonce` header.
+    pub(crate) nonce: Option<String>,
 }
 
 /// Sends a request of `auth.fetch` through the page's fetch (`js/http.js`): as it is, or
-/// with `authorization` (and a DPoP `proof`) set on it. The `DPoP-Nonce` of the answer is
-/// remembered for `url`. Fails with what the page's fetch rejected with.
+/// with `authorization` (and a DPoP `proof`) set on it. Fails with what the page's fetch
+/// rejected with.
 pub(crate) async fn send(
-    url: &str,
     request: &JsValue,
     authorization: Option<&str>,
     proof: Option<&str>,
@@ -207,13 +208,11 @@ pub(crate) async fn send(
     let Some(status) = status(&answer) else {
         return Err(at(&answer, 1));
     };
-    if proof.is_some() {
-        super::dpop::learn_nonce(url, at(&answer, 3).as_string());
-    }
     Ok(Sent {
         response: at(&answer, 1),
         status,
         challenge: at(&answer, 2).as_string(),
+        nonce: at(&answer, 3).as_string(),
     })
 }
 

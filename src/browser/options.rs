@@ -4,7 +4,7 @@
 use super::client::{Clock, Listener, RefreshFn};
 use super::storage::StorageKind;
 use crate::core::attach::{self, AttachRule, ParsedUrl};
-use crate::core::error::{cat, Error};
+use crate::core::error::Error;
 use crate::core::events::EventKind;
 
 /// Options for [`TokenClient::new`]; the README describes each one (same names in camelCase in JS).
@@ -111,13 +111,9 @@ pub(crate) fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) ->
 /// browser normalises it; `invalid_options` otherwise.
 pub(crate) fn url_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
     let Some(v) = value else { return Ok(None) };
-    let url = parse_url(v).ok_or_else(|| Error::options(cat(&["`", name, "` is not a URL"])))?;
+    let url = parse_url(v).ok_or_else(|| Error::option(name, "` is not a URL"))?;
     if !matches!(url.protocol().as_str(), "http:" | "https:") {
-        return Err(Error::options(cat(&[
-            "`",
-            name,
-            "` must be an http(s) URL",
-        ])));
+        return Err(Error::option(name, "` must be an http(s) URL"));
     }
     Ok(Some(url.href()))
 }
@@ -127,8 +123,7 @@ pub(crate) fn endpoint_option(name: &str, value: &Option<String>) -> Result<Opti
     let Some(href) = url_option(name, value)? else {
         return Ok(None);
     };
-    let url =
-        parse_url(&href).ok_or_else(|| Error::options(cat(&["`", name, "` is not a URL"])))?;
+    let url = parse_url(&href).ok_or_else(|| Error::option(name, "` is not a URL"))?;
     attach::require_secure(name, &url.protocol(), &url.hostname())?;
     Ok(Some(href))
 }

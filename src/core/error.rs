@@ -109,6 +109,12 @@ impl Error {
         Error::new(ErrorCode::InvalidOptions, message)
     }
 
+    /// An [`ErrorCode::InvalidOptions`] error about the option `name`: the name in
+    /// backticks, then `rest` (`` `storage` must be a string ``).
+    pub fn option(name: &str, rest: &str) -> Self {
+        Error::options(cat(&["`", name, rest]))
+    }
+
     /// Shorthand for [`ErrorCode::InvalidTokenResponse`].
     pub fn token_response(message: impl Into<String>) -> Self {
         Error::new(ErrorCode::InvalidTokenResponse, message)

@@ -99,9 +99,10 @@ impl Inner {
                     .proof(&method, &url, Some(&token), self.now(), true)
                     .await
                     .map_err(FetchError::Token)?;
-                let sent = http::send(&url, &current, Some(&scheme), Some(&proof))
+                let sent = http::send(&current, Some(&scheme), Some(&proof))
                     .await
                     .map_err(FetchError::Fetch)?;
+                crate::browser::dpop::learn_nonce(&url, sent.nonce.clone());
                 let wants = dpop::resource_wants_nonce(sent.status, sent.challenge.as_deref());
                 let again = dpop::retry_with_nonce(
                     wants,
@@ -133,7 +134,7 @@ impl Inner {
 
 /// Sends a request without a DPoP proof (as it is, or with `authorization`).
 async fn send(request: &JsValue, authorization: Option<&str>) -> Result<http::Sent, FetchError> {
-    http::send("", request, authorization, None)
+    http::send(request, authorization, None)
         .await
         .map_err(FetchError::Fetch)
 }

@@ -13,7 +13,7 @@
 
 #[cfg(test)]
 use super::error::ErrorCode;
-use super::error::{cat, Error};
+use super::error::Error;
 
 /// One `attachTo` entry: an origin and a path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,11 +81,10 @@ pub fn require_secure(option: &str, protocol: &str, hostname: &str) -> Result<()
     if secure_transport(protocol, hostname) {
         Ok(())
     } else {
-        Err(Error::options(cat(&[
-            "`",
+        Err(Error::option(
             option,
             "` must be an https: URL (http: only for localhost, 127.0.0.0/8 or [::1])",
-        ])))
+        ))
     }
 }
 
