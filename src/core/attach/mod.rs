@@ -11,9 +11,9 @@
 //! Tokens and token requests only travel over `https:`, except to loopback hosts
 //! (RFC 6750 §5.3, RFC 8414 §2): see [`secure_transport`].
 
+use super::error::Error;
 #[cfg(test)]
 use super::error::ErrorCode;
-use super::error::Error;
 
 /// One `attachTo` entry: an origin and a path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
