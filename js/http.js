@@ -18,6 +18,19 @@ export function setSender(f) {
 
 const header = (res, name) => res.headers.get(name);
 
+// Answers `id` once `promise` settles (any value is resolved first): [1, the value] or
+// [0, what it rejected with]. For the promises of js/dpop.js, WebCrypto and an app's
+// `refresh` function.
+export function wait(sink, id, promise) {
+  Promise.resolve(promise).then((v) => [1, v], (e) => [0, e]).then((v) => {
+    try {
+      sink(7, id, v);
+    } catch (e) {
+      // The module was freed: nothing is listening any more.
+    }
+  });
+}
+
 // Answers `id` once, later, with what `read(res)` makes of the answer to `request()`, or
 // [null, e] when making, sending or reading it threw or rejected.
 function answer(sink, id, request, read) {

@@ -222,9 +222,7 @@ async fn bad_options_are_invalid_options() {
     }
     let mut o = options("bad", StorageKind::Memory);
     o.token_endpoint = Some("https://x.com/token".into());
-    o.refresh = Some(Rc::new(|_| {
-        Box::pin(async { Err(tokenward::Error::network("x")) })
-    }));
+    o.refresh = Some(Rc::new(|_, done| done(Err(tokenward::Error::network("x")))));
     assert_eq!(
         TokenClient::new(o).await.err().unwrap().code,
         ErrorCode::InvalidOptions
@@ -239,13 +237,12 @@ async fn refresh_callback_and_events_with_an_injected_clock() {
     let n = now.clone();
     o.now = Some(Rc::new(move || *n.borrow()));
     let c2 = calls.clone();
-    o.refresh = Some(Rc::new(move |rt| {
-        let c2 = c2.clone();
-        Box::pin(async move {
-            *c2.borrow_mut() += 1;
-            assert_eq!(rt.as_deref(), Some("rt-1"));
-            tokenward::TokenResponse::parse(r#"{"access_token":"at-2","expires_in":3600}"#)
-        })
+    o.refresh = Some(Rc::new(move |rt, done| {
+        *c2.borrow_mut() += 1;
+        assert_eq!(rt.as_deref(), Some("rt-1"));
+        done(tokenward::TokenResponse::parse(
+            r#"{"access_token":"at-2","expires_in":3600}"#,
+        ))
     }));
     let log = record_events(&mut o);
     let c = TokenClient::new(o).await.unwrap();
@@ -268,8 +265,11 @@ async fn refresh_callback_and_events_with_an_injected_clock() {
 #[wasm_bindgen_test]
 async fn terminal_refresh_failure_signs_out_once() {
     let mut o = options("terminal", StorageKind::Local);
-    o.refresh = Some(Rc::new(|_| {
-        Box::pin(async { Err(tokenward::Error::new(ErrorCode::InvalidGrant, "refused")) })
+    o.refresh = Some(Rc::new(|_, done| {
+        done(Err(tokenward::Error::new(
+            ErrorCode::InvalidGrant,
+            "refused",
+        )))
     }));
     let log = record_events(&mut o);
     let c = TokenClient::new(o).await.unwrap();

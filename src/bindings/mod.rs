@@ -4,9 +4,7 @@
 //! `js/` and handed over once with `setErrorClass`), and events to plain objects. It holds
 //! no policy: every decision is the core's.
 
-use crate::browser::client::{
-    FetchError, Listener, Options, RefreshFn, RefreshFuture, TokenClient,
-};
+use crate::browser::client::{Done, FetchError, Listener, Options, RefreshFn, TokenClient};
 use crate::browser::signin::{SignInParams, SignOutOptions};
 use crate::browser::storage::StorageKind;
 use crate::core::error::{cat, Error, ErrorCode};
@@ -16,7 +14,6 @@ use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 thread_local! {
     static ERROR_CLASS: RefCell<Option<Function>> = const { RefCell::new(None) };
@@ -180,13 +177,36 @@ pub struct WasmClient {
     client: TokenClient,
 }
 
-fn promise(f: impl std::future::Future<Output = Result<JsValue, Error>> + 'static) -> Promise {
-    boxed_promise(Box::pin(f))
+/// A promise, and the callback that settles it: resolved with the value, or rejected with
+/// the error.
+fn deferred() -> (Promise, Done<Result<JsValue, JsValue>>) {
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let done: Done<Result<JsValue, JsValue>> = Box::new(move |result| {
+        if let Some((resolve, reject)) = settle {
+            let _ = match result {
+                Ok(v) => resolve.call1(&JsValue::UNDEFINED, &v),
+                Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
+            };
+        }
+    });
+    (promise, done)
 }
 
-/// One `future_to_promise` body for every method (not one per call site).
-fn boxed_promise(f: crate::browser::Boxed<'static, Result<JsValue, Error>>) -> Promise {
-    future_to_promise(async move { f.await.map_err(|e| error_to_js(&e)) })
+/// [`deferred`] for a result with a tokenward [`Error`] (rejected as a `TokenwardError`).
+fn promise<T: 'static>(
+    start: impl FnOnce(Done<Result<T, Error>>),
+    to_js: fn(T) -> JsValue,
+) -> Promise {
+    let (promise, done) = deferred();
+    start(Box::new(move |r: Result<T, Error>| {
+        done(r.map(to_js).map_err(|e| error_to_js(&e)))
+    }));
+    promise
+}
+
+fn undefined<T>(_: T) -> JsValue {
+    JsValue::UNDEFINED
 }
 
 #[wasm_bindgen]
@@ -200,7 +220,10 @@ impl WasmClient {
 
     /// Resolves once start-up is done (`createTokenClient` waits for it).
     pub fn started(&self) -> Promise {
-        self.client.started()
+        let (promise, done) = deferred();
+        self.client
+            .when_started(Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
+        promise
     }
 
     /// `setTokens(response)`.
@@ -214,48 +237,56 @@ impl WasmClient {
     /// `accessToken()`.
     #[wasm_bindgen(js_name = accessToken)]
     pub fn access_token(&self) -> Promise {
-        let c = self.client.clone();
-        promise(async move { c.access_token().await.map(JsValue::from) })
+        promise(|done| self.client.access_token_then(done), JsValue::from)
     }
 
     /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add.
     #[wasm_bindgen(js_name = authorizationHeaders)]
     pub fn authorization_headers(&self, url: JsValue, method: JsValue) -> Promise {
-        let c = self.client.clone();
-        promise(async move {
-            let url = url
-                .as_string()
-                .ok_or_else(|| Error::options("`url` must be a string"))?;
-            let method = match method.as_string() {
-                Some(m) => m,
-                None if method.is_undefined() => "GET".to_string(),
-                None => return Err(Error::options("`method` must be a string")),
-            };
+        let to_js = |headers: Vec<(&'static str, String)>| {
             let out = Object::new();
-            for (name, value) in c.authorization_headers(&url, &method).await? {
+            for (name, value) in headers {
                 set(&out, name, &JsValue::from_str(&value));
             }
-            Ok(out.into())
-        })
+            out.into()
+        };
+        promise(
+            |done| {
+                let Some(url) = url.as_string() else {
+                    return done(Err(Error::options("`url` must be a string")));
+                };
+                let method = match method.as_string() {
+                    Some(m) => m,
+                    None if method.is_undefined() => "GET".to_string(),
+                    None => return done(Err(Error::options("`method` must be a string"))),
+                };
+                self.client.authorization_headers_then(&url, &method, done)
+            },
+            to_js,
+        )
     }
 
     /// `refresh()`.
     pub fn refresh(&self) -> Promise {
-        let c = self.client.clone();
-        promise(async move { c.refresh().await.map(|_| JsValue::UNDEFINED) })
+        promise(|done| self.client.refresh_then(done), undefined)
     }
 
     /// `fetch(input, init)`: rejects like `window.fetch` for request errors.
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        let c = self.client.clone();
-        future_to_promise(async move {
-            let request = JsRequest::new(&input, &init)?;
-            match c.fetch(request.unchecked_into()).await {
-                Ok(r) => Ok(r.into()),
-                Err(FetchError::Fetch(e)) => Err(e),
-                Err(FetchError::Token(e)) => Err(error_to_js(&e)),
-            }
-        })
+        let (promise, done) = deferred();
+        match JsRequest::new(&input, &init) {
+            Err(e) => done(Err(e)),
+            Ok(request) => self.client.fetch_then(
+                request.into(),
+                Box::new(move |r| {
+                    done(r.map_err(|e| match e {
+                        FetchError::Fetch(e) => e,
+                        FetchError::Token(e) => error_to_js(&e),
+                    }))
+                }),
+            ),
+        }
+        promise
     }
 
     /// `signOut({ revoke, endSession, postLogoutRedirectUri })`.
@@ -268,16 +299,15 @@ impl WasmClient {
         } else {
             None
         };
-        let c = self.client.clone();
-        promise(async move {
-            c.sign_out_with(SignOutOptions {
-                revoke,
-                end_session,
-                post_logout_redirect_uri,
-            })
-            .await;
-            Ok(JsValue::UNDEFINED)
-        })
+        let (promise, done) = deferred();
+        let options = SignOutOptions {
+            revoke,
+            end_session,
+            post_logout_redirect_uri,
+        };
+        self.client
+            .sign_out_then(options, Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
+        promise
     }
 
     /// `on(event, listener)`: returns the function that removes the listener.
@@ -343,16 +373,19 @@ impl WasmClient {
     /// into a promise that never settles).
     #[wasm_bindgen(js_name = signIn)]
     pub fn sign_in(&self, options: JsValue) -> Promise {
-        let params = sign_in_params_from_js(&options);
-        let c = self.client.clone();
-        promise(async move { c.sign_in(params?).await.map(|_| JsValue::UNDEFINED) })
+        promise(
+            |done| match sign_in_params_from_js(&options) {
+                Ok(params) => self.client.sign_in_then(params, done),
+                Err(e) => done(Err(e)),
+            },
+            undefined,
+        )
     }
 
     /// `handleRedirect()`.
     #[wasm_bindgen(js_name = handleRedirect)]
     pub fn handle_redirect(&self) -> Promise {
-        let c = self.client.clone();
-        promise(async move { c.handle_redirect().await.map(JsValue::from) })
+        promise(|done| self.client.handle_redirect_then(done), JsValue::from)
     }
 
     /// `idClaims`.

@@ -57,18 +57,20 @@ pub(super) fn options_from_js(js: &JsValue) -> Result<Options, Error> {
     o.client_id = opt_string(js, "clientId")?;
     o.revocation_endpoint = opt_string(js, "revocationEndpoint")?;
     if let Some(f) = opt_function(js, "refresh")? {
-        let f: RefreshFn = Rc::new(move |rt: Option<String>| -> RefreshFuture {
-            let f = f.clone();
-            Box::pin(async move {
-                let arg = rt.map_or(JsValue::NULL, |t| JsValue::from_str(&t));
-                let returned = f
-                    .call1(&JsValue::UNDEFINED, &arg)
-                    .map_err(|e| error_from_js(&e))?;
-                let value = JsFuture::from(Promise::resolve(&returned))
-                    .await
-                    .map_err(|e| error_from_js(&e))?;
-                response_from_js(&value)
-            })
+        let f: RefreshFn = Rc::new(move |rt: Option<String>, done: Done<_>| {
+            let arg = rt.map_or(JsValue::NULL, |t| JsValue::from_str(&t));
+            match f.call1(&JsValue::UNDEFINED, &arg) {
+                Err(e) => done(Err(error_from_js(&e))),
+                Ok(returned) => crate::browser::answer::settled(
+                    &returned,
+                    Box::new(move |value| {
+                        done(match value {
+                            Ok(v) => response_from_js(&v),
+                            Err(e) => Err(error_from_js(&e)),
+                        })
+                    }),
+                ),
+            }
         });
         o.refresh = Some(f);
     }

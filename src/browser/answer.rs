@@ -1,112 +1,134 @@
 //! One-shot answers from the JavaScript shell: a request the wasm hands to a snippet
-//! (`js/http.js`) gets an id, and the snippet answers it once through a [`Sink`] with
-//! [`kind::ANSWER`](super::shell::kind::ANSWER). [`Pending`] is the future that waits for
-//! that answer: an id in a table and a waker, instead of a `Promise` awaited through
-//! `wasm-bindgen-futures` (two closures per await).
+//! (`js/http.js`, `js/dpop.js`) gets an id, and the snippet answers it once, later,
+//! through a [`Sink`] with [`kind::ANSWER`](super::shell::kind::ANSWER). The answer goes
+//! to the callback given with the request: no Rust future and no `wasm-bindgen-futures`
+//! (which costs two closures per awaited promise).
 //!
 //! The sink is one for the page (the same closure type as the shell's, so no new shims),
 //! made on first use and kept: requests outlive the client that sent them (a revocation
-//! on the way out), and an answer nobody waits for any more is dropped.
+//! on the way out). An answer nobody waits for is dropped.
 
 use super::shell::{kind, Sink};
+use super::Done;
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 
-/// A request waiting for its answer: its id, the answer once given, the task to wake.
-type Slot = (u32, Option<JsValue>, Option<Waker>);
+#[wasm_bindgen(module = "/js/http.js")]
+extern "C" {
+    /// Answers `id` through `sink` once `promise` settles: `[1, value]` or `[0, error]`.
+    fn wait(sink: &JsValue, id: u32, promise: &JsValue);
+}
 
 thread_local! {
-    static SLOTS: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+    static WAITING: RefCell<Vec<(u32, Done<JsValue>)>> = const { RefCell::new(Vec::new()) };
     static NEXT: Cell<u32> = const { Cell::new(0) };
     static SINK: RefCell<Option<Sink>> = const { RefCell::new(None) };
 }
 
-/// Where an answer arrives: the value is kept for [`Pending`] `id`, and its task woken.
-/// An answer for an id nobody waits for (the future was dropped) is dropped.
+/// Where an answer arrives: the callback waiting for `id` is taken out of the table, then
+/// called (so it may ask again).
 fn deliver(id: u32, value: JsValue) {
-    let waker = SLOTS.with(|s| {
-        let mut slots = s.borrow_mut();
-        let slot = slots.iter_mut().find(|s| s.0 == id)?;
-        slot.1 = Some(value);
-        slot.2.take()
+    let then = WAITING.with(|w| {
+        let mut waiting = w.borrow_mut();
+        let at = waiting.iter().position(|(i, _)| *i == id)?;
+        Some(waiting.swap_remove(at).1)
     });
-    if let Some(w) = waker {
-        w.wake();
+    if let Some(then) = then {
+        then(value);
     }
 }
 
-/// The answer to one request, once the snippet gave it.
-pub(crate) struct Pending(u32);
-
-impl Pending {
-    /// Hands a request to the snippet: `start(sink, id)` must make the snippet answer `id`
-    /// once through `sink`, later (never synchronously).
-    pub(crate) fn new(start: impl FnOnce(&JsValue, u32)) -> Pending {
-        let id = NEXT.with(|n| {
-            let id = n.get().wrapping_add(1);
-            n.set(id);
-            id
-        });
-        SLOTS.with(|s| s.borrow_mut().push((id, None, None)));
-        let sink = SINK.with(|s| {
-            s.borrow_mut()
-                .get_or_insert_with(|| {
-                    Closure::new(|k: u32, id: u32, value: JsValue| {
-                        if k == kind::ANSWER {
-                            deliver(id, value);
-                        }
-                    })
+/// Hands a request to a snippet: `start(sink, id)` must make it answer `id` once through
+/// `sink`, later (never synchronously); `then` gets the answer.
+pub(crate) fn ask(start: impl FnOnce(&JsValue, u32), then: Done<JsValue>) {
+    let id = NEXT.with(|n| {
+        let id = n.get().wrapping_add(1);
+        n.set(id);
+        id
+    });
+    WAITING.with(|w| w.borrow_mut().push((id, then)));
+    let sink = SINK.with(|s| {
+        s.borrow_mut()
+            .get_or_insert_with(|| {
+                Closure::new(|k: u32, id: u32, value: JsValue| {
+                    if k == kind::ANSWER {
+                        deliver(id, value);
+                    }
                 })
-                .as_ref()
-                .clone()
-        });
-        start(&sink, id);
-        Pending(id)
-    }
+            })
+            .as_ref()
+            .clone()
+    });
+    start(&sink, id);
 }
 
-impl Future for Pending {
-    type Output = JsValue;
+/// Waits for a promise (or any value: it is resolved first): `then` gets what it resolved
+/// to, or what it rejected with.
+pub(crate) fn settled(promise: &JsValue, then: Done<Result<JsValue, JsValue>>) {
+    ask(
+        |sink, id| wait(sink, id, promise),
+        Box::new(move |answer| {
+            let pair = answer.unchecked_ref::<js_sys::Array>();
+            let value = pair.get(1);
+            then(if pair.get(0).is_truthy() {
+                Ok(value)
+            } else {
+                Err(value)
+            });
+        }),
+    );
+}
 
-    /// Ready once with the answer; a future polled again after that never is.
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JsValue> {
-        let id = self.0;
-        SLOTS.with(|s| {
-            let mut slots = s.borrow_mut();
-            let Some(at) = slots.iter().position(|s| s.0 == id) else {
-                return Poll::Pending;
+/// The bytes a promise resolves to (a `Uint8Array`), read byte by byte: `to_vec` asserts
+/// the length and pulls in panic formatting.
+pub(crate) fn bytes(value: &JsValue) -> Vec<u8> {
+    let array = js_sys::Uint8Array::new(value);
+    (0..array.length()).map(|i| array.get_index(i)).collect()
+}
+
+/// What an `async` Rust API method waits on: a value another callback gives once.
+pub(crate) mod oneshot {
+    use super::Done;
+    use std::cell::RefCell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::task::{Context, Poll, Waker};
+
+    type Slot<T> = Rc<RefCell<(Option<T>, Option<Waker>)>>;
+
+    /// The future side: ready once the callback was called.
+    pub(crate) struct Receiver<T>(Slot<T>);
+
+    /// A callback and the future that gets what it is called with.
+    pub(crate) fn channel<T: 'static>() -> (Done<T>, Receiver<T>) {
+        let slot: Slot<T> = Rc::new(RefCell::new((None, None)));
+        let tx = slot.clone();
+        let done: Done<T> = Box::new(move |value| {
+            let waker = {
+                let mut s = tx.borrow_mut();
+                s.0 = Some(value);
+                s.1.take()
             };
-            let slot = slots.get_mut(at);
-            match slot {
-                Some((_, value @ Some(_), _)) => {
-                    let v = value.take();
-                    slots.swap_remove(at);
-                    v.map_or(Poll::Pending, Poll::Ready)
-                }
-                Some((_, None, waker)) => {
-                    *waker = Some(cx.waker().clone());
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        (done, Receiver(slot))
+    }
+
+    impl<T> Future for Receiver<T> {
+        type Output = T;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+            let mut s = self.0.borrow_mut();
+            match s.0.take() {
+                Some(v) => Poll::Ready(v),
+                None => {
+                    s.1 = Some(cx.waker().clone());
                     Poll::Pending
                 }
-                None => Poll::Pending,
             }
-        })
-    }
-}
-
-impl Drop for Pending {
-    /// A future dropped before its answer (its call was abandoned): the slot goes, and the
-    /// late answer with it.
-    fn drop(&mut self) {
-        let id = self.0;
-        SLOTS.with(|s| {
-            if let Ok(mut slots) = s.try_borrow_mut() {
-                if let Some(at) = slots.iter().position(|s| s.0 == id) {
-                    slots.swap_remove(at);
-                }
-            }
-        });
+        }
     }
 }

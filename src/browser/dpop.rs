@@ -8,15 +8,15 @@
 //! operation, awaiting the promise it returns; the private key never comes into the
 //! module, only the public key's raw bytes. What a proof says is `crate::core::dpop`'s.
 
+use super::answer::{bytes, settled};
+use super::Done;
 use crate::core::dpop::{self, Claims, Mode, Nonces, PublicKey};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::base64url_encode;
 use js_sys::Promise;
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/js/dpop.js")]
 extern "C" {
@@ -47,9 +47,6 @@ extern "C" {
     fn digest(data: &[u8]) -> Promise;
 }
 
-/// A boxed future: each state machine exists once in the wasm, not inlined at every caller.
-type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + 'a>>;
-
 thread_local! {
     static NONCES: RefCell<Nonces> = RefCell::new(Nonces::default());
 }
@@ -72,10 +69,11 @@ fn broken(e: JsValue) -> Error {
 }
 
 /// The bytes a `js/dpop.js` promise resolves to (a `Uint8Array`), or its typed error.
-async fn bytes(p: Promise) -> Result<Vec<u8>, Error> {
-    let array = js_sys::Uint8Array::new(&JsFuture::from(p).await.map_err(broken)?);
-    // Read byte by byte: `to_vec` asserts the length and pulls in panic formatting.
-    Ok((0..array.length()).map(|i| array.get_index(i)).collect())
+fn bytes_of(p: Promise, done: Done<Result<Vec<u8>, Error>>) {
+    settled(
+        &p,
+        Box::new(move |r| done(r.map(|v| bytes(&v)).map_err(broken))),
+    );
 }
 
 fn random_id() -> Result<String, Error> {
@@ -141,42 +139,90 @@ impl Dpop {
     /// The public key, the pair loaded or made on first use (`js/dpop.js` keeps it).
     /// `has_session`: the session came from elsewhere (memory mode asks the other tabs
     /// for its key then).
-    async fn public(&self, has_session: bool) -> Result<PublicKey, Error> {
-        PublicKey::from_raw(&bytes(self.keys.key(has_session)).await?)
-            .ok_or_else(|| Error::new(ErrorCode::Unsupported, "the DPoP key is not a P-256 key"))
+    fn public(&self, has_session: bool, done: Done<Result<PublicKey, Error>>) {
+        bytes_of(
+            self.keys.key(has_session),
+            Box::new(move |raw| {
+                done(raw.and_then(|raw| {
+                    PublicKey::from_raw(&raw).ok_or_else(|| {
+                        Error::new(ErrorCode::Unsupported, "the DPoP key is not a P-256 key")
+                    })
+                }))
+            }),
+        );
     }
 
     /// The key's RFC 7638 thumbprint for `dpop_jkt`, the key made first when there is
     /// none. In memory mode the key is parked in IndexedDB for the sign-in's redirect.
-    pub(crate) async fn jkt_for_sign_in(&self) -> Result<String, Error> {
-        let public = self.public(false).await?;
-        let jkt = dpop::thumbprint(&bytes(digest(public.jwk_json().as_bytes())).await?);
-        if self.memory {
-            JsFuture::from(self.keys.park()).await.map_err(broken)?;
-        }
-        Ok(jkt)
+    pub(crate) fn jkt_for_sign_in(self: &Rc<Self>, done: Done<Result<String, Error>>) {
+        let d = self.clone();
+        self.public(
+            false,
+            Box::new(move |public| {
+                let public = match public {
+                    Ok(p) => p,
+                    Err(e) => return done(Err(e)),
+                };
+                bytes_of(
+                    digest(public.jwk_json().as_bytes()),
+                    Box::new(move |hash| {
+                        let jkt = match hash {
+                            Ok(h) => dpop::thumbprint(&h),
+                            Err(e) => return done(Err(e)),
+                        };
+                        if !d.memory {
+                            return done(Ok(jkt));
+                        }
+                        settled(
+                            &d.keys.park(),
+                            Box::new(move |r| done(r.map(|_| jkt).map_err(broken))),
+                        );
+                    }),
+                );
+            }),
+        );
     }
 
     /// A fresh proof for `htm url` (`ath` of `access_token` when given), with the nonce
     /// known for that origin, on the client's clock `now_ms`.
-    pub(crate) fn proof<'a>(
-        &'a self,
-        htm: &'a str,
-        url: &'a str,
-        access_token: Option<&'a str>,
+    pub(crate) fn proof(
+        self: &Rc<Self>,
+        htm: String,
+        url: String,
+        access_token: Option<String>,
         now_ms: f64,
         has_session: bool,
-    ) -> Fut<'a, String> {
-        Box::pin(async move {
-            let public = self.public(has_session).await?;
-            let ath = match access_token {
-                Some(t) => Some(dpop::ath(&bytes(digest(t.as_bytes())).await?)),
-                None => None,
-            };
-            let input = signing_input(&public, htm, url, ath.as_deref(), now_ms)?;
-            let signature = bytes(self.keys.sign(input.as_bytes())).await?;
-            dpop::compact(&input, &signature)
-        })
+        done: Done<Result<String, Error>>,
+    ) {
+        let d = self.clone();
+        self.public(
+            has_session,
+            Box::new(move |public| {
+                let public = match public {
+                    Ok(p) => p,
+                    Err(e) => return done(Err(e)),
+                };
+                let sign = move |ath: Result<Option<String>, Error>| {
+                    let input = ath
+                        .and_then(|ath| signing_input(&public, &htm, &url, ath.as_deref(), now_ms));
+                    let input = match input {
+                        Ok(i) => i,
+                        Err(e) => return done(Err(e)),
+                    };
+                    bytes_of(
+                        d.keys.sign(input.as_bytes()),
+                        Box::new(move |sig| done(sig.and_then(|sig| dpop::compact(&input, &sig)))),
+                    );
+                };
+                match access_token {
+                    Some(t) => bytes_of(
+                        digest(t.as_bytes()),
+                        Box::new(move |hash| sign(hash.map(|h| Some(dpop::ath(&h))))),
+                    ),
+                    None => sign(Ok(None)),
+                }
+            }),
+        );
     }
 
     /// The session ended: the key is deleted (here and from IndexedDB; in memory mode a
@@ -184,9 +230,12 @@ impl Dpop {
     /// `only_mine` (the session ended in another tab): the stored key is deleted only when
     /// it is the one this client used, so that a late message cannot delete the key of a
     /// session signed in since. The returned future need not be awaited: the deletion goes
-    /// on without it.
-    pub(crate) fn forget(&self, only_mine: bool) -> JsFuture {
-        JsFuture::from(self.keys.forget(only_mine))
+    /// on without a callback; `then` is called once it is done.
+    pub(crate) fn forget(&self, only_mine: bool, then: Option<Done<()>>) {
+        let p = self.keys.forget(only_mine);
+        if let Some(then) = then {
+            settled(&p, Box::new(move |_| then(())));
+        }
     }
 
     /// `dispose()`: other tabs no longer get the key from this client.

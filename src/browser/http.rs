@@ -2,13 +2,15 @@
 //! code exchange) and revocation (RFC 7009). Bodies are form-encoded; every request has
 //! a timeout, so a server that never answers cannot hold a refresh (or a lock) forever.
 
-use super::answer::Pending;
+use super::answer::ask;
 use super::dpop::Dpop;
+use super::Done;
 use crate::core::dpop;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::grant::{revocation_answer, token_answer, Failure, Revocation};
 use crate::core::limits::{self, MAX_HTTP_BODY};
 use crate::core::tokens::TokenResponse;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::core::policy;
@@ -72,20 +74,14 @@ pub struct Answer {
 
 /// A request with a DPoP proof: the client's DPoP state, its clock, and whether the
 /// session came from elsewhere (memory mode asks the other tabs for the key then).
-#[derive(Clone, Copy)]
-pub(crate) struct Proved<'a> {
+#[derive(Clone)]
+pub(crate) struct Proved {
     /// The client's DPoP key and mode.
-    pub(crate) dpop: &'a Dpop,
+    pub(crate) dpop: Rc<Dpop>,
     /// The client's clock, for the proof's `iat`.
-    pub(crate) now: &'a dyn Fn() -> f64,
+    pub(crate) now: Rc<dyn Fn() -> f64>,
     /// See [`Dpop::proof`].
     pub(crate) has_session: bool,
-}
-
-/// POSTs a form and reads the answer, with a timeout. Fails only when no HTTP answer
-/// came (offline, refused, CORS, timeout): that is a `network` error.
-pub async fn post_form(url: &str, body: &str, timeout_ms: f64) -> Result<Answer, Error> {
-    request(url, Some(body), timeout_ms, Send::Cors, None).await
 }
 
 /// How a request is sent (the `mode` of `js/http.js`'s `exchange`).
@@ -101,53 +97,80 @@ enum Send {
     Opaque = 2,
 }
 
-/// GETs `url` and reads the answer, with a timeout; fails as [`post_form`] does.
-pub async fn get(url: &str, timeout_ms: f64) -> Result<Answer, Error> {
-    request(url, None, timeout_ms, Send::Cors, None).await
+/// What a request to the authorization server is: its URL, the form it POSTs (a GET
+/// without), how it is sent and whether it carries a DPoP proof.
+struct Exchange {
+    url: String,
+    form: Option<String>,
+    send: Send,
+    proved: Option<Proved>,
 }
 
-/// A GET, or with a body a form POST, aborted after `timeout_ms`. With `proved`, the
-/// request carries a DPoP proof, and a `use_dpop_nonce` answer is sent again once with
-/// the nonce it gave (RFC 9449 §8: such an answer comes before the grant is looked at,
-/// so the retry spends no refresh token twice).
-async fn request(
-    url: &str,
-    form: Option<&str>,
-    timeout_ms: f64,
-    send: Send,
-    proved: Option<Proved<'_>>,
-) -> Result<Answer, Error> {
-    let mut retried = false;
-    loop {
-        let proof = match proved {
-            Some(p) => Some(
-                p.dpop
-                    .proof("POST", url, None, (p.now)(), p.has_session)
-                    .await?,
-            ),
-            None => None,
-        };
-        let a = read(
-            url,
-            request_once(url, form, timeout_ms, send, proof.as_deref()).await,
-        )?;
-        let wants = proved.is_some() && dpop::token_endpoint_wants_nonce(a.status, &a.body);
-        if !dpop::retry_with_nonce(wants, retried, super::dpop::nonce_for(url).as_deref()) {
-            return Ok(a);
-        }
-        retried = true;
-    }
+/// GETs `url` and reads the answer, with a timeout. Fails only when no HTTP answer came
+/// (offline, refused, CORS, timeout): that is a `network` error.
+pub fn get(url: &str, done: Done<Result<Answer, Error>>) {
+    let x = Exchange {
+        url: url.to_string(),
+        form: None,
+        send: Send::Cors,
+        proved: None,
+    };
+    request(Rc::new(x), false, done);
+}
+
+/// Sends `x`, aborted after the request timeout. With a proof, a `use_dpop_nonce` answer is
+/// sent again once with the nonce it gave (RFC 9449 §8: such an answer comes before the
+/// grant is looked at, so the retry spends no refresh token twice).
+fn request(x: Rc<Exchange>, retried: bool, done: Done<Result<Answer, Error>>) {
+    let Some(p) = x.proved.clone() else {
+        return request_once(x, None, retried, done);
+    };
+    p.dpop.clone().proof(
+        "POST".to_string(),
+        x.url.clone(),
+        None,
+        (p.now)(),
+        p.has_session,
+        Box::new(move |proof| match proof {
+            Ok(proof) => request_once(x, Some(proof), retried, done),
+            Err(e) => done(Err(e)),
+        }),
+    );
 }
 
 /// One exchange of [`request`], performed by `js/http.js`; [`read`] says what came back.
 fn request_once(
-    url: &str,
-    form: Option<&str>,
-    timeout_ms: f64,
-    send: Send,
-    proof: Option<&str>,
-) -> Pending {
-    Pending::new(|sink, id| exchange(sink, id, url, form, send as u32, proof, timeout_ms))
+    x: Rc<Exchange>,
+    proof: Option<String>,
+    retried: bool,
+    done: Done<Result<Answer, Error>>,
+) {
+    let y = x.clone();
+    ask(
+        |sink, id| {
+            exchange(
+                sink,
+                id,
+                &y.url,
+                y.form.as_deref(),
+                y.send as u32,
+                proof.as_deref(),
+                REQUEST_TIMEOUT_MS,
+            )
+        },
+        Box::new(move |answer| {
+            let a = match read(&x.url, answer) {
+                Ok(a) => a,
+                Err(e) => return done(Err(e)),
+            };
+            let wants = x.proved.is_some() && dpop::token_endpoint_wants_nonce(a.status, &a.body);
+            let nonce = super::dpop::nonce_for(&x.url);
+            if !dpop::retry_with_nonce(wants, retried, nonce.as_deref()) {
+                return done(Ok(a));
+            }
+            request(x, true, done);
+        }),
+    );
 }
 
 /// What an exchange's answer says: the `DPoP-Nonce` it gave is remembered, a body over
@@ -199,21 +222,26 @@ pub(crate) struct Sent {
 /// Sends a request of `auth.fetch` through the page's fetch (`js/http.js`): as it is, or
 /// with `authorization` (and a DPoP `proof`) set on it. Fails with what the page's fetch
 /// rejected with.
-pub(crate) async fn send(
+pub(crate) fn send(
     request: &JsValue,
     authorization: Option<&str>,
     proof: Option<&str>,
-) -> Result<Sent, JsValue> {
-    let answer = Pending::new(|sink, id| send_js(sink, id, request, authorization, proof)).await;
-    let Some(status) = status(&answer) else {
-        return Err(at(&answer, 1));
-    };
-    Ok(Sent {
-        response: at(&answer, 1),
-        status,
-        challenge: at(&answer, 2).as_string(),
-        nonce: at(&answer, 3).as_string(),
-    })
+    done: Done<Result<Sent, JsValue>>,
+) {
+    ask(
+        |sink, id| send_js(sink, id, request, authorization, proof),
+        Box::new(move |answer| {
+            let Some(status) = status(&answer) else {
+                return done(Err(at(&answer, 1)));
+            };
+            done(Ok(Sent {
+                response: at(&answer, 1),
+                status,
+                challenge: at(&answer, 2).as_string(),
+                nonce: at(&answer, 3).as_string(),
+            }))
+        }),
+    );
 }
 
 /// The request an attached request is sent as: it never follows a redirect (see
@@ -237,47 +265,85 @@ pub(crate) fn copy(request: &JsValue) -> Option<JsValue> {
 
 /// Sends a token request (with a DPoP proof when `proved`) and decides what the answer
 /// means. A second `use_dpop_nonce` answer is transient: the session is not over.
-pub(crate) async fn token_request(
+pub(crate) fn token_request(
     url: &str,
     form: &str,
-    proved: Option<Proved<'_>>,
-) -> Result<TokenResponse, (Failure, Error)> {
-    let transient = |e: Error| (Failure::Transient(None), e);
-    let a = request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Cors, proved)
-        .await
-        .map_err(transient)?;
-    if proved.is_some() && dpop::token_endpoint_wants_nonce(a.status, &a.body) {
-        return Err(transient(Error::network(
-            "the token endpoint asked for a DPoP nonce again",
-        )));
-    }
-    token_answer(a.status, &a.body, a.retry_after_ms)
+    proved: Option<Proved>,
+    done: Done<Result<TokenResponse, (Failure, Error)>>,
+) {
+    let dpop = proved.is_some();
+    let x = Exchange {
+        url: url.to_string(),
+        form: Some(form.to_string()),
+        send: Send::Cors,
+        proved,
+    };
+    request(
+        Rc::new(x),
+        false,
+        Box::new(move |answer| {
+            let transient = |e: Error| (Failure::Transient(None), e);
+            done(match answer {
+                Err(e) => Err(transient(e)),
+                Ok(a) if dpop && dpop::token_endpoint_wants_nonce(a.status, &a.body) => {
+                    Err(transient(Error::network(
+                        "the token endpoint asked for a DPoP nonce again",
+                    )))
+                }
+                Ok(a) => token_answer(a.status, &a.body, a.retry_after_ms),
+            })
+        }),
+    );
 }
 
 /// Revokes a token (RFC 7009 §2.1), `keepalive`, so that a sign-out followed by the
 /// provider's logout redirect still revokes, with a `DPoP` proof when `proved`; the core
 /// decides what each outcome means ([`revocation_answer`]), including the one `no-cors`
 /// retry (sent without a proof: its answer cannot be read anyway).
-pub(crate) async fn revoke(url: &str, form: &str, proved: Option<Proved<'_>>) -> Result<(), Error> {
-    let outcome = request(url, Some(form), REQUEST_TIMEOUT_MS, Send::Keepalive, proved).await;
-    if let Err(e) = &outcome {
-        // No proof could be made (the DPoP key is unusable): nothing was sent.
-        if e.code == ErrorCode::Unsupported {
-            return Err(e.clone());
-        }
-    }
-    let answer = outcome.as_ref().ok().map(|a| (a.status, a.body.as_str()));
-    match revocation_answer(answer, false) {
-        Revocation::Revoked => Ok(()),
-        Revocation::Failed(e) => Err(e),
-        Revocation::SendOpaque => {
-            let opaque = request_once(url, Some(form), REQUEST_TIMEOUT_MS, Send::Opaque, None);
-            let opaque = read(url, opaque.await);
-            let answer = opaque.as_ref().ok().map(|a| (a.status, a.body.as_str()));
-            match revocation_answer(answer, true) {
-                Revocation::Failed(e) => Err(e),
-                _ => Ok(()),
+pub(crate) fn revoke(url: &str, form: &str, proved: Option<Proved>, done: Done<Result<(), Error>>) {
+    let x = Exchange {
+        url: url.to_string(),
+        form: Some(form.to_string()),
+        send: Send::Keepalive,
+        proved,
+    };
+    let x = Rc::new(x);
+    let again = x.clone();
+    request(
+        x,
+        false,
+        Box::new(move |outcome| {
+            if let Err(e) = &outcome {
+                // No proof could be made (the DPoP key is unusable): nothing was sent.
+                if e.code == ErrorCode::Unsupported {
+                    return done(Err(e.clone()));
+                }
             }
-        }
-    }
+            let answer = outcome.as_ref().ok().map(|a| (a.status, a.body.as_str()));
+            match revocation_answer(answer, false) {
+                Revocation::Revoked => done(Ok(())),
+                Revocation::Failed(e) => done(Err(e)),
+                Revocation::SendOpaque => {
+                    let opaque = Exchange {
+                        url: again.url.clone(),
+                        form: again.form.clone(),
+                        send: Send::Opaque,
+                        proved: None,
+                    };
+                    request_once(
+                        Rc::new(opaque),
+                        None,
+                        true,
+                        Box::new(move |opaque| {
+                            let answer = opaque.as_ref().ok().map(|a| (a.status, a.body.as_str()));
+                            done(match revocation_answer(answer, true) {
+                                Revocation::Failed(e) => Err(e),
+                                _ => Ok(()),
+                            })
+                        }),
+                    );
+                }
+            }
+        }),
+    );
 }

@@ -17,9 +17,9 @@ use wasm_bindgen::prelude::*;
 
 pub use http::set_sender;
 
-/// A boxed future: its state machine exists once in the wasm, however many flows await
-/// it (an `async fn` awaited from several places is otherwise inlined into each).
-pub type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+/// What a step of a flow calls when it is done: the shell is written with callbacks, not
+/// Rust futures (see DESIGN.md).
+pub type Done<T> = Box<dyn FnOnce(T)>;
 
 /// A short, secret-free description of a JS exception (its name and message).
 pub(crate) fn describe(err: &JsValue) -> String {

@@ -3,13 +3,12 @@
 //! is fetched once, when first needed; a failure is not cached. Which documents to read
 //! and what each answer means is `crate::core::oidc`'s.
 
-use super::http::{self, REQUEST_TIMEOUT_MS};
+use super::http;
 use super::options::{endpoint_option, Options};
+use super::Done;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::oidc::{self, Discovery};
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 
 /// A client's authorization server: its issuer, client id and endpoints.
@@ -79,97 +78,111 @@ impl Provider {
         self.token_endpoint.as_deref()
     }
 
-    /// The provider's metadata, fetched once and reused. Boxed, so that its state machine
-    /// exists once in the wasm, not inlined at every caller.
-    fn discover(&self) -> Pin<Box<dyn Future<Output = Result<Rc<Discovery>, Error>> + '_>> {
-        Box::pin(self.discover_once())
-    }
-
-    async fn discover_once(&self) -> Result<Rc<Discovery>, Error> {
-        if let Some(d) = self.discovery.borrow().clone() {
-            return Ok(d);
+    /// The provider's metadata, fetched once and reused (`done` may be called at once).
+    fn discover(self: &Rc<Self>, done: Done<Result<Rc<Discovery>, Error>>) {
+        let cached = self.discovery.borrow().clone();
+        if let Some(d) = cached {
+            return done(Ok(d));
         }
         let Some(issuer) = &self.issuer else {
-            return Err(Error::options(
+            return done(Err(Error::options(
                 "this needs the `issuer` option, or the endpoints given explicitly",
-            ));
+            )));
         };
-        let mut discovering = oidc::Discovering::new(issuer);
-        let discovery = loop {
-            let Some(url) = discovering.next_url().map(str::to_string) else {
-                return Err(Error::new(
-                    ErrorCode::InvalidDiscovery,
-                    "the discovery document could not be read",
-                ));
-            };
-            let answer = http::get(&url, REQUEST_TIMEOUT_MS)
-                .await
-                .map_err(|e| Error {
-                    message: "the discovery document could not be fetched".to_string(),
-                    ..e
-                });
-            let fed = match &answer {
-                Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
-                Err(e) => discovering.answer(Err(e.clone())),
-            };
-            if let Some(d) = fed? {
-                break d;
-            }
+        self.clone()
+            .discover_next(oidc::Discovering::new(issuer), done);
+    }
+
+    /// The next document `discovering` asks for, and what its answer means.
+    fn discover_next(
+        self: Rc<Self>,
+        mut discovering: oidc::Discovering,
+        done: Done<Result<Rc<Discovery>, Error>>,
+    ) {
+        let Some(url) = discovering.next_url().map(str::to_string) else {
+            return done(Err(Error::new(
+                ErrorCode::InvalidDiscovery,
+                "the discovery document could not be read",
+            )));
         };
-        let discovery = Rc::new(discovery);
-        *self.discovery.borrow_mut() = Some(discovery.clone());
-        Ok(discovery)
+        http::get(
+            &url,
+            Box::new(move |answer| {
+                let fed = match &answer {
+                    Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
+                    Err(e) => discovering.answer(Err(Error {
+                        message: "the discovery document could not be fetched".to_string(),
+                        ..e.clone()
+                    })),
+                };
+                match fed {
+                    Err(e) => done(Err(e)),
+                    Ok(Some(d)) => {
+                        let d = Rc::new(d);
+                        *self.discovery.borrow_mut() = Some(d.clone());
+                        done(Ok(d))
+                    }
+                    Ok(None) => self.discover_next(discovering, done),
+                }
+            }),
+        );
     }
 
     /// The token endpoint: the explicit one, or the discovered one.
-    pub(crate) async fn token_endpoint(&self) -> Result<String, Error> {
+    pub(crate) fn token_endpoint(self: &Rc<Self>, done: Done<Result<String, Error>>) {
         match &self.token_endpoint {
-            Some(t) => Ok(t.clone()),
-            None => Ok(self.discover().await?.token_endpoint.clone()),
+            Some(t) => done(Ok(t.clone())),
+            None => self.discover(Box::new(move |d| done(d.map(|d| d.token_endpoint.clone())))),
         }
     }
 
     /// The revocation endpoint: the explicit one; else, with an issuer, the discovered
     /// one (`None` when its metadata has none); `None` without either.
-    pub(crate) async fn revocation_endpoint(&self) -> Result<Option<String>, Error> {
+    pub(crate) fn revocation_endpoint(self: &Rc<Self>, done: Done<Result<Option<String>, Error>>) {
         if let Some(r) = &self.revocation_endpoint {
-            return Ok(Some(r.clone()));
+            return done(Ok(Some(r.clone())));
         }
         if self.issuer.is_none() {
-            return Ok(None);
+            return done(Ok(None));
         }
-        Ok(self.discover().await?.revocation_endpoint.clone())
+        self.discover(Box::new(move |d| {
+            done(d.map(|d| d.revocation_endpoint.clone()))
+        }));
     }
 
     /// The endpoints of a sign-in (explicit ones win over discovered ones).
-    pub(crate) async fn sign_in_endpoints(&self) -> Result<SignInEndpoints, Error> {
+    pub(crate) fn sign_in_endpoints(self: &Rc<Self>, done: Done<Result<SignInEndpoints, Error>>) {
         if let (Some(a), Some(t)) = (&self.authorization_endpoint, &self.token_endpoint) {
-            return Ok((a.clone(), t.clone(), false));
+            return done(Ok((a.clone(), t.clone(), false)));
         }
-        let d = self.discover().await?;
-        let a = self
-            .authorization_endpoint
-            .as_ref()
-            .unwrap_or(&d.authorization_endpoint);
-        let t = self.token_endpoint.as_ref().unwrap_or(&d.token_endpoint);
-        Ok((a.clone(), t.clone(), d.iss_parameter_supported))
+        let p = self.clone();
+        self.discover(Box::new(move |d| {
+            done(d.map(|d| {
+                let a = p
+                    .authorization_endpoint
+                    .as_ref()
+                    .unwrap_or(&d.authorization_endpoint);
+                let t = p.token_endpoint.as_ref().unwrap_or(&d.token_endpoint);
+                (a.clone(), t.clone(), d.iss_parameter_supported)
+            }))
+        }));
     }
 
     /// The end-session endpoint (explicit, or discovered); `invalid_discovery` when the
     /// provider has none.
-    pub(crate) async fn end_session_endpoint(&self) -> Result<String, Error> {
+    pub(crate) fn end_session_endpoint(self: &Rc<Self>, done: Done<Result<String, Error>>) {
         if let Some(e) = &self.end_session_endpoint {
-            return Ok(e.clone());
+            return done(Ok(e.clone()));
         }
-        self.discover()
-            .await?
-            .end_session_endpoint
-            .clone()
-            .ok_or_else(|| {
-                Error::new(
-                ErrorCode::InvalidDiscovery,
-                "the provider has no `end_session_endpoint`: the provider's session was not ended",
-            )
-            })
+        self.discover(Box::new(move |d| {
+            done(d.and_then(|d| {
+                d.end_session_endpoint.clone().ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::InvalidDiscovery,
+                        "the provider has no `end_session_endpoint`: the provider's session was not ended",
+                    )
+                })
+            }))
+        }));
     }
 }

@@ -6,16 +6,17 @@
 //! token is right — is `crate::core::oidc`'s; this module only fetches, stores and
 //! navigates, in the order a sign-in needs.
 
+use super::answer::{bytes, settled};
 use super::http;
 use super::options::{url_option, Options};
 use super::provider::Provider;
+use super::Done;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
 use crate::core::oidc::{self, AuthRequest, AuthResponse, Pending};
 use crate::core::tokens::TokenResponse;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// What `signIn()` may change or add in the authorization request.
 #[derive(Debug, Clone, Default)]
@@ -94,12 +95,25 @@ impl SignIn {
     /// Starts a sign-in: new state, nonce and PKCE verifier, the pending record in
     /// sessionStorage, then the page goes to the authorization endpoint. Returns once the
     /// navigation has started; fails (and stores nothing) when it cannot start.
-    pub(crate) async fn begin(&self, params: SignInParams) -> Result<(), Error> {
-        // Only what crosses an await lives in the state machine: the rest is `redirect`.
-        let endpoints = self.provider.sign_in_endpoints().await?;
-        let verifier = oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?);
-        let digest = sha256(verifier.as_bytes()).await?;
-        self.redirect(params, endpoints, verifier, &digest)
+    pub(crate) fn begin(self: &Rc<Self>, params: SignInParams, done: Done<Result<(), Error>>) {
+        let this = self.clone();
+        self.provider.sign_in_endpoints(Box::new(move |endpoints| {
+            let endpoints = match endpoints {
+                Ok(e) => e,
+                Err(e) => return done(Err(e)),
+            };
+            let verifier = match random_bytes(oidc::RANDOM_BYTES) {
+                Ok(b) => oidc::random_string(&b),
+                Err(e) => return done(Err(e)),
+            };
+            let data = verifier.clone();
+            sha256(
+                data.as_bytes(),
+                Box::new(move |digest| {
+                    done(digest.and_then(|d| this.redirect(params, endpoints, verifier, &d)))
+                }),
+            );
+        }));
     }
 
     /// The synchronous part of [`SignIn::begin`].
@@ -203,24 +217,34 @@ impl SignIn {
     /// authorization response. Otherwise the response leaves the address bar, is checked
     /// against the pending sign-in, the code is exchanged and the token response checked;
     /// the caller stores what is returned. `clock` gives the time for the ID token's `exp`.
-    pub(crate) async fn complete(
+    pub(crate) fn complete(
         &self,
-        clock: &dyn Fn() -> f64,
-        dpop: Option<&super::dpop::Dpop>,
-    ) -> Result<Option<TokenResponse>, Error> {
-        let Some((pending, form)) = self.take_response()? else {
-            return Ok(None);
+        clock: Rc<dyn Fn() -> f64>,
+        dpop: Option<Rc<super::dpop::Dpop>>,
+        done: Done<Result<Option<TokenResponse>, Error>>,
+    ) {
+        let (pending, form) = match self.take_response() {
+            Ok(Some(p)) => p,
+            Ok(None) => return done(Ok(None)),
+            Err(e) => return done(Err(e)),
         };
         let proved = dpop.map(|dpop| http::Proved {
             dpop,
-            now: clock,
+            now: clock.clone(),
             has_session: false,
         });
-        let tokens = http::token_request(&pending.token_endpoint, &form, proved)
-            .await
-            .map_err(|(_, e)| e)?;
-        oidc::check_sign_in_tokens(&tokens, &pending, clock())?;
-        Ok(Some(tokens))
+        let url = pending.token_endpoint.clone();
+        http::token_request(
+            &url,
+            &form,
+            proved,
+            Box::new(move |tokens| {
+                done(tokens.map_err(|(_, e)| e).and_then(|tokens| {
+                    oidc::check_sign_in_tokens(&tokens, &pending, clock())?;
+                    Ok(Some(tokens))
+                }))
+            }),
+        );
     }
 
     /// The synchronous part of [`SignIn::complete`] before the exchange: the response
@@ -261,24 +285,31 @@ impl SignIn {
     }
 
     /// Sends the page to the end-session endpoint (explicit, or discovered).
-    pub(crate) async fn end_session(
+    pub(crate) fn end_session(
         &self,
-        id_token_hint: Option<&str>,
-        post_logout_redirect_uri: Option<&str>,
-    ) -> Result<(), Error> {
-        let endpoint = self.provider.end_session_endpoint().await?;
-        let url = oidc::end_session_url(
-            &endpoint,
-            id_token_hint,
-            self.provider.client_id(),
-            post_logout_redirect_uri,
-        );
-        let window = web_sys::window()
-            .ok_or_else(|| Error::new(ErrorCode::Unsupported, "there is no browser window"))?;
-        window.location().assign(&url).map_err(|e| {
-            Error::options("the end-session endpoint could not be opened")
-                .with_cause(super::describe(&e))
-        })
+        id_token_hint: Option<String>,
+        post_logout_redirect_uri: Option<String>,
+        done: Done<Result<(), Error>>,
+    ) {
+        let provider = self.provider.clone();
+        self.provider
+            .end_session_endpoint(Box::new(move |endpoint| {
+                done(endpoint.and_then(|endpoint| {
+                    let url = oidc::end_session_url(
+                        &endpoint,
+                        id_token_hint.as_deref(),
+                        provider.client_id(),
+                        post_logout_redirect_uri.as_deref(),
+                    );
+                    let window = web_sys::window().ok_or_else(|| {
+                        Error::new(ErrorCode::Unsupported, "there is no browser window")
+                    })?;
+                    window.location().assign(&url).map_err(|e| {
+                        Error::options("the end-session endpoint could not be opened")
+                            .with_cause(super::describe(&e))
+                    })
+                }))
+            }));
     }
 }
 
@@ -341,19 +372,20 @@ fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
 }
 
 /// SHA-256 with `crypto.subtle.digest` (only in secure contexts: HTTPS or localhost).
-async fn sha256(data: &[u8]) -> Result<Vec<u8>, Error> {
+fn sha256(data: &[u8], done: Done<Result<Vec<u8>, Error>>) {
     let unsupported = |e: JsValue| {
         Error::new(ErrorCode::Unsupported, "crypto.subtle is unavailable: sign-in needs a page served over HTTPS or from localhost")
             .with_cause(super::describe(&e))
     };
-    let promise = crypto()?
-        .subtle()
-        .digest_with_str_and_u8_array("SHA-256", data)
-        .map_err(unsupported)?;
-    let digest = JsFuture::from(promise).await.map_err(unsupported)?;
-    // Read byte by byte: `to_vec` asserts the length and pulls in panic formatting.
-    let array = js_sys::Uint8Array::new(&digest);
-    Ok((0..array.length()).map(|i| array.get_index(i)).collect())
+    let promise = match crypto().map(|c| c.subtle().digest_with_str_and_u8_array("SHA-256", data)) {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return done(Err(unsupported(e))),
+        Err(e) => return done(Err(e)),
+    };
+    settled(
+        &promise,
+        Box::new(move |digest| done(digest.map(|d| bytes(&d)).map_err(unsupported))),
+    );
 }
 
 /// The authorization response in a URL's query, decoded by the browser's `URLSearchParams`.

@@ -12,29 +12,62 @@ impl TokenClient {
         url: &str,
         method: &str,
     ) -> Result<Vec<(&'static str, String)>, Error> {
-        let htm = dpop::method(method)
-            .ok_or_else(|| Error::options("`method` must be an HTTP method"))?;
-        let url = parse_url(url).ok_or_else(|| Error::options("`url` is not a URL"))?;
-        if !with_parts(&url, |p| attach::allowed(&self.inner.rules, p)) {
-            return Ok(Vec::new());
-        }
-        let token = match self.inner.clone().authorize(None).await {
-            Ok(t) => t,
-            Err(e) if e.code == ErrorCode::SignedOut => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+        let (done, headers) = oneshot::channel();
+        self.authorization_headers_then(url, method, done);
+        headers.await
+    }
+
+    /// [`TokenClient::authorization_headers`], calling `done` with the outcome.
+    pub fn authorization_headers_then(
+        &self,
+        url: &str,
+        method: &str,
+        done: Done<Result<Vec<(&'static str, String)>, Error>>,
+    ) {
+        let Some(htm) = dpop::method(method) else {
+            return done(Err(Error::options("`method` must be an HTTP method")));
         };
-        let token_type = self.inner.token_type();
-        let mut value = token_type.clone();
-        value.push(' ');
-        value.push_str(&token);
-        let mut out = vec![("Authorization", value)];
-        if let (Some(d), true) = (&self.inner.dpop, dpop::is_dpop(&token_type)) {
-            let proof = d
-                .proof(&htm, &url.href(), Some(&token), self.inner.now(), true)
-                .await?;
-            out.push(("DPoP", proof));
+        let Some(url) = parse_url(url) else {
+            return done(Err(Error::options("`url` is not a URL")));
+        };
+        if !with_parts(&url, |p| attach::allowed(&self.inner.rules, p)) {
+            return done(Ok(Vec::new()));
         }
-        Ok(out)
+        let inner = self.inner.clone();
+        let href = url.href();
+        self.inner.authorize(
+            None,
+            Box::new(move |token| {
+                let token = match token {
+                    Ok(t) => t,
+                    Err(e) if e.code == ErrorCode::SignedOut => return done(Ok(Vec::new())),
+                    Err(e) => return done(Err(e)),
+                };
+                let token_type = inner.token_type();
+                let mut value = token_type.clone();
+                value.push(' ');
+                value.push_str(&token);
+                let out = vec![("Authorization", value)];
+                let d = match (&inner.dpop, dpop::is_dpop(&token_type)) {
+                    (Some(d), true) => d.clone(),
+                    _ => return done(Ok(out)),
+                };
+                d.proof(
+                    htm,
+                    href,
+                    Some(token),
+                    inner.now(),
+                    true,
+                    Box::new(move |proof| {
+                        done(proof.map(|p| {
+                            let mut out = out;
+                            out.push(("DPoP", p));
+                            out
+                        }))
+                    }),
+                );
+            }),
+        );
     }
 }
 
@@ -56,7 +89,7 @@ impl Inner {
     pub(super) fn forget_dpop_key(&self, reason: Option<Reason>) {
         if let Some(d) = &self.dpop {
             let only_mine = matches!(reason, Some(Reason::OtherTab | Reason::Storage));
-            drop(d.forget(only_mine));
+            d.forget(only_mine, None);
         }
     }
 }

@@ -3,121 +3,203 @@
 
 use super::*;
 
+/// An attached request: its URL and method (for the DPoP proof).
+type Target = Rc<(String, String)>;
+
 impl Inner {
-    pub(super) async fn fetch(self: Rc<Self>, request: &JsValue) -> Result<http::Sent, FetchError> {
+    pub(super) fn fetch(
+        self: &Rc<Self>,
+        request: JsValue,
+        done: Done<Result<http::Sent, FetchError>>,
+    ) {
         // A request that already has `authorization` is untouched; `request.url` is already
         // absolute: no need to resolve it against the page.
-        let target = match http::target(request) {
+        let target = match http::target(&request) {
             Some(t)
                 if web_sys::Url::new(&t.0)
                     .is_ok_and(|u| with_parts(&u, |p| attach::allowed(&self.rules, p))) =>
             {
-                t
+                Rc::new(t)
             }
-            _ => return send(request, None).await,
+            _ => return send(&request, None, done),
         };
-        let token = match self.clone().authorize(None).await {
-            Ok(t) => t,
-            Err(e) if e.code == ErrorCode::SignedOut => return send(request, None).await,
-            Err(e) => return Err(FetchError::Token(e)),
-        };
+        let inner = self.clone();
+        self.authorize(
+            None,
+            Box::new(move |token| match token {
+                Ok(t) => inner.fetch_with(target, request, t, done),
+                Err(e) if e.code == ErrorCode::SignedOut => send(&request, None, done),
+                Err(e) => done(Err(FetchError::Token(e))),
+            }),
+        );
+    }
+
+    /// [`Inner::fetch`] once the token is known.
+    fn fetch_with(
+        self: Rc<Self>,
+        target: Target,
+        request: JsValue,
+        token: String,
+        done: Done<Result<http::Sent, FetchError>>,
+    ) {
         // What a retry after a 401 sends (a copy made before sending when it has a body);
         // the attached requests never follow a redirect.
         let replay = match self.retry_on_401 {
-            true => http::copy(request),
+            true => http::copy(&request),
             false => None,
         };
-        let request = http::no_follow(request).map_err(FetchError::Fetch)?;
-        let replay = match replay {
-            Some(r) => Some(http::no_follow(&r).map_err(FetchError::Fetch)?),
+        let request = match http::no_follow(&request) {
+            Ok(r) => r,
+            Err(e) => return done(Err(FetchError::Fetch(e))),
+        };
+        let replay = match replay.map(|r| http::no_follow(&r)) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => return done(Err(FetchError::Fetch(e))),
             None => None,
         };
-        let sent = self
-            .clone()
-            .send_authorized(target.clone(), request, token.clone())
-            .await?;
-        let Some(replay) = replay.filter(|_| sent.status == 401) else {
-            return Ok(sent);
-        };
-        // The core decides whether a refresh can help (the challenge, once per token,
-        // not during a backoff); a header a cross-origin response hides reads as `None`.
-        self.catch_up();
-        let now = self.now();
-        let retry =
-            self.session
-                .borrow_mut()
-                .unauthorized(now, &token, sent.challenge.as_deref(), false);
-        if !retry {
-            return Ok(sent);
-        }
-        let fresh = match self.clone().authorize(Some(token.clone())).await {
-            Ok(fresh) if fresh != token => fresh,
-            _ => return Ok(sent),
-        };
-        let answer = self
-            .clone()
-            .send_authorized(target, replay, fresh.clone())
-            .await?;
-        if answer.status == 401 {
-            // The retry's own 401 is the answer (a call is retried once), and that token
-            // forces no refresh later.
-            self.catch_up();
-            let now = self.now();
-            self.session
-                .borrow_mut()
-                .unauthorized(now, &fresh, answer.challenge.as_deref(), true);
-        }
-        Ok(answer)
+        let inner = self.clone();
+        let first = token.clone();
+        self.send_authorized(
+            target.clone(),
+            request,
+            first,
+            Box::new(move |sent| {
+                let sent = match sent {
+                    Ok(s) => s,
+                    Err(e) => return done(Err(e)),
+                };
+                let Some(replay) = replay.filter(|_| sent.status == 401) else {
+                    return done(Ok(sent));
+                };
+                // The core decides whether a refresh can help (the challenge, once per
+                // token, not during a backoff); a header a cross-origin response hides
+                // reads as `None`.
+                inner.catch_up();
+                let now = inner.now();
+                let retry = inner.session.borrow_mut().unauthorized(
+                    now,
+                    &token,
+                    sent.challenge.as_deref(),
+                    false,
+                );
+                if !retry {
+                    return done(Ok(sent));
+                }
+                let again = inner.clone();
+                inner.authorize(
+                    Some(token.clone()),
+                    Box::new(move |fresh| {
+                        let fresh = match fresh {
+                            Ok(fresh) if fresh != token => fresh,
+                            _ => return done(Ok(sent)),
+                        };
+                        let last = again.clone();
+                        let used = fresh.clone();
+                        again.send_authorized(
+                            target,
+                            replay,
+                            fresh,
+                            Box::new(move |answer| {
+                                if let Ok(a) = &answer {
+                                    if a.status == 401 {
+                                        // The retry's own 401 is the answer (a call is
+                                        // retried once), and that token forces no refresh
+                                        // later.
+                                        last.catch_up();
+                                        let now = last.now();
+                                        last.session.borrow_mut().unauthorized(
+                                            now,
+                                            &used,
+                                            a.challenge.as_deref(),
+                                            true,
+                                        );
+                                    }
+                                }
+                                done(answer)
+                            }),
+                        );
+                    }),
+                );
+            }),
+        );
     }
 
     /// Sends an attached request (`target`: its URL and method) with the token (and a DPoP
-    /// proof for a DPoP token). Boxed: `fetch` awaits it twice, and its state machine
-    /// should exist once.
+    /// proof for a DPoP token).
     fn send_authorized(
         self: Rc<Self>,
-        (url, method): (String, String),
+        target: Target,
         request: JsValue,
         token: String,
-    ) -> crate::browser::Boxed<'static, Result<http::Sent, FetchError>> {
-        Box::pin(async move {
-            let dpop = match &self.dpop {
-                Some(d) if dpop::is_dpop(&self.token_type()) => Some(d.as_ref()),
-                _ => None,
-            };
-            let mut scheme = String::from(if dpop.is_some() { "DPoP " } else { "Bearer " });
-            scheme.push_str(&token);
-            let Some(d) = dpop else {
-                return send(&request, Some(&scheme)).await;
-            };
-            // A copy made before sending, for a retry with the nonce a resource server asks
-            // for (a body is read only once).
-            let mut spare = http::copy(&request);
-            let mut current = request;
-            let mut retried = false;
-            loop {
-                let proof = d
-                    .proof(&method, &url, Some(&token), self.now(), true)
-                    .await
-                    .map_err(FetchError::Token)?;
-                let sent = http::send(&current, Some(&scheme), Some(&proof))
-                    .await
-                    .map_err(FetchError::Fetch)?;
-                crate::browser::dpop::learn_nonce(&url, sent.nonce.clone());
-                let wants = dpop::resource_wants_nonce(sent.status, sent.challenge.as_deref());
-                let again = dpop::retry_with_nonce(
-                    wants,
-                    retried,
-                    crate::browser::dpop::nonce_for(&url).as_deref(),
+        done: Done<Result<http::Sent, FetchError>>,
+    ) {
+        let dpop = match &self.dpop {
+            Some(d) if dpop::is_dpop(&self.token_type()) => Some(d.clone()),
+            _ => None,
+        };
+        let mut scheme = String::from(if dpop.is_some() { "DPoP " } else { "Bearer " });
+        scheme.push_str(&token);
+        let Some(d) = dpop else {
+            return send(&request, Some(&scheme), done);
+        };
+        // A copy made before sending, for a retry with the nonce a resource server asks
+        // for (a body is read only once).
+        let spare = http::copy(&request);
+        self.send_proved(d, target, request, spare, token, scheme, false, done);
+    }
+
+    /// One send of [`Inner::send_authorized`] with a fresh DPoP proof; a resource server's
+    /// `use_dpop_nonce` answer is sent again once, as `spare`, with the nonce it gave.
+    #[allow(clippy::too_many_arguments)]
+    fn send_proved(
+        self: Rc<Self>,
+        d: Rc<Dpop>,
+        target: Target,
+        current: JsValue,
+        spare: Option<JsValue>,
+        token: String,
+        scheme: String,
+        retried: bool,
+        done: Done<Result<http::Sent, FetchError>>,
+    ) {
+        let inner = self.clone();
+        d.clone().proof(
+            target.1.clone(),
+            target.0.clone(),
+            Some(token.clone()),
+            self.now(),
+            true,
+            Box::new(move |proof| {
+                let proof = match proof {
+                    Ok(p) => p,
+                    Err(e) => return done(Err(FetchError::Token(e))),
+                };
+                let again = scheme.clone();
+                http::send(
+                    &current,
+                    Some(&scheme),
+                    Some(&proof),
+                    Box::new(move |sent| {
+                        let sent = match sent {
+                            Ok(s) => s,
+                            Err(e) => return done(Err(FetchError::Fetch(e))),
+                        };
+                        let url = &target.0;
+                        crate::browser::dpop::learn_nonce(url, sent.nonce.clone());
+                        let wants =
+                            dpop::resource_wants_nonce(sent.status, sent.challenge.as_deref());
+                        let nonce = crate::browser::dpop::nonce_for(url);
+                        let retry = dpop::retry_with_nonce(wants, retried, nonce.as_deref());
+                        match spare {
+                            Some(next) if retry => {
+                                inner.send_proved(d, target, next, None, token, again, true, done)
+                            }
+                            _ => done(Ok(sent)),
+                        }
+                    }),
                 );
-                match spare.take() {
-                    Some(next) if again => {
-                        retried = true;
-                        current = next;
-                    }
-                    _ => return Ok(sent),
-                }
-            }
-        })
+            }),
+        );
     }
 
     /// With `localStorage`, takes a newer record another tab wrote (a 401 may mean that
@@ -133,8 +215,15 @@ impl Inner {
 }
 
 /// Sends a request without a DPoP proof (as it is, or with `authorization`).
-async fn send(request: &JsValue, authorization: Option<&str>) -> Result<http::Sent, FetchError> {
-    http::send(request, authorization, None)
-        .await
-        .map_err(FetchError::Fetch)
+fn send(
+    request: &JsValue,
+    authorization: Option<&str>,
+    done: Done<Result<http::Sent, FetchError>>,
+) {
+    http::send(
+        request,
+        authorization,
+        None,
+        Box::new(move |r| done(r.map_err(FetchError::Fetch))),
+    );
 }

@@ -5,6 +5,7 @@
 //! core decide, then perform its actions (persist, clear, refresh, emit, announce) with
 //! no borrow held, so listeners may call back into the client.
 
+use super::answer::oneshot;
 use super::dpop::Dpop;
 use super::http;
 pub use super::options::Options;
@@ -13,6 +14,7 @@ use super::provider::Provider;
 use super::shell::{kind, Shell, Sink, WAKE};
 use super::signin::{SignIn, SignInParams, SignOutOptions};
 use super::storage::{StorageKind, Store};
+pub use super::Done;
 use crate::core::attach::{self, AttachRule};
 use crate::core::config;
 use crate::core::coordination::{Coordination, Input, Op};
@@ -26,21 +28,17 @@ use crate::core::session::{Action, Demand, Event, EventKind, Failure, Reason, Se
 use crate::core::tab_message::{decode, Msg};
 use crate::core::tokens::TokenResponse;
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, Response};
 
 /// An event listener.
 pub type Listener = Rc<dyn Fn(&Event)>;
 
-/// The future an app's refresh function returns.
-pub type RefreshFuture = Pin<Box<dyn Future<Output = Result<TokenResponse, Error>>>>;
-
-/// An app's own refresh function: given the refresh token (if any), new tokens.
-pub type RefreshFn = Rc<dyn Fn(Option<String>) -> RefreshFuture>;
+/// An app's own refresh function: given the refresh token (if any), it calls the callback
+/// once with new tokens or why there are none (a Rust app with a future to wait on runs it
+/// itself, e.g. with `wasm_bindgen_futures::spawn_local`).
+pub type RefreshFn = Rc<dyn Fn(Option<String>, Done<Result<TokenResponse, Error>>)>;
 
 /// A clock in ms since the epoch.
 pub type Clock = Rc<dyn Fn() -> f64>;
@@ -52,6 +50,18 @@ pub enum FetchError {
     Token(Error),
     /// The request itself failed, as `window.fetch` would have (the browser's error).
     Fetch(JsValue),
+}
+
+impl From<Error> for FetchError {
+    fn from(e: Error) -> FetchError {
+        FetchError::Token(e)
+    }
+}
+
+impl From<JsValue> for FetchError {
+    fn from(e: JsValue) -> FetchError {
+        FetchError::Fetch(e)
+    }
 }
 
 struct Inner {
@@ -67,20 +77,20 @@ struct Inner {
     next_listener: Cell<u64>,
     /// When the wake-up timer is set for.
     wake_at: Cell<Option<f64>>,
-    /// The refresh in flight, and what settles it.
-    refresh: RefCell<Option<js_sys::Promise>>,
-    refresh_settle: RefCell<Option<js_sys::Function>>,
+    /// Whether a refresh is in flight, and who waits for it to end.
+    refreshing: Cell<bool>,
+    waiting: RefCell<Vec<Done<()>>>,
     /// The browser's side of tabs and time, and the callback it answers through.
     shell: RefCell<Option<Shell>>,
     sink: RefCell<Option<Sink>>,
     /// Whether the tabs are coordinated (`crossTab` and a `BroadcastChannel`).
     coordinated: Cell<bool>,
     coord: RefCell<Coordination>,
-    /// Start-up, and what settles it.
-    started: js_sys::Promise,
-    started_settle: RefCell<Option<js_sys::Function>>,
+    /// Whether start-up is done, and who waits for it.
+    started: Cell<bool>,
+    on_started: RefCell<Vec<Done<()>>>,
     disposed: Cell<bool>,
-    signin: SignIn,
+    signin: Rc<SignIn>,
     /// Whether "no revocation endpoint is known" was reported (it is said once).
     no_revocation_reported: Cell<bool>,
     /// The DPoP key and nonces, with the `dpop` option.
@@ -102,12 +112,14 @@ impl TokenClient {
     /// cannot work (`invalid_options`); what is in storage never makes it fail.
     pub async fn new(options: Options) -> Result<TokenClient, Error> {
         let client = TokenClient::create(options)?;
-        let _ = JsFuture::from(client.started()).await;
+        let (done, started) = oneshot::channel();
+        client.when_started(done);
+        started.await;
         Ok(client)
     }
 
     /// [`TokenClient::new`] without waiting: the client is made and starts restoring the
-    /// session; [`TokenClient::started`] settles when that is done.
+    /// session; [`TokenClient::when_started`] says when that is done.
     pub fn create(options: Options) -> Result<TokenClient, Error> {
         let seed = (js_sys::Math::random() * 9.0e15) as u64;
         let checked = config::check(
@@ -146,8 +158,6 @@ impl TokenClient {
             rules.push(with_parts(&url, make_rule)?);
         }
         let provider = Rc::new(Provider::new(&options)?);
-        let mut settle = None;
-        let started = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
         let inner = Rc::new(Inner {
             session: RefCell::new(Session::new(checked.config)),
             app,
@@ -160,16 +170,16 @@ impl TokenClient {
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
             wake_at: Cell::new(None),
-            refresh: RefCell::new(None),
-            refresh_settle: RefCell::new(None),
+            refreshing: Cell::new(false),
+            waiting: RefCell::new(Vec::new()),
             shell: RefCell::new(None),
             sink: RefCell::new(None),
             coordinated: Cell::new(false),
             coord: RefCell::new(Coordination::new(false)),
-            started,
-            started_settle: RefCell::new(settle),
+            started: Cell::new(false),
+            on_started: RefCell::new(Vec::new()),
             disposed: Cell::new(false),
-            signin: SignIn::new(&options, provider)?,
+            signin: Rc::new(SignIn::new(&options, provider)?),
             no_revocation_reported: Cell::new(false),
             dpop: match options.dpop {
                 Some(m) => Some(Rc::new(Dpop::new(
@@ -188,11 +198,14 @@ impl TokenClient {
         Ok(client)
     }
 
-    /// A promise that resolves once the stored session (or, in memory and session
-    /// storage, another tab's) is restored and an authorization response in the page's
-    /// URL is handled. It never rejects.
-    pub fn started(&self) -> js_sys::Promise {
-        self.inner.started.clone()
+    /// Calls `done` once the stored session (or, in memory and session storage, another
+    /// tab's) is restored and an authorization response in the page's URL is handled (at
+    /// once when that is already so).
+    pub fn when_started(&self, done: Done<()>) {
+        if self.inner.started.get() {
+            return done(());
+        }
+        self.inner.on_started.borrow_mut().push(done);
     }
 
     fn start(&self, options: &Options) {
@@ -273,11 +286,25 @@ impl TokenClient {
 
     /// A valid access token, refreshed first when it is about to expire.
     pub async fn access_token(&self) -> Result<String, Error> {
-        self.inner.clone().authorize(None).await
+        let (done, token) = oneshot::channel();
+        self.access_token_then(done);
+        token.await
+    }
+
+    /// [`TokenClient::access_token`], calling `done` with the outcome.
+    pub fn access_token_then(&self, done: Done<Result<String, Error>>) {
+        self.inner.authorize(None, done);
     }
 
     /// Refreshes now (joining a refresh in flight).
     pub async fn refresh(&self) -> Result<(), Error> {
+        let (done, refreshed) = oneshot::channel();
+        self.refresh_then(done);
+        refreshed.await
+    }
+
+    /// [`TokenClient::refresh`], calling `done` with the outcome.
+    pub fn refresh_then(&self, done: Done<Result<(), Error>>) {
         let current = self
             .inner
             .session
@@ -285,25 +312,39 @@ impl TokenClient {
             .tokens()
             .map(|t| t.access_token.clone());
         let Some(current) = current else {
-            return Err(Error::signed_out());
+            return done(Err(Error::signed_out()));
         };
-        let token = self.inner.clone().authorize(Some(current.clone())).await?;
-        if token == current {
-            let e = self.inner.session.borrow().tokens().map(|_| ());
-            return match e {
-                Some(()) => Err(Error::network(
-                    "the refresh did not succeed; the current token is kept",
-                )),
-                None => Err(Error::signed_out()),
-            };
-        }
-        Ok(())
+        let inner = self.inner.clone();
+        self.inner.authorize(
+            Some(current.clone()),
+            Box::new(move |token| {
+                done(match token {
+                    Err(e) => Err(e),
+                    Ok(token) if token != current => Ok(()),
+                    Ok(_) => match inner.session.borrow().tokens() {
+                        Some(_) => Err(Error::network(
+                            "the refresh did not succeed; the current token is kept",
+                        )),
+                        None => Err(Error::signed_out()),
+                    },
+                })
+            }),
+        );
     }
 
     /// `window.fetch` with the token attached when the URL matches `attachTo`.
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
-        let sent = self.inner.clone().fetch(&request.into()).await?;
-        Ok(sent.response.unchecked_into())
+        let (done, sent) = oneshot::channel();
+        self.fetch_then(request.into(), done);
+        Ok(sent.await?.unchecked_into())
+    }
+
+    /// [`TokenClient::fetch`] of a `Request`, calling `done` with the `Response`.
+    pub fn fetch_then(&self, request: JsValue, done: Done<Result<JsValue, FetchError>>) {
+        self.inner.fetch(
+            request,
+            Box::new(move |sent| done(sent.map(|s| s.response))),
+        );
     }
 
     /// Signs out here and in every tab, revoking the refresh token first when
@@ -472,19 +513,21 @@ impl Inner {
         let client = TokenClient {
             inner: self.clone(),
         };
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = client.handle_redirect().await {
-                client.inner.report(e);
+        let inner = self.clone();
+        client.handle_redirect_then(Box::new(move |handled| {
+            if let Err(e) = handled {
+                inner.report(e);
             }
-            client.inner.start_done();
-        });
+            inner.start_done();
+        }));
     }
 
     fn start_done(self: &Rc<Self>) {
         self.reschedule();
-        let settle = self.started_settle.borrow_mut().take();
-        if let Some(f) = settle {
-            let _ = f.call0(&JsValue::UNDEFINED);
+        self.started.set(true);
+        let waiting = std::mem::take(&mut *self.on_started.borrow_mut());
+        for then in waiting {
+            then(());
         }
     }
 }

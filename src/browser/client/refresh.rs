@@ -5,14 +5,10 @@ use super::*;
 
 impl Inner {
     pub(super) fn start_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
-        if self.refresh_settle.borrow().is_some() {
+        if self.refreshing.replace(true) {
             // One refresh at a time; callers wait for the one in flight.
             return;
         }
-        let mut settle = None;
-        let promise = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
-        *self.refresh.borrow_mut() = Some(promise);
-        *self.refresh_settle.borrow_mut() = settle;
         if self.coordinated.get() {
             // Wait for a tab that is refreshing, but not past half the time left.
             let left = self.session.borrow().expires_at().map(|e| e - self.now());
@@ -48,98 +44,136 @@ impl Inner {
     fn end_refresh(self: &Rc<Self>) {
         let ops = self.coord.borrow_mut().finish_refresh();
         self.coordinate(ops);
-        let settle = self.refresh_settle.borrow_mut().take();
-        if let Some(f) = settle {
-            let _ = f.call0(&JsValue::UNDEFINED);
+        self.refreshing.set(false);
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        for then in waiting {
+            then(());
         }
     }
 
     fn request_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
         let inner = self.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = inner.refresh_request(refresh_token).await;
-            inner.step(|s, now| s.refresh_done(now, Some(result)));
-            inner.end_refresh();
-        });
+        self.refresh_request(
+            refresh_token,
+            Box::new(move |result| {
+                inner.step(|s, now| s.refresh_done(now, Some(result)));
+                inner.end_refresh();
+            }),
+        );
     }
 
-    async fn refresh_request(
+    fn refresh_request(
         self: &Rc<Self>,
         refresh_token: Option<String>,
-    ) -> Result<TokenResponse, (Failure, Error)> {
-        // The core plans the request; discovery, when it says so, comes first.
-        let client_id = self.provider.client_id();
-        let can_discover = self.provider.issuer().is_some();
-        let plan = |endpoint: Option<&str>| {
-            grant::refresh_plan(
-                self.refresh_fn.is_some(),
-                endpoint,
-                can_discover,
-                refresh_token.as_deref(),
-                client_id,
-            )
-        };
-        let mut planned = plan(self.provider.explicit_token_endpoint());
-        if planned == grant::RefreshPlan::Discover {
-            planned = match self.provider.token_endpoint().await {
-                Ok(url) => plan(Some(&url)),
-                Err(e) => grant::RefreshPlan::Fail(Failure::Transient(None), e),
-            };
-        }
-        let result = match (planned, &self.refresh_fn) {
-            (grant::RefreshPlan::AppFunction, Some(f)) => f(refresh_token.clone())
-                .await
-                .map_err(grant::app_refresh_failure),
-            (grant::RefreshPlan::Request { url, form }, _) => {
-                let now = || self.now();
-                let proved = self.dpop.as_deref().map(|dpop| http::Proved {
-                    dpop,
-                    now: &now,
-                    has_session: true,
-                });
-                http::token_request(&url, &form, proved).await
-            }
-            (grant::RefreshPlan::Fail(failure, e), _) => Err((failure, e)),
-            (_, _) => Err((
-                Failure::Terminal,
-                Error::new(ErrorCode::InvalidGrant, "this client cannot refresh"),
-            )),
-        };
+        done: Done<Result<TokenResponse, (Failure, Error)>>,
+    ) {
         // A token type the `dpop` option does not accept ends the session: the server has
         // already rotated the refresh token.
-        result.and_then(|resp| {
-            dpop::check_token_type(self.dpop_mode(), &resp.token_type)
-                .map_err(|e| (Failure::Terminal, e))?;
-            Ok(resp)
+        let inner = self.clone();
+        let done: Done<Result<TokenResponse, (Failure, Error)>> = Box::new(move |result| {
+            done(result.and_then(|resp| {
+                dpop::check_token_type(inner.dpop_mode(), &resp.token_type)
+                    .map_err(|e| (Failure::Terminal, e))?;
+                Ok(resp)
+            }))
+        });
+        // The core plans the request; discovery, when it says so, comes first.
+        let planned = self.plan(
+            refresh_token.as_deref(),
+            self.provider.explicit_token_endpoint(),
+        );
+        if planned != grant::RefreshPlan::Discover {
+            return self.send_refresh(planned, refresh_token, done);
+        }
+        let inner = self.clone();
+        self.provider.token_endpoint(Box::new(move |url| {
+            let planned = match url {
+                Ok(url) => inner.plan(refresh_token.as_deref(), Some(&url)),
+                Err(e) => grant::RefreshPlan::Fail(Failure::Transient(None), e),
+            };
+            inner.send_refresh(planned, refresh_token, done);
+        }));
+    }
+
+    fn plan(&self, refresh_token: Option<&str>, endpoint: Option<&str>) -> grant::RefreshPlan {
+        grant::refresh_plan(
+            self.refresh_fn.is_some(),
+            endpoint,
+            self.provider.issuer().is_some(),
+            refresh_token,
+            self.provider.client_id(),
+        )
+    }
+
+    fn send_refresh(
+        self: &Rc<Self>,
+        planned: grant::RefreshPlan,
+        refresh_token: Option<String>,
+        done: Done<Result<TokenResponse, (Failure, Error)>>,
+    ) {
+        match (planned, &self.refresh_fn) {
+            (grant::RefreshPlan::AppFunction, Some(f)) => f(
+                refresh_token,
+                Box::new(move |r| done(r.map_err(grant::app_refresh_failure))),
+            ),
+            (grant::RefreshPlan::Request { url, form }, _) => {
+                http::token_request(&url, &form, self.proved(true), done)
+            }
+            (grant::RefreshPlan::Fail(failure, e), _) => done(Err((failure, e))),
+            (_, _) => done(Err((
+                Failure::Terminal,
+                Error::new(ErrorCode::InvalidGrant, "this client cannot refresh"),
+            ))),
+        }
+    }
+
+    /// What a request to the authorization server needs for its DPoP proof (with DPoP).
+    pub(super) fn proved(self: &Rc<Self>, has_session: bool) -> Option<http::Proved> {
+        let inner = self.clone();
+        self.dpop.clone().map(|dpop| http::Proved {
+            dpop,
+            now: Rc::new(move || inner.now()),
+            has_session,
         })
     }
 
+    /// A valid access token for `done`, refreshed first when the core says so (`force`:
+    /// the token a 401 answered, or `refresh()`'s current one), joining a refresh in
+    /// flight. Tried at most four times.
     pub(super) fn authorize(
-        self: Rc<Self>,
+        self: &Rc<Self>,
         force: Option<String>,
-    ) -> crate::browser::Boxed<'static, Result<String, Error>> {
-        Box::pin(async move {
-            let mut joined = false;
-            for _ in 0..4 {
-                let now = self.now();
-                let (actions, demand) =
-                    self.session
-                        .borrow_mut()
-                        .demand(now, force.as_deref(), joined);
-                self.perform(actions);
-                match demand {
-                    Demand::Ready(token) => return Ok(token),
-                    Demand::Fail(e) => return Err(e),
-                    Demand::Wait => {
-                        let pending = self.refresh.borrow().clone();
-                        if let Some(p) = pending {
-                            let _ = JsFuture::from(p).await;
-                        }
-                        joined = true;
-                    }
-                }
+        done: Done<Result<String, Error>>,
+    ) {
+        self.authorize_try(force, false, 4, done);
+    }
+
+    fn authorize_try(
+        self: &Rc<Self>,
+        force: Option<String>,
+        joined: bool,
+        tries: u8,
+        done: Done<Result<String, Error>>,
+    ) {
+        if tries == 0 {
+            return done(Err(Error::network("the token could not be refreshed")));
+        }
+        let now = self.now();
+        let (actions, demand) = self
+            .session
+            .borrow_mut()
+            .demand(now, force.as_deref(), joined);
+        self.perform(actions);
+        match demand {
+            Demand::Ready(token) => done(Ok(token)),
+            Demand::Fail(e) => done(Err(e)),
+            Demand::Wait if self.refreshing.get() => {
+                let inner = self.clone();
+                self.waiting.borrow_mut().push(Box::new(move |()| {
+                    inner.authorize_try(force, true, tries - 1, done)
+                }));
             }
-            Err(Error::network("the token could not be refreshed"))
-        })
+            Demand::Wait => self.authorize_try(force, true, tries - 1, done),
+        }
     }
 }

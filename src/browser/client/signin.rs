@@ -8,33 +8,56 @@ impl TokenClient {
     /// `state` and `nonce`; endpoints discovered from `issuer` unless given). Returns once
     /// the navigation has started; fails, storing nothing, when it cannot start
     /// (`invalid_options`, `invalid_discovery`, `network`, `unsupported`, `storage`).
-    pub async fn sign_in(&self, mut params: SignInParams) -> Result<(), Error> {
+    pub async fn sign_in(&self, params: SignInParams) -> Result<(), Error> {
+        let (done, started) = oneshot::channel();
+        self.sign_in_then(params, done);
+        started.await
+    }
+
+    /// [`TokenClient::sign_in`], calling `done` with the outcome.
+    pub fn sign_in_then(&self, mut params: SignInParams, done: Done<Result<(), Error>>) {
+        let signin = self.inner.signin.clone();
+        let Some(d) = &self.inner.dpop else {
+            return signin.begin(params, done);
+        };
         // RFC 9449 §10: the code is bound to the key that will redeem it.
-        if let Some(d) = &self.inner.dpop {
-            let jkt = d.jkt_for_sign_in().await?;
+        d.jkt_for_sign_in(Box::new(move |jkt| {
+            let jkt = match jkt {
+                Ok(j) => j,
+                Err(e) => return done(Err(e)),
+            };
             params.extra_params.retain(|(k, _)| k != "dpop_jkt");
             params.extra_params.push(("dpop_jkt".to_string(), jkt));
-        }
-        self.inner.signin.begin(params).await
+            signin.begin(params, done);
+        }));
     }
 
     /// On the redirect URI: checks the authorization response (`state`, RFC 9207 `iss`),
     /// removes it from the address bar, exchanges the code, checks the ID token and stores
     /// the tokens. `Ok(false)` when the page URL carries no authorization response; on an
     /// error nothing stored changes.
-    pub fn handle_redirect(&self) -> crate::browser::Boxed<'_, Result<bool, Error>> {
-        Box::pin(async move {
-            let inner = self.inner.clone();
-            let clock = move || inner.now();
-            let dpop = self.inner.dpop.as_deref();
-            match self.inner.signin.complete(&clock, dpop).await? {
-                Some(response) => {
-                    self.try_set_tokens(response)?;
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
-        })
+    pub async fn handle_redirect(&self) -> Result<bool, Error> {
+        let (done, handled) = oneshot::channel();
+        self.handle_redirect_then(done);
+        handled.await
+    }
+
+    /// [`TokenClient::handle_redirect`], calling `done` with the outcome.
+    pub fn handle_redirect_then(&self, done: Done<Result<bool, Error>>) {
+        let inner = self.inner.clone();
+        let clock = inner.clone();
+        let client = self.clone();
+        inner.signin.complete(
+            Rc::new(move || clock.now()),
+            inner.dpop.clone(),
+            Box::new(move |response| {
+                done(match response {
+                    Ok(Some(response)) => client.try_set_tokens(response).map(|()| true),
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                })
+            }),
+        );
     }
 
     /// The ID token's payload: checked (`iss`, `aud`, `exp`, `nonce`) when it arrived,
