@@ -142,3 +142,48 @@ export function close(s) {
     s.ch = null;
   }
 }
+
+// The session record's storage, for the wasm: area 1 sessionStorage, 2 localStorage. Each
+// call throws what the browser threw (storage disabled, refused, over quota); without a
+// window there is nothing to read or write.
+const area = (a) => (typeof window === 'undefined' ? null : a === 1 ? window.sessionStorage : window.localStorage);
+export const getItem = (a, key) => area(a)?.getItem(key) ?? null;
+export const setItem = (a, key, value) => area(a)?.setItem(key, value);
+export const removeItem = (a, key) => area(a)?.removeItem(key);
+
+// The page, for the wasm. The browser's URL parser decides what a URL is: `url` gives
+// [href, protocol, hostname, origin, pathname, has user or password, has query or
+// fragment], or undefined when `text` is not a URL (relative to the page with `relative`).
+const page = () => (typeof window === 'undefined' ? null : window.location);
+export function url(text, relative) {
+  try {
+    const u = relative && page() ? new URL(text, page().href) : new URL(text);
+    return [u.href, u.protocol, u.hostname, u.origin, u.pathname, !!(u.username || u.password), !!(u.search || u.hash)];
+  } catch (e) {
+    return undefined;
+  }
+}
+export const href = () => page()?.href;
+// Throws what `location.assign` threw.
+export const assign = (to) => page().assign(to);
+// The values of the query parameters `names` (separated by spaces) in `at`, as
+// [name, value, …].
+export function params(at, names) {
+  const out = [];
+  const q = new URL(at).searchParams;
+  for (const n of names.split(' ')) for (const v of q.getAll(n)) out.push(n, v);
+  return out;
+}
+// Removes the query parameters `names` (separated by spaces) from the address bar, keeping the rest of the URL
+// and the history entry's state.
+export function dropParams(names) {
+  const u = new URL(page().href);
+  for (const n of names.split(' ')) u.searchParams.delete(n);
+  try {
+    history.replaceState(history.state, '', u.href);
+  } catch (e) {
+    // A page whose history refuses the change keeps its URL.
+  }
+}
+// `n` bytes from `crypto.getRandomValues` (throws where there is no WebCrypto).
+export const random = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n));

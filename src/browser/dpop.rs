@@ -44,7 +44,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn close(this: &Keys);
     /// SHA-256 of `data`.
-    fn digest(data: &[u8]) -> Promise;
+    pub(crate) fn digest(data: &[u8]) -> Promise;
 }
 
 thread_local! {
@@ -77,12 +77,7 @@ fn bytes_of(p: Promise, done: Done<Result<Vec<u8>, Error>>) {
 }
 
 fn random_id() -> Result<String, Error> {
-    let mut b = [0u8; 16];
-    web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .ok_or_else(|| broken(JsValue::UNDEFINED))?
-        .get_random_values_with_u8_array(&mut b)
-        .map_err(broken)?;
+    let b = super::page::random(16).map_err(broken)?;
     Ok(base64url_encode(&b))
 }
 

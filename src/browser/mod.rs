@@ -8,6 +8,7 @@ pub mod client;
 pub(crate) mod dpop;
 pub mod http;
 pub mod options;
+pub(crate) mod page;
 pub(crate) mod provider;
 pub mod shell;
 pub mod signin;

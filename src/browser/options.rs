@@ -2,6 +2,7 @@
 //! them (relative ones resolve against the page; the browser's URL parser normalises).
 
 use super::client::{Clock, Listener, RefreshFn};
+use super::page::Url;
 use super::storage::StorageKind;
 use crate::core::attach::{self, AttachRule, ParsedUrl};
 use crate::core::error::Error;
@@ -86,25 +87,8 @@ impl Default for Options {
 pub(crate) type MakeRule = fn(ParsedUrl<'_>) -> Result<AttachRule, Error>;
 
 /// Parses a URL with the browser's parser, relative to the page.
-pub(crate) fn parse_url(url: &str) -> Option<web_sys::Url> {
-    let base = web_sys::window().and_then(|w| w.location().href().ok());
-    match base {
-        Some(b) => web_sys::Url::new_with_base(url, &b).ok(),
-        None => web_sys::Url::new(url).ok(),
-    }
-}
-
-pub(crate) fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) -> R) -> R {
-    let (protocol, origin, pathname) = (url.protocol(), url.origin(), url.pathname());
-    let hostname = url.hostname();
-    f(ParsedUrl {
-        hostname: &hostname,
-        protocol: &protocol,
-        origin: &origin,
-        pathname: &pathname,
-        has_credentials: !url.username().is_empty() || !url.password().is_empty(),
-        has_query_or_fragment: !url.search().is_empty() || !url.hash().is_empty(),
-    })
+pub(crate) fn parse_url(url: &str) -> Option<Url> {
+    Url::parse(url, true)
 }
 
 /// An absolute http(s) URL option (relative ones resolve against the page), as the
@@ -112,10 +96,10 @@ pub(crate) fn with_parts<R>(url: &web_sys::Url, f: impl FnOnce(ParsedUrl<'_>) ->
 pub(crate) fn url_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
     let Some(v) = value else { return Ok(None) };
     let url = parse_url(v).ok_or_else(|| Error::option(name, "` is not a URL"))?;
-    if !matches!(url.protocol().as_str(), "http:" | "https:") {
+    if !matches!(url.protocol.as_str(), "http:" | "https:") {
         return Err(Error::option(name, "` must be an http(s) URL"));
     }
-    Ok(Some(url.href()))
+    Ok(Some(url.href))
 }
 
 /// [`url_option`] for an endpoint that tokens travel to: https only, except loopback hosts.
@@ -124,6 +108,6 @@ pub(crate) fn endpoint_option(name: &str, value: &Option<String>) -> Result<Opti
         return Ok(None);
     };
     let url = parse_url(&href).ok_or_else(|| Error::option(name, "` is not a URL"))?;
-    attach::require_secure(name, &url.protocol(), &url.hostname())?;
+    attach::require_secure(name, &url.protocol, &url.hostname)?;
     Ok(Some(href))
 }

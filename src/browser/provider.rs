@@ -32,17 +32,17 @@ impl Provider {
     /// not add a `/` to it.
     pub(crate) fn new(o: &Options) -> Result<Provider, Error> {
         if let Some(issuer) = &o.issuer {
-            let url = web_sys::Url::new(issuer)
-                .map_err(|_| Error::options("`issuer` must be an absolute URL"))?;
-            if !matches!(url.protocol().as_str(), "http:" | "https:")
-                || !url.search().is_empty()
+            let url = super::page::Url::parse(issuer, false)
+                .ok_or_else(|| Error::options("`issuer` must be an absolute URL"))?;
+            if !matches!(url.protocol.as_str(), "http:" | "https:")
+                || url.query_or_fragment
                 || issuer.contains('#')
             {
                 return Err(Error::options(
                     "`issuer` must be an http(s) URL without query or fragment",
                 ));
             }
-            crate::core::attach::require_secure("issuer", &url.protocol(), &url.hostname())?;
+            crate::core::attach::require_secure("issuer", &url.protocol, &url.hostname)?;
         }
         Ok(Provider {
             issuer: o.issuer.clone(),

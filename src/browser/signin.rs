@@ -9,14 +9,15 @@
 use super::answer::{bytes, settled};
 use super::http;
 use super::options::{url_option, Options};
+use super::page;
 use super::provider::Provider;
+use super::storage::{StorageKind, Store};
 use super::Done;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
 use crate::core::oidc::{self, AuthRequest, AuthResponse, Pending};
 use crate::core::tokens::TokenResponse;
 use std::rc::Rc;
-use wasm_bindgen::prelude::*;
 
 /// What `signIn()` may change or add in the authorization request.
 #[derive(Debug, Clone, Default)]
@@ -58,7 +59,8 @@ pub(crate) struct SignIn {
     provider: Rc<Provider>,
     redirect_uri: Option<String>,
     scope: String,
-    pending_key: String,
+    /// The pending sign-in, in the tab's sessionStorage.
+    pending: Store,
 }
 
 impl SignIn {
@@ -85,10 +87,13 @@ impl SignIn {
             provider,
             redirect_uri: url_option("redirectUri", &o.redirect_uri)?,
             scope,
-            pending_key: crate::core::error::cat(&[
-                o.storage_key.as_deref().unwrap_or("tokenward"),
-                ":signin",
-            ]),
+            pending: Store::new(
+                StorageKind::Session,
+                &crate::core::error::cat(&[
+                    o.storage_key.as_deref().unwrap_or("tokenward"),
+                    ":signin",
+                ]),
+            ),
         })
     }
 
@@ -129,11 +134,11 @@ impl SignIn {
             .client_id()
             .map(str::to_string)
             .ok_or_else(|| Error::options("signIn() needs the `clientId` option"))?;
-        let window = web_sys::window()
+        let here = page::href()
             .ok_or_else(|| Error::new(ErrorCode::Unsupported, "signIn() needs a browser window"))?;
         let redirect_uri = match &self.redirect_uri {
             Some(r) => r.clone(),
-            None => page_url_without_query(&window)?,
+            None => oidc::without_query(&here).to_string(),
         };
         let pending = Pending {
             state: oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?),
@@ -158,15 +163,12 @@ impl SignIn {
             login_hint: params.login_hint,
             extra: params.extra_params,
         })?;
-        let storage = session_storage(&window)?;
-        storage
-            .set_item(&self.pending_key, &pending.to_json())
-            .map_err(|e| {
-                Error::storage("the sign-in could not be kept in sessionStorage")
-                    .with_cause(super::describe(&e))
-            })?;
-        if let Err(e) = window.location().assign(&url) {
-            let _ = storage.remove_item(&self.pending_key);
+        self.pending.write(&pending.to_json()).map_err(|e| Error {
+            message: "the sign-in could not be kept in sessionStorage".to_string(),
+            ..e
+        })?;
+        if let Err(e) = page::assign(&url) {
+            let _ = self.pending.clear();
             return Err(
                 Error::options("the authorization endpoint could not be opened")
                     .with_cause(super::describe(&e)),
@@ -176,20 +178,11 @@ impl SignIn {
     }
 
     fn pending_text(&self) -> Option<String> {
-        let window = web_sys::window()?;
-        session_storage(&window)
-            .ok()?
-            .get_item(&self.pending_key)
-            .ok()
-            .flatten()
+        self.pending.read().ok().flatten()
     }
 
     fn remove_pending(&self) {
-        if let Some(window) = web_sys::window() {
-            if let Ok(s) = session_storage(&window) {
-                let _ = s.remove_item(&self.pending_key);
-            }
-        }
+        let _ = self.pending.clear();
     }
 
     /// Whether the page URL carries an authorization response `createTokenClient` should
@@ -198,10 +191,10 @@ impl SignIn {
         if !self.provider.signs_in() {
             return false;
         }
-        let Some(href) = web_sys::window().and_then(|w| w.location().href().ok()) else {
+        let Some(href) = page::href() else {
             return false;
         };
-        let Some(response) = web_sys::Url::new(&href).ok().and_then(|u| response_in(&u)) else {
+        let Some(response) = response_in(&href) else {
             return false;
         };
         let redirect_uri = self.redirect_uri.clone().unwrap_or_else(|| href.clone());
@@ -251,20 +244,13 @@ impl SignIn {
     /// leaves the address bar and is checked; the pending sign-in it used is removed.
     /// The pending sign-in and the token request, when the code can be exchanged.
     fn take_response(&self) -> Result<Option<(Pending, String)>, Error> {
-        let Some(window) = web_sys::window() else {
+        let Some(href) = page::href() else {
             return Ok(None);
         };
-        let href = window.location().href().map_err(|e| {
-            Error::new(ErrorCode::Unsupported, "the page URL cannot be read")
-                .with_cause(super::describe(&e))
-        })?;
-        let Some((url, response)) = web_sys::Url::new(&href)
-            .ok()
-            .and_then(|u| response_in(&u).map(|r| (u, r)))
-        else {
+        let Some(response) = response_in(&href) else {
             return Ok(None);
         };
-        clear_address_bar(&window, &url);
+        page::drop_response_params();
         let text = self.pending_text();
         let pending = text.as_deref().and_then(Pending::from_json);
         let verdict = oidc::check_response(&response, pending.as_ref());
@@ -301,10 +287,7 @@ impl SignIn {
                         provider.client_id(),
                         post_logout_redirect_uri.as_deref(),
                     );
-                    let window = web_sys::window().ok_or_else(|| {
-                        Error::new(ErrorCode::Unsupported, "there is no browser window")
-                    })?;
-                    window.location().assign(&url).map_err(|e| {
+                    page::assign(&url).map_err(|e| {
                         Error::options("the end-session endpoint could not be opened")
                             .with_cause(super::describe(&e))
                     })
@@ -313,89 +296,32 @@ impl SignIn {
     }
 }
 
-fn session_storage(window: &web_sys::Window) -> Result<web_sys::Storage, Error> {
-    match window.session_storage() {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(Error::storage(
-            "this browser has no sessionStorage, which sign-in needs",
-        )),
-        Err(e) => Err(
-            Error::storage("the browser refused access to sessionStorage")
-                .with_cause(super::describe(&e)),
-        ),
-    }
-}
-
-fn page_url_without_query(window: &web_sys::Window) -> Result<String, Error> {
-    let href = window.location().href().map_err(|e| {
-        Error::new(ErrorCode::Unsupported, "the page URL cannot be read")
-            .with_cause(super::describe(&e))
-    })?;
-    Ok(oidc::without_query(&href).to_string())
-}
-
-/// Removes the authorization response's parameters from the address bar, keeping the
-/// rest of the URL and the history entry's state.
-fn clear_address_bar(window: &web_sys::Window, url: &web_sys::Url) {
-    let params = url.search_params();
-    for name in oidc::RESPONSE_PARAMS {
-        params.delete(name);
-    }
-    url.set_search(&params.to_string().as_string().unwrap_or_default());
-    if let Ok(history) = window.history() {
-        let state = history.state().unwrap_or(JsValue::NULL);
-        let _ = history.replace_state_with_url(&state, "", Some(&url.href()));
-    }
-}
-
-fn crypto() -> Result<web_sys::Crypto, Error> {
-    web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::Unsupported,
-                "this browser has no WebCrypto, which sign-in needs",
-            )
-        })
-}
-
 /// `n` bytes from `crypto.getRandomValues`.
 fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
-    let mut bytes = vec![0u8; n];
-    crypto()?
-        .get_random_values_with_u8_array(&mut bytes)
-        .map_err(|e| {
-            Error::new(ErrorCode::Unsupported, "crypto.getRandomValues failed")
-                .with_cause(super::describe(&e))
-        })?;
-    Ok(bytes)
+    page::random(n as u32).map_err(|e| {
+        Error::new(
+            ErrorCode::Unsupported,
+            "this browser has no WebCrypto, which sign-in needs",
+        )
+        .with_cause(super::describe(&e))
+    })
 }
 
 /// SHA-256 with `crypto.subtle.digest` (only in secure contexts: HTTPS or localhost).
 fn sha256(data: &[u8], done: Done<Result<Vec<u8>, Error>>) {
-    let unsupported = |e: JsValue| {
-        Error::new(ErrorCode::Unsupported, "crypto.subtle is unavailable: sign-in needs a page served over HTTPS or from localhost")
-            .with_cause(super::describe(&e))
-    };
-    let promise = match crypto().map(|c| c.subtle().digest_with_str_and_u8_array("SHA-256", data)) {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return done(Err(unsupported(e))),
-        Err(e) => return done(Err(e)),
-    };
     settled(
-        &promise,
-        Box::new(move |digest| done(digest.map(|d| bytes(&d)).map_err(unsupported))),
+        &super::dpop::digest(data),
+        Box::new(move |digest| {
+            done(digest.map(|d| bytes(&d)).map_err(|e| {
+                Error::new(ErrorCode::Unsupported, "crypto.subtle is unavailable: sign-in needs a page served over HTTPS or from localhost")
+                    .with_cause(super::describe(&e))
+            }))
+        }),
     );
 }
 
-/// The authorization response in a URL's query, decoded by the browser's `URLSearchParams`.
-fn response_in(url: &web_sys::Url) -> Option<AuthResponse> {
-    let params = url.search_params();
-    let mut pairs = Vec::new();
-    for name in oidc::RESPONSE_PARAMS {
-        for value in params.get_all(name).iter() {
-            pairs.push((name.to_string(), value.as_string().unwrap_or_default()));
-        }
-    }
-    AuthResponse::from_pairs(pairs)
+/// The authorization response in the query of `href`, decoded by the browser's
+/// `URLSearchParams`.
+fn response_in(href: &str) -> Option<AuthResponse> {
+    AuthResponse::from_pairs(page::response_params(href))
 }

@@ -7,12 +7,14 @@ use crate::core::limits::{self, MAX_RECORD};
 use crate::core::{Error, ErrorCode};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/js/shell.js")]
 extern "C" {
-    /// A `Storage` read without the copy into a Rust `String`: the length is checked first.
-    type RawStorage;
-    #[wasm_bindgen(method, catch, js_name = getItem)]
-    fn get_item(this: &RawStorage, key: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = getItem, catch)]
+    fn get_item(area: u32, key: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = setItem, catch)]
+    fn set_item(area: u32, key: &str, value: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = removeItem, catch)]
+    fn remove_item(area: u32, key: &str) -> Result<(), JsValue>;
 }
 
 /// Which storage the app chose.
@@ -58,49 +60,40 @@ impl Store {
         self.kind
     }
 
-    fn area(&self) -> Result<Option<web_sys::Storage>, Error> {
-        let window = match web_sys::window() {
-            Some(w) => w,
-            None => return Ok(None),
-        };
-        let area = match self.kind {
-            StorageKind::Memory => return Ok(None),
-            StorageKind::Session => window.session_storage(),
-            StorageKind::Local => window.local_storage(),
-        };
-        area.map_err(|e| {
-            Error::storage("the browser refused access to storage").with_cause(super::describe(&e))
-        })
+    /// The area `js/shell.js` names (1 `sessionStorage`, 2 `localStorage`); `None` in
+    /// memory.
+    fn area(&self) -> Option<u32> {
+        match self.kind {
+            StorageKind::Memory => None,
+            StorageKind::Session => Some(1),
+            StorageKind::Local => Some(2),
+        }
     }
 
     /// The stored record, if any.
     pub fn read(&self) -> Result<Option<String>, Error> {
-        match self.area()? {
-            Some(s) => {
-                let raw: &RawStorage = s.unchecked_ref();
-                let value = raw.get_item(&self.key).map_err(|e| {
-                    Error::storage("the stored session could not be read")
-                        .with_cause(super::describe(&e))
-                })?;
-                let Some(text) = value.dyn_ref::<js_sys::JsString>() else {
-                    return Ok(None);
-                };
-                limits::check(
-                    text.length() as usize,
-                    MAX_RECORD,
-                    ErrorCode::Storage,
-                    "the stored session is too large to be a tokenward record",
-                )?;
-                Ok(Some(String::from(text)))
-            }
-            None => Ok(None),
-        }
+        let Some(area) = self.area() else {
+            return Ok(None);
+        };
+        let value = get_item(area, &self.key).map_err(|e| {
+            Error::storage("the stored session could not be read").with_cause(super::describe(&e))
+        })?;
+        let Some(text) = value.dyn_ref::<js_sys::JsString>() else {
+            return Ok(None);
+        };
+        limits::check(
+            text.length() as usize,
+            MAX_RECORD,
+            ErrorCode::Storage,
+            "the stored session is too large to be a tokenward record",
+        )?;
+        Ok(Some(String::from(text)))
     }
 
     /// Writes the record.
     pub fn write(&self, record: &str) -> Result<(), Error> {
-        match self.area()? {
-            Some(s) => s.set_item(&self.key, record).map_err(|e| {
+        match self.area() {
+            Some(area) => set_item(area, &self.key, record).map_err(|e| {
                 Error::storage("the session could not be stored; it is kept in memory")
                     .with_cause(super::describe(&e))
             }),
@@ -110,8 +103,8 @@ impl Store {
 
     /// Removes the record.
     pub fn clear(&self) -> Result<(), Error> {
-        match self.area()? {
-            Some(s) => s.remove_item(&self.key).map_err(|e| {
+        match self.area() {
+            Some(area) => remove_item(area, &self.key).map_err(|e| {
                 Error::storage("the stored session could not be removed")
                     .with_cause(super::describe(&e))
             }),

@@ -30,11 +30,11 @@ impl TokenClient {
         let Some(url) = parse_url(url) else {
             return done(Err(Error::options("`url` is not a URL")));
         };
-        if !with_parts(&url, |p| attach::allowed(&self.inner.rules, p)) {
+        if !attach::allowed(&self.inner.rules, url.parts()) {
             return done(Ok(Vec::new()));
         }
         let inner = self.inner.clone();
-        let href = url.href();
+        let href = url.href;
         self.inner.authorize(
             None,
             Box::new(move |token| {

@@ -16,8 +16,8 @@ impl Inner {
         // absolute: no need to resolve it against the page.
         let target = match http::target(&request) {
             Some(t)
-                if web_sys::Url::new(&t.0)
-                    .is_ok_and(|u| with_parts(&u, |p| attach::allowed(&self.rules, p))) =>
+                if Url::parse(&t.0, false)
+                    .is_some_and(|u| attach::allowed(&self.rules, u.parts())) =>
             {
                 Rc::new(t)
             }

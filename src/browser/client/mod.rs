@@ -9,7 +9,8 @@ use super::answer::oneshot;
 use super::dpop::Dpop;
 use super::http;
 pub use super::options::Options;
-use super::options::{parse_url, with_parts, MakeRule};
+use super::options::{parse_url, MakeRule};
+use super::page::{self, Url};
 use super::provider::Provider;
 use super::shell::{kind, Shell, Sink, WAKE};
 use super::signin::{SignIn, SignInParams, SignOutOptions};
@@ -145,17 +146,17 @@ impl TokenClient {
         // `AttachRule::page_origin`); explicit entries must be https or loopback.
         let (attach_to, make_rule): (Vec<String>, MakeRule) = match &options.attach_to {
             Some(list) => (list.clone(), AttachRule::new),
-            None => match web_sys::window().and_then(|w| w.location().origin().ok()) {
-                Some(origin) if origin != "null" => (vec![origin], AttachRule::page_origin),
+            None => match page::href().and_then(|h| Url::parse(&h, false)) {
+                Some(u) if u.origin != "null" => (vec![u.origin], AttachRule::page_origin),
                 _ => (Vec::new(), AttachRule::new),
             },
         };
         let mut rules = Vec::with_capacity(attach_to.len());
         for entry in &attach_to {
-            let url = web_sys::Url::new(entry).map_err(|_| {
+            let url = Url::parse(entry, false).ok_or_else(|| {
                 Error::options("an `attachTo` entry must be an absolute http(s) origin or prefix")
             })?;
-            rules.push(with_parts(&url, make_rule)?);
+            rules.push(make_rule(url.parts())?);
         }
         let provider = Rc::new(Provider::new(&options)?);
         let inner = Rc::new(Inner {
@@ -405,7 +406,7 @@ impl TokenClient {
 
     /// Whether a request to `url` would carry the token.
     pub fn attaches_to(&self, url: &str) -> bool {
-        parse_url(url).is_some_and(|u| with_parts(&u, |p| attach::allowed(&self.inner.rules, p)))
+        parse_url(url).is_some_and(|u| attach::allowed(&self.inner.rules, u.parts()))
     }
 
     /// Stops timers and listeners (page, tabs); the session stays stored.

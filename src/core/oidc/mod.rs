@@ -48,15 +48,9 @@ pub const RANDOM_BYTES: usize = 32;
 pub const PENDING_VERSION: f64 = 1.0;
 
 /// The parameters of an authorization response (RFC 6749 §4.1.2, §4.1.2.1, RFC 9207),
-/// removed from the address bar once the response is handled.
-pub const RESPONSE_PARAMS: [&str; 6] = [
-    "code",
-    "state",
-    "iss",
-    "error",
-    "error_description",
-    "error_uri",
-];
+/// separated by spaces: read from the page's query, and removed from the address bar once
+/// the response is handled.
+pub const RESPONSE_PARAM_LIST: &str = "code state iss error error_description error_uri";
 
 /// Whether `s` looks like an absolute http(s) URL without a fragment. The browser's URL
 /// parser has the last word in the shell; this only keeps nonsense out of the core.

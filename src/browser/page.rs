@@ -1,0 +1,103 @@
+//! The page's side of the shell, performed by `js/shell.js`: the browser's URL parser, the
+//! page's address (read, navigate, drop the authorization response from it) and random
+//! bytes. One call per operation; nothing is decided here.
+
+use crate::core::attach::ParsedUrl;
+use crate::core::oidc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/js/shell.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = url)]
+    fn url_js(text: &str, relative: bool) -> JsValue;
+    #[wasm_bindgen(js_name = href)]
+    fn href_js() -> Option<String>;
+    #[wasm_bindgen(js_name = assign, catch)]
+    fn assign_js(to: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = params, catch)]
+    fn params_js(at: &str, names: &str) -> Result<js_sys::Array, JsValue>;
+    #[wasm_bindgen(js_name = dropParams, catch)]
+    fn drop_params_js(names: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = random, catch)]
+    fn random_js(n: u32) -> Result<JsValue, JsValue>;
+}
+
+/// A URL as the browser's parser read it.
+pub(crate) struct Url {
+    /// The normalised URL.
+    pub(crate) href: String,
+    /// e.g. `https:`.
+    pub(crate) protocol: String,
+    /// The host without the port.
+    pub(crate) hostname: String,
+    /// `scheme://host[:port]`.
+    pub(crate) origin: String,
+    /// The path.
+    pub(crate) pathname: String,
+    /// Whether it has a user name or password.
+    pub(crate) credentials: bool,
+    /// Whether it has a query or fragment.
+    pub(crate) query_or_fragment: bool,
+}
+
+impl Url {
+    /// Parses `text`, relative to the page with `relative`; `None` when it is not a URL.
+    pub(crate) fn parse(text: &str, relative: bool) -> Option<Url> {
+        let parts = url_js(text, relative).dyn_into::<js_sys::Array>().ok()?;
+        let s = |i| parts.get(i).as_string().unwrap_or_default();
+        Some(Url {
+            href: s(0),
+            protocol: s(1),
+            hostname: s(2),
+            origin: s(3),
+            pathname: s(4),
+            credentials: parts.get(5).is_truthy(),
+            query_or_fragment: parts.get(6).is_truthy(),
+        })
+    }
+
+    /// The parts the core's attach rules read.
+    pub(crate) fn parts(&self) -> ParsedUrl<'_> {
+        ParsedUrl {
+            hostname: &self.hostname,
+            protocol: &self.protocol,
+            origin: &self.origin,
+            pathname: &self.pathname,
+            has_credentials: self.credentials,
+            has_query_or_fragment: self.query_or_fragment,
+        }
+    }
+}
+
+/// The page's URL; `None` without a window.
+pub(crate) fn href() -> Option<String> {
+    href_js()
+}
+
+/// Sends the page to `to`; fails with what the browser threw.
+pub(crate) fn assign(to: &str) -> Result<(), JsValue> {
+    assign_js(to)
+}
+
+/// The authorization response's parameters in the query of `at`, as name–value pairs.
+pub(crate) fn response_params(at: &str) -> Vec<(String, String)> {
+    let Ok(flat) = params_js(at, oidc::RESPONSE_PARAM_LIST) else {
+        return Vec::new();
+    };
+    (0..flat.length() / 2)
+        .filter_map(|i| {
+            let name = flat.get(2 * i).as_string()?;
+            Some((name, flat.get(2 * i + 1).as_string().unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// Removes the authorization response's parameters from the address bar.
+pub(crate) fn drop_response_params() {
+    let _ = drop_params_js(oidc::RESPONSE_PARAM_LIST);
+}
+
+/// `n` bytes from `crypto.getRandomValues`; fails with what the browser threw.
+pub(crate) fn random(n: u32) -> Result<Vec<u8>, JsValue> {
+    random_js(n).map(|b| super::answer::bytes(&b))
+}
