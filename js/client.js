@@ -71,10 +71,68 @@ const copiedOptions = (options, what) => {
   }
 };
 
+// The listeners of one client, by event name. The wasm calls `emit` once per event (with
+// the event's fields, the `error` already a TokenwardError); each listener gets its own
+// event object, and a listener that throws is the app's bug: it is shown, and the others
+// still run.
+const EVENTS = ['change', 'refresh', 'expired', 'signedOut', 'error', 'sessionEnding'];
+function listeners() {
+  const by = new Map(EVENTS.map((name) => [name, []]));
+  const add = (name, f) => {
+    const entry = { f };
+    by.get(name).push(entry);
+    return () => {
+      const list = by.get(name);
+      const at = list.indexOf(entry);
+      if (at >= 0) list.splice(at, 1);
+    };
+  };
+  const emit = (type, status, expiresAt, reason, sessionEndsAt, error) => {
+    for (const { f } of [...by.get(type)]) {
+      const event = { type, status, expiresAt: expiresAt ?? null };
+      if (reason !== undefined) event.reason = reason;
+      if (sessionEndsAt !== undefined) event.sessionEndsAt = sessionEndsAt;
+      if (error !== undefined) event.error = error;
+      try {
+        f(event);
+      } catch (e) {
+        console.error(e);
+      }
+    }
+  };
+  // `auth.on(event, listener)`; `what` names the listener in errors of `options.on`.
+  const on = (name, f, what) => {
+    if (!what && typeof name !== 'string') throw new TokenwardError('invalid_options', 'an event name must be a string');
+    if (!by.has(name)) {
+      throw new TokenwardError('invalid_options', what ? `\`on\` has an unknown event \`${name}\`` : `unknown event \`${name}\``);
+    }
+    if (typeof f !== 'function') {
+      throw new TokenwardError('invalid_options', what ? `\`${name}\` must be a function` : 'a listener must be a function');
+    }
+    return add(name, f);
+  };
+  return { emit, on };
+}
+
+// `options.on`, checked and added before the session is restored.
+function optionListeners(options, l) {
+  const on = options?.on;
+  if (on === undefined || on === null || typeof options !== 'object') return;
+  if (typeof on !== 'object') {
+    throw new TokenwardError('invalid_options', '`on` must be an object of listeners');
+  }
+  for (const name of Object.keys(on)) {
+    if (on[name] !== undefined && on[name] !== null) l.on(name, on[name], true);
+    else if (!EVENTS.includes(name)) l.on(name, null, true);
+  }
+}
+
 class TokenClient {
   #c;
-  constructor(inner) {
+  #l;
+  constructor(inner, l) {
     this.#c = inner;
+    this.#l = l;
     // Bound, so that `auth.fetch`, `auth.refresh` … work when passed around
     // (`const { refresh } = auth; refresh()`).
     this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : inner.fetch(input, init));
@@ -89,7 +147,7 @@ class TokenClient {
       .then(() => new Promise(() => {}));
   }
   setTokens(response) { this.#c.setTokens(copied(response, 'invalid_token_response', 'the token response')); }
-  on(event, listener) { return this.#c.on(event, listener); }
+  on(event, listener) { return this.#l.on(event, listener); }
   get status() { return this.#c.status; }
   get expiresAt() { return this.#c.expiresAt; }
   get claims() { return this.#c.claims; }
@@ -117,8 +175,11 @@ export function makeCreate(wasm, load) {
       );
     }
     await ready;
-    const inner = wasm.WasmClient.create(copied(options, 'invalid_options', 'the options'));
+    const given = copied(options, 'invalid_options', 'the options');
+    const l = listeners();
+    optionListeners(given, l);
+    const inner = wasm.WasmClient.create(given, l.emit);
     await inner.started();
-    return new TokenClient(inner);
+    return new TokenClient(inner, l);
   };
 }

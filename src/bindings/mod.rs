@@ -7,7 +7,7 @@
 use crate::browser::client::{Done, FetchError, Listener, Options, RefreshFn, TokenClient};
 use crate::browser::signin::{SignInParams, SignOutOptions};
 use crate::browser::storage::StorageKind;
-use crate::core::error::{cat, Error, ErrorCode};
+use crate::core::error::{Error, ErrorCode};
 use crate::core::session::{Event, EventKind};
 use crate::core::tokens::TokenResponse;
 use js_sys::{Function, Object, Promise, Reflect};
@@ -141,34 +141,22 @@ fn response_from_js(value: &JsValue) -> Result<TokenResponse, Error> {
     TokenResponse::parse(&text)
 }
 
-fn event_to_js(e: &Event) -> JsValue {
-    let o = Object::new();
-    set(&o, "type", &JsValue::from_str(e.kind.as_str()));
-    set(&o, "status", &JsValue::from_str(e.status.as_str()));
-    set(
-        &o,
-        "expiresAt",
-        &e.expires_at.map_or(JsValue::NULL, JsValue::from),
+#[wasm_bindgen]
+extern "C" {
+    /// `js/client.js`'s `emit(type, status, expiresAt, reason, sessionEndsAt, error)`.
+    type Emit;
+    #[wasm_bindgen(method, structural, js_name = call)]
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        this: &Emit,
+        ctx: &JsValue,
+        kind: &str,
+        status: &str,
+        expires_at: Option<f64>,
+        reason: Option<&str>,
+        session_ends_at: Option<f64>,
+        error: &JsValue,
     );
-    if let Some(r) = e.reason {
-        set(&o, "reason", &JsValue::from_str(r.as_str()));
-    }
-    if let Some(at) = e.session_ends_at {
-        set(&o, "sessionEndsAt", &JsValue::from(at));
-    }
-    if let Some(err) = &e.error {
-        set(&o, "error", &error_to_js(err));
-    }
-    o.into()
-}
-
-fn js_listener(f: Function) -> Listener {
-    Rc::new(move |e: &Event| {
-        if let Err(thrown) = f.call1(&JsValue::UNDEFINED, &event_to_js(e)) {
-            // A listener's exception is the app's bug; show it, keep the client working.
-            web_sys::console::error_1(&thrown);
-        }
-    })
 }
 
 /// The client as the wasm module exports it; `js/` wraps it in the public `TokenClient`.
@@ -212,8 +200,9 @@ fn undefined<T>(_: T) -> JsValue {
 #[wasm_bindgen]
 impl WasmClient {
     /// `createTokenClient(options)`: the client, restoring the session (see `started`).
-    pub fn create(options: JsValue) -> Result<WasmClient, JsValue> {
-        let options = options_from_js(&options).map_err(|e| error_to_js(&e))?;
+    pub fn create(options: JsValue, emit: JsValue) -> Result<WasmClient, JsValue> {
+        let options =
+            options_from_js(&options, emit.unchecked_into()).map_err(|e| error_to_js(&e))?;
         let client = TokenClient::create(options).map_err(|e| error_to_js(&e))?;
         Ok(WasmClient { client })
     }
@@ -308,29 +297,6 @@ impl WasmClient {
         self.client
             .sign_out_then(options, Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
         promise
-    }
-
-    /// `on(event, listener)`: returns the function that removes the listener.
-    /// Both arguments arrive as `JsValue` and are checked here: a non-string event name
-    /// is `invalid_options`, never a trap in the generated glue.
-    pub fn on(&self, event: JsValue, listener: JsValue) -> Result<Function, JsValue> {
-        let event = event
-            .as_string()
-            .ok_or_else(|| error_to_js(&Error::options("an event name must be a string")))?;
-        let kind = EventKind::parse(&event)
-            .ok_or_else(|| error_to_js(&Error::options(cat(&["unknown event `", &event, "`"]))))?;
-        if !listener.is_function() {
-            return Err(error_to_js(&Error::options(
-                "a listener must be a function",
-            )));
-        }
-        let f: Function = listener.unchecked_into();
-        let id = self.client.on_listener(kind, js_listener(f));
-        let c = self.client.clone();
-        // Removing a listener twice is a no-op (a `once` closure would throw the second time).
-        Ok(Closure::<dyn Fn()>::new(move || c.off(id))
-            .into_js_value()
-            .unchecked_into())
     }
 
     /// `status`.

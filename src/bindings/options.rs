@@ -38,8 +38,25 @@ fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
     Ok(Some(v.unchecked_into()))
 }
 
-pub(super) fn options_from_js(js: &JsValue) -> Result<Options, Error> {
+/// Reads the options; `emit` gets every event (`js/client.js` holds the listeners and
+/// has checked `options.on`).
+pub(super) fn options_from_js(js: &JsValue, emit: Emit) -> Result<Options, Error> {
     let mut o = Options::default();
+    let emit: Listener = Rc::new(move |e: &Event| {
+        let error = e.error.as_ref().map_or(JsValue::UNDEFINED, error_to_js);
+        emit.emit(
+            &JsValue::UNDEFINED,
+            e.kind.as_str(),
+            e.status.as_str(),
+            e.expires_at,
+            e.reason.map(|r| r.as_str()),
+            e.session_ends_at,
+            &error,
+        );
+    });
+    for kind in EventKind::ALL {
+        o.on.push((kind, emit.clone()));
+    }
     if js.is_undefined() || js.is_null() {
         return Ok(o);
     }
@@ -119,22 +136,6 @@ pub(super) fn options_from_js(js: &JsValue) -> Result<Options, Error> {
                 .filter(|n| n.is_finite())
                 .unwrap_or_else(js_sys::Date::now)
         }));
-    }
-    let on = get(js, "on");
-    if !on.is_undefined() && !on.is_null() {
-        if !on.is_object() {
-            return Err(Error::options("`on` must be an object of listeners"));
-        }
-        let on: Object = on.unchecked_into();
-        for key in Object::keys(&on).iter() {
-            let name = key.as_string().unwrap_or_default();
-            let kind = EventKind::parse(&name)
-                .ok_or_else(|| Error::options(cat(&["`on` has an unknown event `", &name, "`"])))?;
-            let f = opt_function(&on, &name)?;
-            if let Some(f) = f {
-                o.on.push((kind, js_listener(f)));
-            }
-        }
     }
     o.issuer = opt_string(js, "issuer")?;
     o.authorization_endpoint = opt_string(js, "authorizationEndpoint")?;

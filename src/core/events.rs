@@ -83,6 +83,16 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Change,
+        EventKind::Refresh,
+        EventKind::Expired,
+        EventKind::SignedOut,
+        EventKind::Error,
+        EventKind::SessionEnding,
+    ];
+
     /// The event name as JavaScript sees it.
     pub fn as_str(self) -> &'static str {
         match self {
