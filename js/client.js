@@ -163,7 +163,15 @@ export function makeCreate(wasm, load) {
     if (!ready) {
       ready = load().then(
         () => {
-          wasm.setErrorClass(TokenwardError);
+          wasm.setErrorClass((code, message, server, error, description, status, cause) => {
+            let options;
+            if (server) {
+              const answer = { error, error_description: description };
+              if (status !== undefined) answer.status = status;
+              options = { cause: answer };
+            } else if (cause !== undefined) options = { cause };
+            return new TokenwardError(code, message, options);
+          });
           nativeFetch = globalThis.fetch;
           wasm.setSender(send);
         },

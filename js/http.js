@@ -18,6 +18,15 @@ export function setSender(f) {
 
 const header = (res, name) => res.headers.get(name);
 
+// A promise and its settling functions, for the wasm: [promise, resolve, reject].
+export function deferred() {
+  let settle;
+  const p = new Promise((resolve, reject) => {
+    settle = [resolve, reject];
+  });
+  return [p, ...settle];
+}
+
 // Answers `id` once `promise` settles (any value is resolved first): [1, the value] or
 // [0, what it rejected with]. For the promises of js/dpop.js, WebCrypto and an app's
 // `refresh` function.

@@ -30,20 +30,34 @@ extern "C" {
 mod options;
 use options::{get, opt_string, options_from_js};
 
-/// Hands over the `TokenwardError` class: `new TokenwardError(code, message, { cause })`.
+/// Hands over the function that makes a `TokenwardError`:
+/// `make(code, message, isServerAnswer, error, errorDescription, status, cause)`.
 #[wasm_bindgen(js_name = setErrorClass)]
-pub fn set_error_class(class: Function) {
-    ERROR_CLASS.with(|c| *c.borrow_mut() = Some(class));
+pub fn set_error_class(make: Function) {
+    ERROR_CLASS.with(|c| *c.borrow_mut() = Some(make));
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `js/client.js`'s maker of `TokenwardError`s.
+    type MakeError;
+    #[wasm_bindgen(method, structural, js_name = call)]
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        this: &MakeError,
+        ctx: &JsValue,
+        code: &str,
+        message: &str,
+        server: bool,
+        error: Option<&str>,
+        description: Option<&str>,
+        status: Option<u16>,
+        cause: Option<&str>,
+    ) -> JsValue;
 }
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
-
-fn opt_str(value: &Option<String>) -> JsValue {
-    value
-        .as_deref()
-        .map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
 /// Hands over the function that sends tokenward's own requests (see
@@ -53,40 +67,24 @@ pub fn set_sender(send: Function) {
     crate::browser::set_sender(send);
 }
 
-/// Converts an [`Error`] into a `TokenwardError`.
+/// Converts an [`Error`] into a `TokenwardError` (made by `js/client.js`).
 pub fn error_to_js(e: &Error) -> JsValue {
-    let cause: JsValue = match (&e.server, &e.cause) {
-        (Some(s), _) => {
-            let o = Object::new();
-            set(&o, "error", &opt_str(&s.error));
-            set(&o, "error_description", &opt_str(&s.error_description));
-            if let Some(status) = s.status {
-                set(&o, "status", &JsValue::from(status));
-            }
-            o.into()
-        }
-        (None, Some(c)) => JsValue::from_str(c),
-        (None, None) => JsValue::UNDEFINED,
-    };
-    let options = Object::new();
-    if !cause.is_undefined() {
-        set(&options, "cause", &cause);
-    }
-    let args = js_sys::Array::of3(
-        &JsValue::from_str(e.code.as_str()),
-        &JsValue::from_str(&e.message),
-        &options,
-    );
     let made = ERROR_CLASS.with(|c| {
-        c.borrow()
-            .as_ref()
-            .and_then(|class| Reflect::construct(class, &args).ok())
+        let c = c.borrow();
+        let make = c.as_ref()?;
+        let s = e.server.as_ref();
+        Some(make.unchecked_ref::<MakeError>().make(
+            &JsValue::UNDEFINED,
+            e.code.as_str(),
+            &e.message,
+            s.is_some(),
+            s.and_then(|s| s.error.as_deref()),
+            s.and_then(|s| s.error_description.as_deref()),
+            s.and_then(|s| s.status),
+            e.cause.as_deref(),
+        ))
     });
-    made.unwrap_or_else(|| {
-        let err = js_sys::Error::new(&e.message);
-        set(&err, "code", &JsValue::from_str(e.code.as_str()));
-        err.into()
-    })
+    made.unwrap_or_else(|| js_sys::Error::new(&e.message).into())
 }
 
 fn code_from_str(code: &str) -> ErrorCode {
@@ -165,20 +163,26 @@ pub struct WasmClient {
     client: TokenClient,
 }
 
+#[wasm_bindgen(module = "/js/http.js")]
+extern "C" {
+    /// `[promise, resolve, reject]`.
+    #[wasm_bindgen(js_name = deferred)]
+    fn deferred_js() -> js_sys::Array;
+}
+
 /// A promise, and the callback that settles it: resolved with the value, or rejected with
 /// the error.
 fn deferred() -> (Promise, Done<Result<JsValue, JsValue>>) {
-    let mut settle = None;
-    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let parts = deferred_js();
+    let settle = |i| parts.get(i).unchecked_into::<Function>();
+    let (resolve, reject) = (settle(1), settle(2));
     let done: Done<Result<JsValue, JsValue>> = Box::new(move |result| {
-        if let Some((resolve, reject)) = settle {
-            let _ = match result {
-                Ok(v) => resolve.call1(&JsValue::UNDEFINED, &v),
-                Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
-            };
-        }
+        let _ = match result {
+            Ok(v) => resolve.call1(&JsValue::UNDEFINED, &v),
+            Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
+        };
     });
-    (promise, done)
+    (parts.get(0).unchecked_into(), done)
 }
 
 /// [`deferred`] for a result with a tokenward [`Error`] (rejected as a `TokenwardError`).
