@@ -269,31 +269,6 @@ impl SignIn {
     pub(crate) fn id_claims(&self, id_token: &str) -> Option<Claims> {
         oidc::id_claims(id_token, self.provider.issuer(), self.provider.client_id())
     }
-
-    /// Sends the page to the end-session endpoint (explicit, or discovered).
-    pub(crate) fn end_session(
-        &self,
-        id_token_hint: Option<String>,
-        post_logout_redirect_uri: Option<String>,
-        done: Done<Result<(), Error>>,
-    ) {
-        let provider = self.provider.clone();
-        self.provider
-            .end_session_endpoint(Box::new(move |endpoint| {
-                done(endpoint.and_then(|endpoint| {
-                    let url = oidc::end_session_url(
-                        &endpoint,
-                        id_token_hint.as_deref(),
-                        provider.client_id(),
-                        post_logout_redirect_uri.as_deref(),
-                    );
-                    page::assign(&url).map_err(|e| {
-                        Error::options("the end-session endpoint could not be opened")
-                            .with_cause(super::describe(&e))
-                    })
-                }))
-            }));
-    }
 }
 
 /// `n` bytes from `crypto.getRandomValues`.

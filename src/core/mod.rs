@@ -19,6 +19,7 @@ pub mod policy;
 pub mod record;
 pub mod refreshed_id_token;
 pub mod session;
+pub mod signout;
 pub mod tab_message;
 pub mod tokens;
 

@@ -23,7 +23,6 @@ use crate::core::dpop::{self, Mode};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::grant;
 use crate::core::jwt::{self, Claims};
-use crate::core::oidc;
 use crate::core::policy;
 use crate::core::session::{Action, Demand, Event, EventKind, Failure, Reason, Session, Status};
 use crate::core::tab_message::{decode, Msg};

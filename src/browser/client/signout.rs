@@ -1,7 +1,9 @@
-//! Signing out (revoke, forget here and in every tab, then the provider's end-session
-//! page when asked).
+//! Signing out: the core's [`SignOut`] orders the steps (revoke, forget here and in every
+//! tab, delete the DPoP key, report, the provider's end-session page when asked); this
+//! performs them one by one.
 
 use super::*;
+use crate::core::signout::{Asked, SignOut, Step};
 
 impl TokenClient {
     /// [`TokenClient::sign_out`] with the discovered revocation endpoint when none was
@@ -16,81 +18,76 @@ impl TokenClient {
 
     /// [`TokenClient::sign_out_with`], calling `done` when it is over.
     pub fn sign_out_then(&self, options: SignOutOptions, done: Done<()>) {
-        let inner = self.inner.clone();
+        let inner = &self.inner;
         let (id_token, refresh_token) = match inner.session.borrow().tokens() {
             Some(t) => (t.id_token.clone(), t.refresh_token.clone()),
             None => (None, None),
         };
-        let Some(refresh_token) = refresh_token.filter(|_| options.revoke) else {
-            return inner.signed_out(Ok(()), id_token, options, done);
-        };
-        let i = inner.clone();
-        inner
-            .provider
-            .revocation_endpoint(Box::new(move |endpoint| {
-                let url = match endpoint {
-                    Ok(Some(url)) => url,
-                    // With an issuer, its metadata had no revocation endpoint: said once.
-                    Ok(None) if i.provider.issuer().is_some() => {
-                        let said = i.no_revocation_reported.replace(true);
-                        if let Some(e) = oidc::no_revocation_endpoint(said) {
-                            i.report(e);
-                        }
-                        return i.signed_out(Ok(()), id_token, options, done);
-                    }
-                    Ok(None) => return i.signed_out(Ok(()), id_token, options, done),
-                    Err(e) => {
-                        i.report(e);
-                        return i.signed_out(Ok(()), id_token, options, done);
-                    }
-                };
-                let form = grant::revocation_form(&refresh_token, i.provider.client_id());
-                let proved = i.proved(true);
-                let after = i.clone();
-                http::revoke(
-                    &url,
-                    &form,
-                    proved,
-                    Box::new(move |revoked| after.signed_out(revoked, id_token, options, done)),
-                );
-            }));
+        let flow = SignOut::new(Asked {
+            revoke: options.revoke,
+            end_session: options.end_session,
+            post_logout_redirect_uri: options.post_logout_redirect_uri,
+            refresh_token,
+            id_token,
+            client_id: inner.provider.client_id().map(str::to_string),
+            has_issuer: inner.provider.issuer().is_some(),
+        });
+        inner.clone().sign_out_steps(flow, done);
     }
 }
 
 impl Inner {
-    /// After the revocation (`revoked`: how it went): signed out here and in every tab, the
-    /// DPoP key deleted, then the provider's end-session page when asked.
-    fn signed_out(
-        self: Rc<Self>,
-        revoked: Result<(), Error>,
-        id_token: Option<String>,
-        options: SignOutOptions,
-        done: Done<()>,
-    ) {
-        self.step(|s, _| s.sign_out());
-        let inner = self.clone();
-        let then: Done<()> = Box::new(move |()| {
-            if let Err(e) = revoked {
-                inner.report(e);
-            }
-            if !options.end_session {
-                return done(());
-            }
-            let i = inner.clone();
-            inner.signin.end_session(
-                id_token,
-                options.post_logout_redirect_uri,
-                Box::new(move |r| {
-                    if let Err(e) = r {
-                        i.report(e);
+    /// Performs the sign-out's steps until one waits for an answer (it goes on from there)
+    /// or none is left (`done`).
+    fn sign_out_steps(self: Rc<Self>, mut flow: SignOut, done: Done<()>) {
+        while let Some(step) = flow.poll() {
+            match step {
+                Step::FindRevocationEndpoint => {
+                    let inner = self.clone();
+                    return self.provider.revocation_endpoint(Box::new(move |found| {
+                        let reported = inner.no_revocation_reported.get();
+                        let now = flow.revocation_endpoint(found, reported);
+                        inner.no_revocation_reported.set(now);
+                        inner.sign_out_steps(flow, done);
+                    }));
+                }
+                Step::Revoke { url, form } => {
+                    let inner = self.clone();
+                    return http::revoke(
+                        &url,
+                        &form,
+                        self.proved(true),
+                        Box::new(move |revoked| {
+                            flow.revoked(revoked);
+                            inner.sign_out_steps(flow, done);
+                        }),
+                    );
+                }
+                Step::SignOutLocally => self.step(|s, _| s.sign_out()),
+                Step::DeleteKey => {
+                    if let Some(d) = &self.dpop {
+                        let inner = self.clone();
+                        return d.forget(
+                            false,
+                            Some(Box::new(move |()| inner.sign_out_steps(flow, done))),
+                        );
                     }
-                    done(())
-                }),
-            );
-        });
-        match &self.dpop {
-            Some(d) => d.forget(false, Some(then)),
-            None => then(()),
+                }
+                Step::Report(e) => self.report(e),
+                Step::FindEndSessionEndpoint => {
+                    let inner = self.clone();
+                    return self.provider.end_session_endpoint(Box::new(move |found| {
+                        flow.end_session_endpoint(found);
+                        inner.sign_out_steps(flow, done);
+                    }));
+                }
+                Step::Navigate(url) => {
+                    if let Err(e) = page::assign(&url) {
+                        flow.navigation_failed(crate::browser::describe(&e));
+                    }
+                }
+            }
         }
+        done(())
     }
 }
