@@ -1,30 +1,28 @@
-//! The provider's endpoints, explicit or discovered: one owner for refresh, sign-in and
-//! sign-out. The discovery document (OpenID, then RFC 8414 metadata for what it lacks)
-//! is fetched once, when first needed; a failure is not cached. Which documents to read
-//! and what each answer means is `crate::core::oidc`'s.
+//! The provider's endpoints for refresh, sign-in and sign-out: which one is known and
+//! when the discovery document must be read is `crate::core::provider`'s, which documents
+//! to read and what each answer means `crate::core::oidc`'s; this reads the document
+//! when the core says so.
 
 use super::http;
 use super::options::{endpoint_option, Options};
 use super::Done;
+use crate::core;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::oidc::{self, Discovery};
+use crate::core::provider::Endpoint;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// A client's authorization server: its issuer, client id and endpoints.
+/// A client's authorization server: the core's [`core::provider::Provider`] (which
+/// endpoint is known, which needs the discovery document), and the fetching of that
+/// document.
 pub(crate) struct Provider {
+    known: RefCell<core::provider::Provider>,
     issuer: Option<String>,
     client_id: Option<String>,
-    authorization_endpoint: Option<String>,
-    token_endpoint: Option<String>,
-    revocation_endpoint: Option<String>,
-    end_session_endpoint: Option<String>,
-    discovery: RefCell<Option<Rc<Discovery>>>,
 }
 
-/// Where a sign-in goes: the authorization endpoint, the token endpoint, and whether the
-/// provider puts `iss` in its responses (RFC 9207).
-pub(crate) type SignInEndpoints = (String, String, bool);
+pub(crate) use core::provider::SignInEndpoints;
 
 impl Provider {
     /// Reads and checks the issuer and endpoint options. The issuer is kept exactly as
@@ -44,17 +42,18 @@ impl Provider {
             }
             crate::core::attach::require_secure("issuer", &url.protocol, &url.hostname)?;
         }
+        let known = core::provider::Provider::new(
+            o.issuer.clone(),
+            o.client_id.clone(),
+            endpoint_option("authorizationEndpoint", &o.authorization_endpoint)?,
+            endpoint_option("tokenEndpoint", &o.token_endpoint)?,
+            endpoint_option("revocationEndpoint", &o.revocation_endpoint)?,
+            endpoint_option("endSessionEndpoint", &o.end_session_endpoint)?,
+        );
         Ok(Provider {
+            known: RefCell::new(known),
             issuer: o.issuer.clone(),
             client_id: o.client_id.clone(),
-            authorization_endpoint: endpoint_option(
-                "authorizationEndpoint",
-                &o.authorization_endpoint,
-            )?,
-            token_endpoint: endpoint_option("tokenEndpoint", &o.token_endpoint)?,
-            revocation_endpoint: endpoint_option("revocationEndpoint", &o.revocation_endpoint)?,
-            end_session_endpoint: endpoint_option("endSessionEndpoint", &o.end_session_endpoint)?,
-            discovery: RefCell::new(None),
         })
     }
 
@@ -70,119 +69,97 @@ impl Provider {
 
     /// Whether this client signs in at all (an issuer or an authorization endpoint).
     pub(crate) fn signs_in(&self) -> bool {
-        self.issuer.is_some() || self.authorization_endpoint.is_some()
+        self.known.borrow().signs_in()
     }
 
     /// The explicit token endpoint, if one was given.
-    pub(crate) fn explicit_token_endpoint(&self) -> Option<&str> {
-        self.token_endpoint.as_deref()
+    pub(crate) fn explicit_token_endpoint(&self) -> Option<String> {
+        self.known.borrow().token_endpoint.clone()
     }
 
-    /// The provider's metadata, fetched once and reused (`done` may be called at once).
-    fn discover(self: &Rc<Self>, done: Done<Result<Rc<Discovery>, Error>>) {
-        let cached = self.discovery.borrow().clone();
-        if let Some(d) = cached {
-            return done(Ok(d));
-        }
-        let Some(issuer) = &self.issuer else {
-            return done(Err(Error::options(
-                "this needs the `issuer` option, or the endpoints given explicitly",
-            )));
-        };
-        self.clone()
-            .discover_next(oidc::Discovering::new(issuer), done);
-    }
-
-    /// The next document `discovering` asks for, and what its answer means.
-    fn discover_next(
-        self: Rc<Self>,
-        mut discovering: oidc::Discovering,
-        done: Done<Result<Rc<Discovery>, Error>>,
+    /// `done` gets what `ask` says of the provider, reading the discovery document first
+    /// when it says that only the document can tell (a failure is not kept: the next need
+    /// asks again). `done` may be called at once.
+    fn endpoint<T: 'static>(
+        self: &Rc<Self>,
+        ask: fn(&core::provider::Provider) -> Result<Endpoint<T>, Error>,
+        done: Done<Result<T, Error>>,
     ) {
-        let Some(url) = discovering.next_url().map(str::to_string) else {
-            return done(Err(Error::new(
+        let asked = ask(&self.known.borrow());
+        let known = |asked| match asked {
+            Ok(Endpoint::Known(t)) => Ok(t),
+            Ok(Endpoint::Discover) => Err(Error::new(
                 ErrorCode::InvalidDiscovery,
                 "the discovery document could not be read",
-            )));
+            )),
+            Err(e) => Err(e),
         };
-        http::get(
-            &url,
-            Box::new(move |answer| {
-                let fed = match &answer {
-                    Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
-                    Err(e) => discovering.answer(Err(Error {
-                        message: "the discovery document could not be fetched".to_string(),
-                        ..e.clone()
-                    })),
-                };
-                match fed {
-                    Err(e) => done(Err(e)),
-                    Ok(Some(d)) => {
-                        let d = Rc::new(d);
-                        *self.discovery.borrow_mut() = Some(d.clone());
-                        done(Ok(d))
-                    }
-                    Ok(None) => self.discover_next(discovering, done),
-                }
-            }),
+        if !matches!(asked, Ok(Endpoint::Discover)) {
+            return done(known(asked));
+        }
+        let p = self.clone();
+        self.discover(Box::new(move |read| {
+            done(read.and_then(|()| known(ask(&p.known.borrow()))))
+        }));
+    }
+
+    /// Reads the discovery document and keeps it.
+    fn discover(self: &Rc<Self>, done: Done<Result<(), Error>>) {
+        let p = self.clone();
+        let issuer = self.issuer.clone().unwrap_or_default();
+        discover(
+            oidc::Discovering::new(&issuer),
+            Box::new(move |found| done(found.map(|d| p.known.borrow_mut().learn(d)))),
         );
     }
 
     /// The token endpoint: the explicit one, or the discovered one.
     pub(crate) fn token_endpoint(self: &Rc<Self>, done: Done<Result<String, Error>>) {
-        match &self.token_endpoint {
-            Some(t) => done(Ok(t.clone())),
-            None => self.discover(Box::new(move |d| done(d.map(|d| d.token_endpoint.clone())))),
-        }
+        self.endpoint(core::provider::Provider::token_endpoint, done);
     }
 
     /// The revocation endpoint: the explicit one; else, with an issuer, the discovered
     /// one (`None` when its metadata has none); `None` without either.
     pub(crate) fn revocation_endpoint(self: &Rc<Self>, done: Done<Result<Option<String>, Error>>) {
-        if let Some(r) = &self.revocation_endpoint {
-            return done(Ok(Some(r.clone())));
-        }
-        if self.issuer.is_none() {
-            return done(Ok(None));
-        }
-        self.discover(Box::new(move |d| {
-            done(d.map(|d| d.revocation_endpoint.clone()))
-        }));
+        self.endpoint(|p| Ok(p.revocation_endpoint()), done);
     }
 
     /// The endpoints of a sign-in (explicit ones win over discovered ones).
     pub(crate) fn sign_in_endpoints(self: &Rc<Self>, done: Done<Result<SignInEndpoints, Error>>) {
-        if let (Some(a), Some(t)) = (&self.authorization_endpoint, &self.token_endpoint) {
-            return done(Ok((a.clone(), t.clone(), false)));
-        }
-        let p = self.clone();
-        self.discover(Box::new(move |d| {
-            done(d.map(|d| {
-                let a = p
-                    .authorization_endpoint
-                    .as_ref()
-                    .unwrap_or(&d.authorization_endpoint);
-                let t = p.token_endpoint.as_ref().unwrap_or(&d.token_endpoint);
-                (a.clone(), t.clone(), d.iss_parameter_supported)
-            }))
-        }));
+        self.endpoint(core::provider::Provider::sign_in_endpoints, done);
     }
 
     /// The end-session endpoint (explicit, or discovered); `invalid_discovery` when the
     /// provider has none.
     pub(crate) fn end_session_endpoint(self: &Rc<Self>, done: Done<Result<String, Error>>) {
-        if let Some(e) = &self.end_session_endpoint {
-            return done(Ok(e.clone()));
-        }
-        self.discover(Box::new(move |d| {
-            done(d.and_then(|d| {
-                d.end_session_endpoint.clone().ok_or_else(|| {
-                    Error::new(
-                        ErrorCode::InvalidDiscovery,
-                        "the provider has no `end_session_endpoint`: the provider's session was not ended",
-                    )
-                })
-            }))
-        }));
+        self.endpoint(core::provider::Provider::end_session_endpoint, done);
     }
+}
+
+/// Reads the discovery document: the next URL `discovering` asks for, and what its answer
+/// means, until it has the result.
+fn discover(mut discovering: oidc::Discovering, done: Done<Result<Discovery, Error>>) {
+    let Some(url) = discovering.next_url().map(str::to_string) else {
+        return done(Err(Error::new(
+            ErrorCode::InvalidDiscovery,
+            "the discovery document could not be read",
+        )));
+    };
+    http::get(
+        &url,
+        Box::new(move |answer| {
+            let fed = match &answer {
+                Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
+                Err(e) => discovering.answer(Err(Error {
+                    message: "the discovery document could not be fetched".to_string(),
+                    ..e.clone()
+                })),
+            };
+            match fed {
+                Err(e) => done(Err(e)),
+                Ok(Some(d)) => done(Ok(d)),
+                Ok(None) => discover(discovering, done),
+            }
+        }),
+    );
 }

@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod limits;
 pub mod oidc;
 pub mod policy;
+pub mod provider;
 pub mod record;
 pub mod refreshed_id_token;
 pub mod session;

@@ -80,7 +80,7 @@ impl Inner {
         // The core plans the request; discovery, when it says so, comes first.
         let planned = self.plan(
             refresh_token.as_deref(),
-            self.provider.explicit_token_endpoint(),
+            self.provider.explicit_token_endpoint().as_deref(),
         );
         if planned != grant::RefreshPlan::Discover {
             return self.send_refresh(planned, refresh_token, done);
