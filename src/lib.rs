@@ -17,10 +17,16 @@
     )
 )]
 
-/// The wasm build's allocator: talc, smaller than the default dlmalloc (see DESIGN.md).
+/// The wasm build's allocator: lol_alloc's free list (sorted, coalescing), smaller than
+/// talc and the default dlmalloc (see DESIGN.md, Dependencies).
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+// SAFETY: `AssumeSingleThreaded` is sound only where one thread allocates; this wasm
+// build has no atomics (the `cfg` above), so no second thread can exist. The only
+// `unsafe` in the crate.
+#[allow(unsafe_code)]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 pub mod browser;
 pub mod core;
