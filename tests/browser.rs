@@ -339,3 +339,48 @@ async fn without_web_locks_or_broadcast_channel_it_works_alone_and_says_so_once(
     )
     .await;
 }
+
+/// Waits for a value a callback form of the API gives (through a JS promise, as an app
+/// without the `async` methods would).
+async fn settled<T: 'static>(start: impl FnOnce(Box<dyn FnOnce(T)>)) -> T {
+    let slot: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
+    let mut start = Some(start);
+    let s = slot.clone();
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let s = s.clone();
+        if let Some(start) = start.take() {
+            start(Box::new(move |v| {
+                *s.borrow_mut() = Some(v);
+                resolve.call0(&JsValue::NULL).unwrap();
+            }));
+        }
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    let v = slot.borrow_mut().take();
+    v.expect("the callback was called")
+}
+
+#[wasm_bindgen_test]
+async fn the_callback_forms_answer_once() {
+    let c = TokenClient::create(options("callbacks", StorageKind::Memory)).unwrap();
+    settled(|done| c.when_started(done)).await;
+    // Signed out: the token is refused, a refresh too, and the headers are empty.
+    let e = settled(|done| c.access_token_then(done)).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::SignedOut);
+    let e = settled(|done| c.refresh_then(done)).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::SignedOut);
+    c.set_tokens_json(TOKENS).unwrap();
+    assert_eq!(
+        settled(|done| c.access_token_then(done)).await.unwrap(),
+        "at-1"
+    );
+    let page = web_sys::window().unwrap().location().origin().unwrap();
+    let headers = settled(|done| c.authorization_headers_then(&page, "GET", done))
+        .await
+        .unwrap();
+    assert_eq!(headers, vec![("Authorization", "Bearer at-1".to_string())]);
+    // Started already: `when_started` answers at once.
+    settled(|done| c.when_started(done)).await;
+    settled(|done| c.sign_out_then(tokenward::SignOutOptions::default(), done)).await;
+    assert_eq!(c.status(), Status::SignedOut);
+}
