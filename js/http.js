@@ -28,10 +28,17 @@ export function deferred() {
 }
 
 // Answers `id` once `promise` settles (any value is resolved first): [1, the value] or
-// [0, what it rejected with]. For the promises of js/dpop.js, WebCrypto and an app's
+// [0, what it rejected with]; with `ms` > 0, [2] when it has not settled after `ms` (it is
+// then no longer waited for). For the promises of js/dpop.js, WebCrypto and an app's
 // `refresh` function.
-export function wait(sink, id, promise) {
-  Promise.resolve(promise).then((v) => [1, v], (e) => [0, e]).then((v) => {
+export function wait(sink, id, promise, ms) {
+  let timer;
+  const settled = Promise.resolve(promise).then((v) => [1, v], (e) => [0, e]);
+  const late = new Promise((ok) => {
+    if (ms > 0) timer = setTimeout(() => ok([2]), ms);
+  });
+  Promise.race([settled, late]).then((v) => {
+    clearTimeout(timer);
     try {
       sink(7, id, v);
     } catch (e) {

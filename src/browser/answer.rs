@@ -15,8 +15,9 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/http.js")]
 extern "C" {
-    /// Answers `id` through `sink` once `promise` settles: `[1, value]` or `[0, error]`.
-    fn wait(sink: &JsValue, id: u32, promise: &JsValue);
+    /// Answers `id` through `sink` once `promise` settles: `[1, value]` or `[0, error]`;
+    /// with `ms` > 0, `[2]` when it has not settled after `ms`.
+    fn wait(sink: &JsValue, id: u32, promise: &JsValue, ms: f64);
 }
 
 thread_local! {
@@ -65,15 +66,29 @@ pub(crate) fn ask(start: impl FnOnce(&JsValue, u32), then: Done<JsValue>) {
 /// Waits for a promise (or any value: it is resolved first): `then` gets what it resolved
 /// to, or what it rejected with.
 pub(crate) fn settled(promise: &JsValue, then: Done<Result<JsValue, JsValue>>) {
+    settled_within(
+        promise,
+        0.0,
+        Box::new(move |r| then(r.map_err(|e| e.unwrap_or(JsValue::UNDEFINED)))),
+    );
+}
+
+/// [`settled`], but no longer than `ms` (when > 0): then `then` gets `Err(None)`, and a
+/// late answer is dropped.
+pub(crate) fn settled_within(
+    promise: &JsValue,
+    ms: f64,
+    then: Done<Result<JsValue, Option<JsValue>>>,
+) {
     ask(
-        |sink, id| wait(sink, id, promise),
+        |sink, id| wait(sink, id, promise, ms),
         Box::new(move |answer| {
             let pair = answer.unchecked_ref::<js_sys::Array>();
             let value = pair.get(1);
-            then(if pair.get(0).is_truthy() {
-                Ok(value)
-            } else {
-                Err(value)
+            then(match pair.get(0).as_f64() {
+                Some(1.0) => Ok(value),
+                Some(0.0) => Err(Some(value)),
+                _ => Err(None),
             });
         }),
     );

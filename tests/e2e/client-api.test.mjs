@@ -78,3 +78,32 @@ test('a refused refresh rejects with error.server = the token endpoint\'s answer
   assert.equal(seen.outcome.causeIsServer, true, '`cause` still carries the answer');
   assert.deepEqual(seen.signedOutCode, { code: 'signed_out', server: null }, 'no server answer, no error.server');
 });
+
+test('an app refresh function that never settles: refresh() rejects with network after the request timeout, nothing left refreshing', { timeout: 60_000 }, async () => {
+  const seen = await page.evaluate(async () => {
+    let calls = 0;
+    const errors = [];
+    const auth = await window.tokenward.createTokenClient({
+      storageKey: 'never-settles',
+      crossTab: false,
+      refresh: () => {
+        calls += 1;
+        return new Promise(() => {});
+      },
+      on: { error: (e) => errors.push(e.error.code) },
+    });
+    auth.setTokens({ access_token: 'at-1', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1' });
+    const started = Date.now();
+    const failure = await auth.refresh().then(() => null, (e) => ({ name: e.name, code: e.code }));
+    const waitedMs = Date.now() - started;
+    const token = await auth.accessToken();
+    const status = auth.status;
+    auth.dispose();
+    return { calls, failure, waitedMs, token, status, errors };
+  });
+  assert.deepEqual(seen.failure, { name: 'TokenwardError', code: 'network' });
+  assert.equal(seen.calls, 1, 'the refresh function was called once');
+  assert.ok(seen.waitedMs >= 9_000, `refresh() settled after the timeout, not before (${seen.waitedMs} ms)`);
+  assert.equal(seen.token, 'at-1', 'the current token is kept');
+  assert.equal(seen.status, 'signedIn', 'nothing is left refreshing');
+});
