@@ -3,9 +3,9 @@
 //! The browser work (the WebCrypto P-256 key made with `extractable: false`, its place
 //! in IndexedDB under the client's `storageKey`, the memory-mode hand-over between tabs
 //! over a `BroadcastChannel`, the key parked across a sign-in's redirect, signing and
-//! hashing) is in `js/dpop.js`: in this wasm every Rust future and closure type costs
+//! hashing) is in `js/dpop.js`: in this wasm every closure type and browser call costs
 //! hundreds of bytes, the same work in JavaScript a few lines. Here there is one call per
-//! operation, awaiting the promise it returns; the private key never comes into the
+//! operation, going on in the callback its promise settles; the private key never comes into the
 //! module, only the public key's raw bytes. What a proof says is `crate::core::dpop`'s.
 
 use super::answer::{bytes, settled};
@@ -224,8 +224,8 @@ impl Dpop {
     /// key still parked by an abandoned sign-in goes too).
     /// `only_mine` (the session ended in another tab): the stored key is deleted only when
     /// it is the one this client used, so that a late message cannot delete the key of a
-    /// session signed in since. The returned future need not be awaited: the deletion goes
-    /// on without a callback; `then` is called once it is done.
+    /// session signed in since. The deletion goes on without `then`; with it, `then` is
+    /// called once it is done.
     pub(crate) fn forget(&self, only_mine: bool, then: Option<Done<()>>) {
         let p = self.keys.forget(only_mine);
         if let Some(then) = then {
