@@ -252,9 +252,9 @@ pub(crate) fn no_follow(request: &JsValue) -> Result<JsValue, JsValue> {
 
 /// The URL and method of a request of `auth.fetch` that may get the token; `None` when it
 /// already has an `Authorization` header (then it is sent untouched).
-pub(crate) fn target(request: &JsValue) -> Option<(String, String)> {
+pub(crate) fn target(request: &JsValue) -> Option<(super::page::Url, String)> {
     let t = target_js(request).ok().filter(|t| !t.is_undefined())?;
-    Some((at(&t, 0).as_string()?, at(&t, 1).as_string()?))
+    Some((super::page::Url::from_parts(&t)?, at(&t, 7).as_string()?))
 }
 
 /// What a retry of `request` sends: the request itself when it has no body, otherwise a

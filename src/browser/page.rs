@@ -43,7 +43,13 @@ pub(crate) struct Url {
 impl Url {
     /// Parses `text`, relative to the page with `relative`; `None` when it is not a URL.
     pub(crate) fn parse(text: &str, relative: bool) -> Option<Url> {
-        let parts = url_js(text, relative).dyn_into::<js_sys::Array>().ok()?;
+        Url::from_parts(&url_js(text, relative))
+    }
+
+    /// The URL `js/shell.js`'s `url` (or `js/http.js`'s `target`) described: `[href,
+    /// protocol, hostname, origin, pathname, credentials, query or fragment, …]`.
+    pub(crate) fn from_parts(parts: &JsValue) -> Option<Url> {
+        let parts = parts.dyn_ref::<js_sys::Array>()?;
         let s = |i| parts.get(i).as_string().unwrap_or_default();
         Some(Url {
             href: s(0),

@@ -15,11 +15,8 @@ impl Inner {
         // A request that already has `authorization` is untouched; `request.url` is already
         // absolute: no need to resolve it against the page.
         let target = match http::target(&request) {
-            Some(t)
-                if Url::parse(&t.0, false)
-                    .is_some_and(|u| attach::allowed(&self.rules, u.parts())) =>
-            {
-                Rc::new(t)
+            Some((url, method)) if attach::allowed(&self.rules, url.parts()) => {
+                Rc::new((url.href, method))
             }
             _ => return send(&request, None, done),
         };
@@ -42,8 +39,9 @@ impl Inner {
         token: String,
         done: Done<Result<http::Sent, FetchError>>,
     ) {
-        // What a retry after a 401 sends (a copy made before sending when it has a body);
-        // the attached requests never follow a redirect.
+        // What a retry after a 401 sends (a copy made before sending when it has a body;
+        // it is made redirect-free only when it is sent); the attached requests never follow
+        // a redirect.
         let replay = match self.retry_on_401 {
             true => http::copy(&request),
             false => None,
@@ -51,11 +49,6 @@ impl Inner {
         let request = match http::no_follow(&request) {
             Ok(r) => r,
             Err(e) => return done(Err(FetchError::Fetch(e))),
-        };
-        let replay = match replay.map(|r| http::no_follow(&r)) {
-            Some(Ok(r)) => Some(r),
-            Some(Err(e)) => return done(Err(FetchError::Fetch(e))),
-            None => None,
         };
         let inner = self.clone();
         let first = token.clone();
@@ -92,6 +85,9 @@ impl Inner {
                         let fresh = match fresh {
                             Ok(fresh) if fresh != token => fresh,
                             _ => return done(Ok(sent)),
+                        };
+                        let Ok(replay) = http::no_follow(&replay) else {
+                            return done(Ok(sent));
                         };
                         let last = again.clone();
                         let used = fresh.clone();
