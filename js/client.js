@@ -100,12 +100,14 @@ function listeners() {
       }
     }
   };
-  // `auth.on(event, listener)`; `what` names the listener in errors of `options.on`.
+  // `auth.on(event, listener)`; with `what`, a member of `options.on` (named so in errors,
+  // and skipped when undefined or null).
   const on = (name, f, what) => {
     if (!what && typeof name !== 'string') throw new TokenwardError('invalid_options', 'an event name must be a string');
     if (!by.has(name)) {
       throw new TokenwardError('invalid_options', what ? `\`on\` has an unknown event \`${name}\`` : `unknown event \`${name}\``);
     }
+    if (what && (f === undefined || f === null)) return undefined;
     if (typeof f !== 'function') {
       throw new TokenwardError('invalid_options', what ? `\`${name}\` must be a function` : 'a listener must be a function');
     }
@@ -121,10 +123,7 @@ function optionListeners(options, l) {
   if (typeof on !== 'object') {
     throw new TokenwardError('invalid_options', '`on` must be an object of listeners');
   }
-  for (const name of Object.keys(on)) {
-    if (on[name] !== undefined && on[name] !== null) l.on(name, on[name], true);
-    else if (!EVENTS.includes(name)) l.on(name, null, true);
-  }
+  for (const name of Object.keys(on)) l.on(name, on[name], true);
 }
 
 class TokenClient {

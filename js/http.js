@@ -16,7 +16,18 @@ export function setSender(f) {
   sender = f;
 }
 
+import { parts } from './shell.js';
+
 const header = (res, name) => res.headers.get(name);
+
+// Gives the wasm the answer `v` to `id`.
+function tell(sink, id, v) {
+  try {
+    sink(7, id, v);
+  } catch (e) {
+    // The module was freed: nothing is listening any more.
+  }
+}
 
 // A promise and its settling functions, for the wasm: [promise, resolve, reject].
 export function deferred() {
@@ -39,11 +50,7 @@ export function wait(sink, id, promise, ms) {
   });
   Promise.race([settled, late]).then((v) => {
     clearTimeout(timer);
-    try {
-      sink(7, id, v);
-    } catch (e) {
-      // The module was freed: nothing is listening any more.
-    }
+    tell(sink, id, v);
   });
 }
 
@@ -55,13 +62,7 @@ function answer(sink, id, request, read) {
     .then((r) => (sender ? sender(r) : fetch(r)))
     .then(read)
     .catch((e) => [null, e])
-    .then((v) => {
-      try {
-        sink(7, id, v);
-      } catch (e) {
-        // The module was freed: nothing is listening any more.
-      }
-    });
+    .then((v) => tell(sink, id, v));
 }
 
 // A request to the authorization server: a GET, or with `body` a form POST. mode: 0 cors,
@@ -69,9 +70,9 @@ function answer(sink, id, request, read) {
 // With `proof`, the `DPoP` header. Aborted after `ms`, the body's reading included.
 export function exchange(sink, id, url, body, mode, proof, ms) {
   let timer;
-  const done = (kind, i, v) => {
+  const done = (...v) => {
     clearTimeout(timer);
-    sink(kind, i, v);
+    sink(...v);
   };
   answer(done, id, () => {
     const c = new AbortController();
@@ -98,11 +99,7 @@ export const noFollow = (r) => (r.redirect === 'follow' ? new Request(r, { redir
 
 // The URL of a request that may get the token, as js/shell.js's `url` gives it, and its
 // method last; undefined when it has `authorization` already (it is then sent untouched).
-export function target(r) {
-  if (r.headers.has('authorization')) return undefined;
-  const u = new URL(r.url);
-  return [u.href, u.protocol, u.hostname, u.origin, u.pathname, !!(u.username || u.password), !!(u.search || u.hash), r.method];
-}
+export const target = (r) => (r.headers.has('authorization') ? undefined : [...parts(new URL(r.url)), r.method]);
 
 // What a retry of `r` sends: the same request when it has no body (GET, HEAD: sending it
 // consumes nothing), otherwise a copy made before sending; null when the body was read.

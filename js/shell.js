@@ -151,14 +151,14 @@ export const getItem = (a, key) => area(a)?.getItem(key) ?? null;
 export const setItem = (a, key, value) => area(a)?.setItem(key, value);
 export const removeItem = (a, key) => area(a)?.removeItem(key);
 
-// The page, for the wasm. The browser's URL parser decides what a URL is: `url` gives
-// [href, protocol, hostname, origin, pathname, has user or password, has query or
-// fragment], or undefined when `text` is not a URL (relative to the page with `relative`).
+// The page, for the wasm. The browser's URL parser decides what a URL is: `url` gives its
+// `parts`, or undefined when `text` is not a URL (relative to the page with `relative`).
 const page = () => (typeof window === 'undefined' ? null : window.location);
+// [href, protocol, hostname, origin, pathname, has user or password, has query or fragment]
+export const parts = (u) => [u.href, u.protocol, u.hostname, u.origin, u.pathname, !!(u.username || u.password), !!(u.search || u.hash)];
 export function url(text, relative) {
   try {
-    const u = relative && page() ? new URL(text, page().href) : new URL(text);
-    return [u.href, u.protocol, u.hostname, u.origin, u.pathname, !!(u.username || u.password), !!(u.search || u.hash)];
+    return parts(relative && page() ? new URL(text, page().href) : new URL(text));
   } catch (e) {
     return undefined;
   }
@@ -174,8 +174,8 @@ export function params(at, names) {
   for (const n of names.split(' ')) for (const v of q.getAll(n)) out.push(n, v);
   return out;
 }
-// Removes the query parameters `names` (separated by spaces) from the address bar, keeping the rest of the URL
-// and the history entry's state.
+// Removes the query parameters `names` (separated by spaces) from the address bar, keeping
+// the rest of the URL and the history entry's state.
 export function dropParams(names) {
   const u = new URL(page().href);
   for (const n of names.split(' ')) u.searchParams.delete(n);

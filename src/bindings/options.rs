@@ -2,6 +2,7 @@
 //! (`invalid_options` otherwise), functions kept as they are.
 
 use super::*;
+use crate::core::grant;
 
 pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -78,19 +79,15 @@ pub(super) fn options_from_js(js: &JsValue, emit: Emit) -> Result<Options, Error
             let arg = rt.map_or(JsValue::NULL, |t| JsValue::from_str(&t));
             match f.call1(&JsValue::UNDEFINED, &arg) {
                 Err(e) => done(Err(error_from_js(&e))),
-                // A promise that never settles would hold the refresh (and the callers
-                // waiting for it) forever: after the request timeout it is a transient
-                // failure, retried with backoff like an unanswered token request.
+                // How long it is waited for, and what no answer means, is the core's.
                 Ok(returned) => crate::browser::answer::settled_within(
                     &returned,
-                    crate::core::policy::REQUEST_TIMEOUT_MS,
+                    grant::APP_REFRESH_TIMEOUT_MS,
                     Box::new(move |value| {
                         done(match value {
                             Ok(v) => response_from_js(&v),
                             Err(Some(e)) => Err(error_from_js(&e)),
-                            Err(None) => Err(Error::network(
-                                "the refresh function did not settle within 10 s",
-                            )),
+                            Err(None) => Err(grant::app_refresh_unsettled()),
                         })
                     }),
                 ),

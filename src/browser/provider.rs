@@ -18,8 +18,6 @@ use std::rc::Rc;
 /// document.
 pub(crate) struct Provider {
     known: RefCell<core::provider::Provider>,
-    issuer: Option<String>,
-    client_id: Option<String>,
 }
 
 pub(crate) use core::provider::SignInEndpoints;
@@ -52,19 +50,17 @@ impl Provider {
         );
         Ok(Provider {
             known: RefCell::new(known),
-            issuer: o.issuer.clone(),
-            client_id: o.client_id.clone(),
         })
     }
 
     /// The configured issuer.
-    pub(crate) fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
+    pub(crate) fn issuer(&self) -> Option<String> {
+        self.known.borrow().issuer.clone()
     }
 
     /// The configured client id.
-    pub(crate) fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
+    pub(crate) fn client_id(&self) -> Option<String> {
+        self.known.borrow().client_id.clone()
     }
 
     /// Whether this client signs in at all (an issuer or an authorization endpoint).
@@ -106,7 +102,7 @@ impl Provider {
     /// Reads the discovery document and keeps it.
     fn discover(self: &Rc<Self>, done: Done<Result<(), Error>>) {
         let p = self.clone();
-        let issuer = self.issuer.clone().unwrap_or_default();
+        let issuer = self.issuer().unwrap_or_default();
         discover(
             oidc::Discovering::new(&issuer),
             Box::new(move |found| done(found.map(|d| p.known.borrow_mut().learn(d)))),

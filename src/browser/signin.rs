@@ -132,7 +132,6 @@ impl SignIn {
         let client_id = self
             .provider
             .client_id()
-            .map(str::to_string)
             .ok_or_else(|| Error::options("signIn() needs the `clientId` option"))?;
         let here = page::href()
             .ok_or_else(|| Error::new(ErrorCode::Unsupported, "signIn() needs a browser window"))?;
@@ -148,7 +147,7 @@ impl SignIn {
             scope: params.scope.unwrap_or_else(|| self.scope.clone()),
             client_id,
             token_endpoint,
-            issuer: self.provider.issuer().map(str::to_string),
+            issuer: self.provider.issuer(),
             iss_required,
         };
         let url = oidc::authorization_url(&AuthRequest {
@@ -267,7 +266,8 @@ impl SignIn {
 
     /// The claims of an ID token the session holds, after the `iss` and `aud` checks.
     pub(crate) fn id_claims(&self, id_token: &str) -> Option<Claims> {
-        oidc::id_claims(id_token, self.provider.issuer(), self.provider.client_id())
+        let p = &self.provider;
+        oidc::id_claims(id_token, p.issuer().as_deref(), p.client_id().as_deref())
     }
 }
 

@@ -154,6 +154,18 @@ pub fn app_refresh_failure(e: Error) -> (Failure, Error) {
     (failure, e)
 }
 
+/// How long the app's own `refresh` function's promise is waited for: as long as a token
+/// request (a promise that never settles would otherwise hold the refresh, and every call
+/// waiting for it, forever).
+pub const APP_REFRESH_TIMEOUT_MS: f64 = super::policy::REQUEST_TIMEOUT_MS;
+
+/// The app's own `refresh` function's promise did not settle within
+/// [`APP_REFRESH_TIMEOUT_MS`]: a `network` error, so a transient failure (retried with
+/// backoff, as an unanswered token request is).
+pub fn app_refresh_unsettled() -> Error {
+    Error::network("the refresh function did not settle within 10 s")
+}
+
 /// What to do after a revocation request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Revocation {
@@ -293,6 +305,11 @@ mod tests {
         );
         assert_eq!(
             app_refresh_failure(Error::network("x")).0,
+            Failure::Transient(None)
+        );
+        assert_eq!(APP_REFRESH_TIMEOUT_MS, 10_000.0, "the message names 10 s");
+        assert_eq!(
+            app_refresh_failure(app_refresh_unsettled()).0,
             Failure::Transient(None)
         );
     }

@@ -37,7 +37,7 @@ pub type Listener = Rc<dyn Fn(&Event)>;
 
 /// An app's own refresh function: given the refresh token (if any), it calls the callback
 /// once with new tokens or why there are none (a Rust app with a future to wait on runs it
-/// itself, e.g. with `wasm_bindgen_futures::spawn_local`).
+/// on its own executor; see the README's Rust section).
 pub type RefreshFn = Rc<dyn Fn(Option<String>, Done<Result<TokenResponse, Error>>)>;
 
 /// A clock in ms since the epoch.

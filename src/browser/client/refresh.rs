@@ -101,7 +101,7 @@ impl Inner {
             endpoint,
             self.provider.issuer().is_some(),
             refresh_token,
-            self.provider.client_id(),
+            self.provider.client_id().as_deref(),
         )
     }
 

@@ -29,7 +29,7 @@ impl TokenClient {
             post_logout_redirect_uri: options.post_logout_redirect_uri,
             refresh_token,
             id_token,
-            client_id: inner.provider.client_id().map(str::to_string),
+            client_id: inner.provider.client_id(),
             has_issuer: inner.provider.issuer().is_some(),
         });
         inner.clone().sign_out_steps(flow, done);
