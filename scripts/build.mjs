@@ -11,7 +11,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
-run('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown']);
+// Without the crate's `std` feature: no std in the .wasm (see src/lib.rs).
+run('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown', '--no-default-features']);
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 // Cargo's build directory: $CARGO_TARGET_DIR (scripts/test.sh keeps one across clones) or target/.

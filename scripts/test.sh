@@ -108,6 +108,8 @@ cargo fmt --check
 step "clippy (native and wasm32)"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+# The npm build: no std (`--no-default-features`).
+cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 step "native tests (core)"
 cargo test

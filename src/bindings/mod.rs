@@ -10,13 +10,14 @@ use crate::browser::storage::StorageKind;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::session::{Event, EventKind};
 use crate::core::tokens::TokenResponse;
+use crate::prelude::*;
+use ::core::cell::RefCell;
+use alloc::rc::Rc;
 use js_sys::{Function, Object, Promise, Reflect};
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-thread_local! {
-    static ERROR_CLASS: RefCell<Option<Function>> = const { RefCell::new(None) };
+crate::local::local! {
+    static ERROR_CLASS: RefCell<Option<Function>> = RefCell::new(None);
 }
 
 #[wasm_bindgen]

@@ -10,7 +10,8 @@
 
 use super::shell::{kind, Sink};
 use super::Done;
-use std::cell::{Cell, RefCell};
+use crate::prelude::*;
+use ::core::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/http.js")]
@@ -20,10 +21,10 @@ extern "C" {
     fn wait(sink: &JsValue, id: u32, promise: &JsValue, ms: f64);
 }
 
-thread_local! {
-    static WAITING: RefCell<Vec<(u32, Done<JsValue>)>> = const { RefCell::new(Vec::new()) };
-    static NEXT: Cell<u32> = const { Cell::new(0) };
-    static SINK: RefCell<Option<Sink>> = const { RefCell::new(None) };
+crate::local::local! {
+    static WAITING: RefCell<Vec<(u32, Done<JsValue>)>> = RefCell::new(Vec::new());
+    static NEXT: Cell<u32> = Cell::new(0);
+    static SINK: RefCell<Option<Sink>> = RefCell::new(None);
 }
 
 /// Where an answer arrives: the callback waiting for `id` is taken out of the table, then
@@ -104,11 +105,12 @@ pub(crate) fn bytes(value: &JsValue) -> Vec<u8> {
 /// What an `async` Rust API method waits on: a value another callback gives once.
 pub(crate) mod oneshot {
     use super::Done;
-    use std::cell::RefCell;
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::rc::Rc;
-    use std::task::{Context, Poll, Waker};
+    use crate::prelude::*;
+    use ::core::cell::RefCell;
+    use ::core::future::Future;
+    use ::core::pin::Pin;
+    use ::core::task::{Context, Poll, Waker};
+    use alloc::rc::Rc;
 
     type Slot<T> = Rc<RefCell<(Option<T>, Option<Waker>)>>;
 

@@ -13,9 +13,10 @@ use super::Done;
 use crate::core::dpop::{self, Claims, Mode, Nonces, PublicKey};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::base64url_encode;
+use crate::prelude::*;
+use ::core::cell::RefCell;
+use alloc::rc::Rc;
 use js_sys::Promise;
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/dpop.js")]
@@ -47,8 +48,8 @@ extern "C" {
     pub(crate) fn digest(data: &[u8]) -> Promise;
 }
 
-thread_local! {
-    static NONCES: RefCell<Nonces> = RefCell::new(Nonces::default());
+crate::local::local! {
+    static NONCES: RefCell<Nonces> = RefCell::new(Nonces::new());
 }
 
 /// Remembers the `DPoP-Nonce` header of an answer from `url` (every answer that carries

@@ -10,7 +10,8 @@ use crate::core::error::{Error, ErrorCode};
 use crate::core::grant::{revocation_answer, token_answer, Failure, Revocation};
 use crate::core::limits::{self, MAX_HTTP_BODY};
 use crate::core::tokens::TokenResponse;
-use std::rc::Rc;
+use crate::prelude::*;
+use alloc::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::core::policy;

@@ -3,6 +3,7 @@
 //! One small module per browser capability (after gloo), no policy inside: storage,
 //! timers, HTTP, tabs, page lifecycle. [`client::TokenClient`] ties them to the core.
 
+use crate::prelude::*;
 pub(crate) mod answer;
 pub mod client;
 pub(crate) mod dpop;

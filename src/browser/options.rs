@@ -7,6 +7,7 @@ use super::storage::StorageKind;
 use crate::core::attach::{self, AttachRule, ParsedUrl};
 use crate::core::error::Error;
 use crate::core::events::EventKind;
+use crate::prelude::*;
 
 /// Options for [`TokenClient::new`]; the README describes each one (same names in camelCase in JS).
 #[derive(Clone)]

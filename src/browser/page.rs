@@ -4,6 +4,7 @@
 
 use crate::core::attach::ParsedUrl;
 use crate::core::oidc;
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/shell.js")]

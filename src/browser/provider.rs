@@ -10,8 +10,9 @@ use crate::core;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::oidc::{self, Discovery};
 use crate::core::provider::Endpoint;
-use std::cell::RefCell;
-use std::rc::Rc;
+use crate::prelude::*;
+use ::core::cell::RefCell;
+use alloc::rc::Rc;
 
 /// A client's authorization server: the core's [`core::provider::Provider`] (which
 /// endpoint is known, which needs the discovery document), and the fetching of that

@@ -6,6 +6,7 @@
 
 use crate::core::coordination::{Lock, Mode, Op};
 use crate::core::tab_message::{encode, Msg};
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/shell.js")]
@@ -113,7 +114,7 @@ impl Shell {
 
     /// Answers [`kind::TIMER`] with `id` after `ms` (replacing that id's timer).
     pub fn later(&self, id: u32, ms: f64) {
-        later(&self.handle, id, ms.max(0.0).floor());
+        later(&self.handle, id, crate::core::float::floor(ms.max(0.0)));
     }
 
     /// Cancels the timer `id`.

@@ -17,7 +17,8 @@ use crate::core::error::{Error, ErrorCode};
 use crate::core::jwt::Claims;
 use crate::core::oidc::{self, AuthRequest, AuthResponse, Pending};
 use crate::core::tokens::TokenResponse;
-use std::rc::Rc;
+use crate::prelude::*;
+use alloc::rc::Rc;
 
 /// What `signIn()` may change or add in the authorization request.
 #[derive(Debug, Clone, Default)]

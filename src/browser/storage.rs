@@ -5,6 +5,7 @@
 
 use crate::core::limits::{self, MAX_RECORD};
 use crate::core::{Error, ErrorCode};
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/shell.js")]

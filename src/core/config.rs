@@ -6,6 +6,7 @@
 use super::error::{cat, Error};
 use super::json::push_hex;
 use super::session::{Config, RefreshMode};
+use crate::prelude::*;
 
 /// The options that decide the session, as given.
 #[derive(Debug, Clone, Default)]

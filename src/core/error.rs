@@ -4,7 +4,8 @@
 //! switch on (in JavaScript it becomes a `TokenwardError` with the same `code`). Messages
 //! never contain a token, a code verifier or any other secret.
 
-use std::fmt;
+use crate::prelude::*;
+use ::core::fmt;
 
 /// The stable code of an [`Error`]; `as_str` gives the string JavaScript sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,4 +165,4 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl ::core::error::Error for Error {}

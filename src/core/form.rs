@@ -2,6 +2,7 @@
 //! token and revocation requests (RFC 6749 Appendix B) and the query of an authorization
 //! response, read as the browser's `URLSearchParams` reads it.
 
+use crate::prelude::*;
 /// Encodes `pairs` as `application/x-www-form-urlencoded` (the body of token,
 /// revocation and authorization requests).
 pub fn form_encode(pairs: &[(&str, &str)]) -> String {

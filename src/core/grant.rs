@@ -7,6 +7,7 @@ use super::error::{with_status, Error, ErrorCode, ServerCause};
 use super::form::form_encode;
 use super::json::Json;
 use super::tokens::TokenResponse;
+use crate::prelude::*;
 
 /// How a refresh failed.
 #[derive(Debug, Clone, PartialEq)]

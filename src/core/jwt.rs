@@ -5,6 +5,7 @@
 //! the API's business; ID tokens are checked by claim in the sign-in code.
 
 use super::json::Json;
+use crate::prelude::*;
 
 /// The payload of a compact JWS, decoded.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,6 +9,7 @@ pub mod coordination;
 pub mod dpop;
 pub mod error;
 pub mod events;
+pub mod float;
 pub mod form;
 pub mod grant;
 pub mod json;

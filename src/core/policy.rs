@@ -2,6 +2,8 @@
 //! "Refreshing"). Pure functions of times in ms and a random fraction, so that every
 //! decision is tested with a fake clock.
 
+use crate::core::float;
+use crate::prelude::*;
 /// Timers are clamped to this many ms: `setTimeout` fires at once past 2^31−1.
 pub const MAX_TIMER_MS: f64 = 2_147_483_647.0;
 
@@ -173,7 +175,7 @@ pub fn backoff(
     retry_after_ms: Option<f64>,
     time_left_ms: Option<f64>,
 ) -> f64 {
-    let exp = BACKOFF_BASE_MS * 2f64.powi(failures.saturating_sub(1).min(16) as i32);
+    let exp = BACKOFF_BASE_MS * float::powi(2.0, failures.saturating_sub(1).min(16) as i32);
     let capped = exp.min(BACKOFF_CAP_MS);
     let mut wait = capped / 2.0 + random.clamp(0.0, 1.0) * capped / 2.0;
     if let Some(ra) = retry_after_ms {

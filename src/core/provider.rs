@@ -6,6 +6,7 @@
 
 use super::error::{Error, ErrorCode};
 use super::oidc::Discovery;
+use crate::prelude::*;
 
 /// What the provider knows about one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

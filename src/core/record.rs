@@ -4,6 +4,8 @@
 use super::error::Error;
 use super::json::{self, Json, ObjWriter};
 use super::tokens::{header_safe, TokenSet, RECORD_VERSION};
+use crate::core::float;
+use crate::prelude::*;
 
 impl TokenSet {
     /// The versioned JSON record written to storage and sent to other tabs, for no app
@@ -107,7 +109,7 @@ impl TokenSet {
         // Records from before generations were counted read as the first.
         let generation = match time("generation")? {
             None => 1.0,
-            Some(g) if g >= 0.0 && g.fract() == 0.0 => g,
+            Some(g) if g >= 0.0 && float::fract(g) == 0.0 => g,
             Some(_) => return Err(bad()),
         };
         Ok(TokenSet {

@@ -71,6 +71,7 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::core::ErrorCode;
+    use crate::prelude::*;
 
     fn token(payload: &str) -> String {
         format!("e30.{}.sig", jwt::base64url_encode(payload.as_bytes()))

@@ -12,6 +12,7 @@
 use super::error::Error;
 use super::grant;
 use super::oidc;
+use crate::prelude::*;
 
 /// What the shell does next.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +172,7 @@ mod tests {
     }
 
     fn drain(s: &mut SignOut) -> Vec<Step> {
-        std::iter::from_fn(|| s.poll()).collect()
+        ::core::iter::from_fn(|| s.poll()).collect()
     }
 
     #[test]

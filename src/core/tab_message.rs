@@ -5,6 +5,7 @@
 
 use super::json::{push_u64, write_str, Json};
 use super::session::{Announce, Reason};
+use crate::prelude::*;
 
 /// A message between tabs.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,6 +8,8 @@
 use super::error::{cat, Error};
 use super::json::{self, Json};
 use super::jwt;
+use crate::core::float;
+use crate::prelude::*;
 
 /// The longest lifetime taken from a response: ten years. Longer values are clamped so
 /// that time arithmetic stays far from overflow.
@@ -185,8 +187,8 @@ impl TokenSet {
             }),
         };
         // Whole milliseconds: records stay exact and compact.
-        let now = now.round();
-        let expires_at = lifetime_ms.map(|ms| now + ms.min(MAX_LIFETIME_MS).round());
+        let now = float::round(now);
+        let expires_at = lifetime_ms.map(|ms| now + float::round(ms.min(MAX_LIFETIME_MS)));
         let session_lifetime_ms = resp.refresh_expires_in.map(|s| s * 1000.0).or_else(|| {
             let c = jwt::decode(resp.refresh_token.as_deref()?)?;
             match (c.number("exp"), c.number("iat")) {
@@ -196,7 +198,7 @@ impl TokenSet {
             }
         });
         let session_ends_at = match session_lifetime_ms {
-            Some(ms) => Some(now + ms.min(MAX_LIFETIME_MS).round()),
+            Some(ms) => Some(now + float::round(ms.min(MAX_LIFETIME_MS))),
             None if resp.refresh_token.is_none() => previous.and_then(|p| p.session_ends_at),
             None => None,
         };

@@ -105,7 +105,7 @@ impl Inner {
     pub(super) fn start_done(self: &Rc<Self>) {
         self.reschedule();
         self.started.set(true);
-        let waiting = std::mem::take(&mut *self.on_started.borrow_mut());
+        let waiting = ::core::mem::take(&mut *self.on_started.borrow_mut());
         for then in waiting {
             then(());
         }

@@ -27,8 +27,9 @@ use crate::core::policy;
 use crate::core::session::{Action, Demand, Event, EventKind, Failure, Reason, Session, Status};
 use crate::core::tab_message::{decode, Msg};
 use crate::core::tokens::TokenResponse;
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use crate::prelude::*;
+use ::core::cell::{Cell, RefCell};
+use alloc::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{Request, Response};
 

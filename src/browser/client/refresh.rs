@@ -45,7 +45,7 @@ impl Inner {
         let ops = self.coord.borrow_mut().finish_refresh();
         self.coordinate(ops);
         self.refreshing.set(false);
-        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        let waiting = ::core::mem::take(&mut *self.waiting.borrow_mut());
         for then in waiting {
             then(());
         }

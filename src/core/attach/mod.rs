@@ -14,6 +14,7 @@
 use super::error::Error;
 #[cfg(test)]
 use super::error::ErrorCode;
+use crate::prelude::*;
 
 /// One `attachTo` entry: an origin and a path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,7 @@
 
 use super::policy::TABS_WAIT_MS;
 use super::tab_message::Msg;
+use crate::prelude::*;
 
 mod ops;
 pub use ops::{Input, Lock, Mode, Op};

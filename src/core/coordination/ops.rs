@@ -1,6 +1,7 @@
 //! The coordination's vocabulary: the operations the shell performs and what it answers.
 
 use crate::core::tab_message::Msg;
+use crate::prelude::*;
 
 /// Which Web Lock (the shell names them from the storage key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,8 @@ use super::attach::after_scheme;
 use super::error::{Error, ErrorCode};
 use super::json::{write_str, ObjWriter};
 use super::jwt::base64url_encode;
+use crate::core::float;
+use crate::prelude::*;
 
 mod nonce;
 pub use nonce::*;
@@ -136,7 +138,7 @@ pub struct Claims<'a> {
 impl Claims<'_> {
     /// The proof's claims as JSON.
     pub fn to_json(&self) -> String {
-        let iat = (self.now_ms / 1000.0).floor();
+        let iat = float::floor(self.now_ms / 1000.0);
         let iat = if iat.is_finite() && iat > 0.0 {
             iat
         } else {

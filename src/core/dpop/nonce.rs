@@ -4,6 +4,7 @@
 use super::origin;
 use crate::core::json::Json;
 use crate::core::policy::parse_challenges;
+use crate::prelude::*;
 
 /// Most origins whose nonce is remembered; the oldest is forgotten first.
 const MAX_NONCE_ORIGINS: usize = 16;
@@ -29,6 +30,13 @@ pub struct Nonces {
 }
 
 impl Nonces {
+    /// No nonces yet.
+    pub const fn new() -> Nonces {
+        Nonces {
+            by_origin: Vec::new(),
+        }
+    }
+
     /// The nonce to send to `url`'s origin, when one is known.
     pub fn get(&self, url: &str) -> Option<&str> {
         let o = origin(url);

@@ -6,6 +6,8 @@
 //! nesting (a deep document cannot overflow the stack, which would trap the module) and
 //! never panics: every malformed input is a [`JsonError`].
 
+use crate::core::float;
+use crate::prelude::*;
 mod write;
 pub use write::{push_hex, push_u64, write_str, ObjWriter};
 
@@ -46,8 +48,8 @@ impl JsonError {
     }
 }
 
-impl std::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ::core::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         f.write_str(&self.describe())
     }
 }
@@ -174,7 +176,7 @@ pub fn parse_number(text: &str) -> Option<f64> {
     }
     let mut v = mantissa as f64;
     if exp10 != 0 && v != 0.0 {
-        let scale = 10f64.powi(exp10.clamp(-400, 400).abs());
+        let scale = float::powi(10.0, exp10.clamp(-400, 400).abs());
         if exp10 > 0 {
             v *= scale;
         } else {
@@ -318,7 +320,7 @@ impl Parser<'_> {
             }
         }
         let text = self.s.get(start..self.i).ok_or_else(|| self.err())?;
-        let text = std::str::from_utf8(text).map_err(|_| self.err())?;
+        let text = ::core::str::from_utf8(text).map_err(|_| self.err())?;
         parse_number(text).map(Json::Num).ok_or_else(|| self.err())
     }
 

@@ -2,6 +2,8 @@
 //! written so that they read back to the same `f64`.
 
 use super::Json;
+use crate::core::float;
+use crate::prelude::*;
 
 impl Json {
     /// Writes this value as compact JSON text.
@@ -55,8 +57,8 @@ fn write_num(n: f64, out: &mut String) {
         out.push('-');
     }
     let a = n.abs();
-    push_u64(out, a.trunc() as u64);
-    let millis = ((a - a.trunc()) * 1000.0).round() as u64;
+    push_u64(out, float::trunc(a) as u64);
+    let millis = float::round(float::fract(a) * 1000.0) as u64;
     if millis > 0 && millis < 1000 {
         let digits = [millis / 100, millis / 10 % 10, millis % 10];
         let keep = if millis % 100 == 0 {

@@ -5,6 +5,7 @@ use super::{is_http_url, with_query, PENDING_VERSION};
 use crate::core::error::{cat, Error};
 use crate::core::json::{Json, ObjWriter};
 use crate::core::jwt;
+use crate::prelude::*;
 
 /// Parameters the client sets itself and `extraParams` may not override.
 const RESERVED_PARAMS: [&str; 10] = [

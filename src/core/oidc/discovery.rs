@@ -5,6 +5,7 @@ use super::is_http_url;
 use crate::core::attach::secure_url_text;
 use crate::core::error::{cat, with_status, Error, ErrorCode};
 use crate::core::json::Json;
+use crate::prelude::*;
 
 /// The discovery document's URL (OpenID Connect Discovery 1.0 §4): the issuer, without a
 /// trailing `/`, followed by `/.well-known/openid-configuration`.

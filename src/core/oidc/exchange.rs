@@ -3,6 +3,7 @@
 
 use super::authorize::Pending;
 use crate::core::form::form_encode;
+use crate::prelude::*;
 
 /// The token request that exchanges the code (RFC 6749 §4.1.3 with RFC 7636 §4.5).
 pub fn exchange_form(code: &str, pending: &Pending) -> String {

@@ -3,6 +3,7 @@
 
 use super::with_query;
 use crate::core::error::{Error, ErrorCode};
+use crate::prelude::*;
 
 /// Sign-out asked to revoke, and no revocation endpoint is known (none given, none in the
 /// provider's OpenID or RFC 8414 metadata): the refresh token stays valid at the server.

@@ -6,6 +6,7 @@ use super::discovery::{discovery_url, Discovery};
 use super::is_http_url;
 use crate::core::error::{cat, Error};
 use crate::core::json::Json;
+use crate::prelude::*;
 
 /// The RFC 8414 §3 authorization server metadata URLs to try, in order, for an issuer:
 /// the well-known segment goes between the host and the issuer's path

@@ -17,6 +17,7 @@
 
 use crate::core::error::cat;
 use crate::core::form::form_encode;
+use crate::prelude::*;
 
 mod authorize;
 mod discovery;

@@ -5,6 +5,7 @@ use super::authorize::Pending;
 use super::same_secret;
 use crate::core::error::{cat, Error, ErrorCode, ServerCause};
 use crate::core::form::form_decode;
+use crate::prelude::*;
 
 /// Strips the query and the fragment from a URL: what decides whether a page is the
 /// redirect URI.

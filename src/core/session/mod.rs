@@ -16,6 +16,7 @@ use super::error::Error;
 pub use super::grant::Failure;
 use super::policy::{self, Rng};
 use super::tokens::{TokenResponse, TokenSet};
+use crate::prelude::*;
 
 /// How the session can get new tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
