@@ -42,3 +42,25 @@ impl<T> Local<T> {
         f(&self.0)
     }
 }
+
+/// `core::cell::RefCell` whose `borrow`/`borrow_mut` report this file as the place of a
+/// (never expected) double borrow, instead of each caller: std's are `#[track_caller]`,
+/// so every call site would carry its own location record and file name in the `.wasm`.
+pub(crate) struct RefCell<T>(::core::cell::RefCell<T>);
+
+impl<T> RefCell<T> {
+    /// A cell holding `value`.
+    pub(crate) const fn new(value: T) -> RefCell<T> {
+        RefCell(::core::cell::RefCell::new(value))
+    }
+
+    /// Borrows the value.
+    pub(crate) fn borrow(&self) -> ::core::cell::Ref<'_, T> {
+        self.0.borrow()
+    }
+
+    /// Borrows the value mutably.
+    pub(crate) fn borrow_mut(&self) -> ::core::cell::RefMut<'_, T> {
+        self.0.borrow_mut()
+    }
+}

@@ -10,8 +10,9 @@
 
 use super::shell::{kind, Sink};
 use super::Done;
+use crate::local::RefCell;
 use crate::prelude::*;
-use ::core::cell::{Cell, RefCell};
+use ::core::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/http.js")]
@@ -105,8 +106,8 @@ pub(crate) fn bytes(value: &JsValue) -> Vec<u8> {
 /// What an `async` Rust API method waits on: a value another callback gives once.
 pub(crate) mod oneshot {
     use super::Done;
+    use crate::local::RefCell;
     use crate::prelude::*;
-    use ::core::cell::RefCell;
     use ::core::future::Future;
     use ::core::pin::Pin;
     use ::core::task::{Context, Poll, Waker};

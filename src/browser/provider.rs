@@ -10,8 +10,8 @@ use crate::core;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::oidc::{self, Discovery};
 use crate::core::provider::Endpoint;
+use crate::local::RefCell;
 use crate::prelude::*;
-use ::core::cell::RefCell;
 use alloc::rc::Rc;
 
 /// A client's authorization server: the core's [`core::provider::Provider`] (which
