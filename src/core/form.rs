@@ -54,7 +54,8 @@ pub fn form_decode(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn hex(b: u8) -> Option<u8> {
+/// The value of an ASCII hex digit.
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
@@ -63,30 +64,58 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+/// Decodes every `%` followed by two hex digits (and `+` as a space when `plus_is_space`);
+/// any other `%` stays as it is. The bytes need not be UTF-8.
+pub(crate) fn percent_decode_bytes(s: &[u8], plus_is_space: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let pair = (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                );
-                if let (Some(h), Some(l)) = pair {
-                    out.push((h << 4) | l);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            _ => out.push(b),
-        }
+    while let Some(&b) = s.get(i) {
         i += 1;
+        out.push(match b {
+            b'+' if plus_is_space => b' ',
+            b'%' => match (
+                s.get(i).copied().and_then(hex_value),
+                s.get(i + 1).copied().and_then(hex_value),
+            ) {
+                (Some(h), Some(l)) => {
+                    i += 2;
+                    (h << 4) | l
+                }
+                _ => b,
+            },
+            _ => b,
+        });
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    utf8_lossy(&percent_decode_bytes(s.as_bytes(), true))
+}
+
+/// `bytes` as text, each maximal invalid UTF-8 sequence replaced by U+FFFD (the Encoding
+/// Standard's decoder, as `String::from_utf8_lossy`, which costs the `.wasm` its own
+/// iterator).
+fn utf8_lossy(mut bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    loop {
+        match ::core::str::from_utf8(bytes) {
+            Ok(text) => {
+                out.push_str(text);
+                return out;
+            }
+            Err(e) => {
+                let valid = e.valid_up_to();
+                let text = bytes.get(..valid).unwrap_or_default();
+                out.push_str(::core::str::from_utf8(text).unwrap_or_default());
+                out.push('\u{fffd}');
+                bytes = match e.error_len() {
+                    Some(bad) => bytes.get(valid + bad..).unwrap_or_default(),
+                    None => &[],
+                };
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -117,5 +146,16 @@ mod tests {
             ]
         );
         assert_eq!(form_decode("a=%ff"), vec![("a".into(), "\u{fffd}".into())]);
+        for bytes in [
+            &b"ok"[..],
+            b"\xff",
+            b"a\xc3",
+            b"\xe2\x9c",
+            b"\xe2\x9cx\xf0\x9f\x98",
+            b"\xed\xa0\x80z",
+            b"\xc0\xaf\xe2\x9c\x93",
+        ] {
+            assert_eq!(utf8_lossy(bytes), String::from_utf8_lossy(bytes));
+        }
     }
 }

@@ -14,6 +14,7 @@
 use super::error::Error;
 #[cfg(test)]
 use super::error::ErrorCode;
+use super::form::percent_decode_bytes;
 use crate::prelude::*;
 
 /// One `attachTo` entry: an origin and a path prefix.
@@ -135,17 +136,7 @@ pub fn secure_url_text(url: &str) -> bool {
     }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn has_raw_encoded_separator(s: &str) -> bool {
-    let b = s.as_bytes();
+fn has_raw_encoded_separator(b: &[u8]) -> bool {
     b.windows(3).any(|w| match w {
         [b'%', h, l] => {
             matches!(
@@ -157,47 +148,26 @@ fn has_raw_encoded_separator(s: &str) -> bool {
     })
 }
 
-fn percent_decode_once(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        if c == b'%' {
-            if let (Some(h), Some(l)) = (
-                b.get(i + 1).copied().and_then(hex_value),
-                b.get(i + 2).copied().and_then(hex_value),
-            ) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    out
-}
-
 /// Whether `path` holds an encoded `/`, `\` or `.` (`%2f`, `%5c`, `%2e` in any case),
 /// also when encoded more than once (`%252f`, `%25%32%66`).
 pub fn has_encoded_separator(path: &str) -> bool {
-    let mut current = path.to_string();
+    let mut current = path.as_bytes().to_vec();
     // Each round removes one level of encoding; a few levels are plenty, and anything
     // that still holds `%25` after them is refused too.
     for _ in 0..4 {
         if has_raw_encoded_separator(&current) {
             return true;
         }
-        if !current.as_bytes().contains(&b'%') {
+        if !current.contains(&b'%') {
             return false;
         }
-        let decoded = String::from_utf8_lossy(&percent_decode_once(&current)).into_owned();
+        let decoded = percent_decode_bytes(&current, false);
         if decoded == current {
             return false;
         }
         current = decoded;
     }
-    current.as_bytes().contains(&b'%')
+    current.contains(&b'%')
 }
 
 impl AttachRule {
