@@ -327,11 +327,8 @@ impl Parser<'_> {
     fn hex4(&mut self) -> Result<u32, JsonError> {
         let mut v = 0u32;
         for _ in 0..4 {
-            let d = match self.bump() {
-                Some(c @ b'0'..=b'9') => c - b'0',
-                Some(c @ b'a'..=b'f') => c - b'a' + 10,
-                Some(c @ b'A'..=b'F') => c - b'A' + 10,
-                _ => return Err(self.err()),
+            let Some(d) = self.bump().and_then(crate::core::form::hex_value) else {
+                return Err(self.err());
             };
             v = (v << 4) | u32::from(d);
         }
@@ -393,6 +390,10 @@ mod tests {
             Json::parse(r#" {"a": [1, -2.5e3, true, false, null], "b": "x\u00e9\ud83d\ude00\n"} "#)
                 .unwrap();
         assert_eq!(v.get("b").and_then(Json::as_str), Some("xé😀\n"));
+        assert_eq!(
+            Json::parse(r#""\u00E9\uD83D\uDE00""#).unwrap(),
+            Json::Str("é😀".into())
+        );
         assert_eq!(
             v.get("a"),
             Some(&Json::Arr(vec![
