@@ -45,6 +45,39 @@ function ownFetch(input, init) {
   }
 }
 
+// `auth.fetch`: the wasm decides whether a request gets the token, and which
+// (`readyAuthorization`, or its whole `fetch` when that takes a refresh, a DPoP proof or
+// the signed-out case); this only sends. An attached request never follows a redirect
+// (see js/http.js's `noFollow`). A 401 goes back to the wasm with the copy made before
+// sending, and the wasm decides on the retry.
+function attached(inner, retry, input, init) {
+  let r, a, d, s, replay;
+  try {
+    r = new Request(input, init);
+    if (r.headers.has('authorization')) return send(r);
+    const u = new URL(r.url);
+    d = `${u.protocol}\n${u.hostname}\n${u.origin}\n${u.pathname}\n${+!!(u.username || u.password)}\n${+!!(u.search || u.hash)}\n${u.href}\n${r.method}`;
+    a = inner.readyAuthorization(d);
+    if (a === undefined) return inner.fetch(r, d);
+    if (a === '') return send(r);
+    if (retry) replay = r.method === 'GET' || r.method === 'HEAD' ? r : copy(r);
+    s = r.redirect === 'follow' ? new Request(r, { redirect: 'error' }) : r;
+    s.headers.set('authorization', a);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const answer = send(s);
+  if (!replay) return answer;
+  return answer.then((res) => (res.status === 401 ? inner.fetch(replay, d, a, res, res.headers.get('www-authenticate') ?? undefined) : res));
+}
+function copy(r) {
+  try {
+    return r.clone();
+  } catch (e) {
+    return null;
+  }
+}
+
 // Options and token responses are copied into plain data here, before the wasm sees them:
 // a Proxy with a throwing trap, a getter that throws or an iterator that throws then fails
 // the call with `invalid_options` (or `invalid_token_response`) instead of running a JS
@@ -134,7 +167,8 @@ class TokenClient {
     this.#l = l;
     // Bound, so that `auth.fetch`, `auth.refresh` … work when passed around
     // (`const { refresh } = auth; refresh()`).
-    this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : inner.fetch(input, init));
+    const retry = inner.retryOn401;
+    this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : attached(inner, retry, input, init));
     this.accessToken = () => inner.accessToken();
     this.refresh = () => inner.refresh();
     this.authorizationHeaders = (url, method) => inner.authorizationHeaders(url instanceof URL ? url.href : url, method);

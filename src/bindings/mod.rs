@@ -5,6 +5,7 @@
 //! no policy: every decision is the core's.
 
 use crate::browser::client::{Done, FetchError, Listener, Options, RefreshFn, TokenClient};
+use crate::browser::page::Described;
 use crate::browser::signin::{SignInParams, SignOutOptions};
 use crate::browser::storage::StorageKind;
 use crate::core::error::{Error, ErrorCode};
@@ -18,14 +19,6 @@ use wasm_bindgen::prelude::*;
 
 crate::local::local! {
     static ERROR_CLASS: RefCell<Option<Function>> = RefCell::new(None);
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = Request)]
-    type JsRequest;
-    #[wasm_bindgen(constructor, js_class = "Request", catch)]
-    fn new(input: &JsValue, init: &JsValue) -> Result<JsRequest, JsValue>;
 }
 
 mod options;
@@ -198,6 +191,14 @@ fn promise<T: 'static>(
     promise
 }
 
+/// What `auth.fetch` rejects with: the browser's error as it is, or a `TokenwardError`.
+fn fetch_error_to_js(e: FetchError) -> JsValue {
+    match e {
+        FetchError::Fetch(e) => e,
+        FetchError::Token(e) => error_to_js(&e),
+    }
+}
+
 fn undefined<T>(_: T) -> JsValue {
     JsValue::UNDEFINED
 }
@@ -265,22 +266,50 @@ impl WasmClient {
         promise(|done| self.client.refresh_then(done), undefined)
     }
 
-    /// `fetch(input, init)`: rejects like `window.fetch` for request errors.
-    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
+    /// `auth.fetch` when `readyAuthorization` left the decision here, or after a 401.
+    // `request` has no `authorization`; `js/client.js` describes it (see `Described`). The
+    // token is waited for (a refresh), proved (DPoP) or not there (signed out: the
+    // request goes untouched). Rejects like `window.fetch` for request errors. With
+    // `sent_with`, `js/client.js` sent the request itself with that `Authorization` value
+    // and it was answered 401 (`response`, with the `WWW-Authenticate` header
+    // `challenge`): `request` is then the copy made before sending, sent again once when
+    // the core says a refresh can help.
+    pub fn fetch(
+        &self,
+        request: JsValue,
+        described: &str,
+        sent_with: Option<String>,
+        response: JsValue,
+        challenge: Option<String>,
+    ) -> Promise {
         let (promise, done) = deferred();
-        match JsRequest::new(&input, &init) {
-            Err(e) => done(Err(e)),
-            Ok(request) => self.client.fetch_then(
-                request.into(),
-                Box::new(move |r| {
-                    done(r.map_err(|e| match e {
-                        FetchError::Fetch(e) => e,
-                        FetchError::Token(e) => error_to_js(&e),
-                    }))
-                }),
-            ),
+        let done: Done<Result<JsValue, FetchError>> =
+            Box::new(move |r| done(r.map_err(fetch_error_to_js)));
+        match sent_with {
+            Some(a) => self
+                .client
+                .answered_401(request, &a, response, challenge, done),
+            None => self
+                .client
+                .fetch_described(request, Described::read(described), done),
         }
         promise
+    }
+
+    /// `auth.fetch`'s first step: the `Authorization` value, `""` or `undefined`.
+    // For a request `js/client.js` describes (see `Described`): `""` when its URL is not
+    // in `attachTo` (it is sent untouched), the `Authorization` value when a token is
+    // ready, `undefined` when `fetch` must decide.
+    #[wasm_bindgen(js_name = readyAuthorization)]
+    pub fn ready_authorization(&self, described: &str) -> Option<String> {
+        self.client
+            .ready_authorization(Described::read(described).url)
+    }
+
+    /// `retryOn401`.
+    #[wasm_bindgen(getter, js_name = retryOn401)]
+    pub fn retry_on_401(&self) -> bool {
+        self.client.retries_401()
     }
 
     /// `signOut({ revoke, endSession, postLogoutRedirectUri })`.

@@ -76,6 +76,48 @@ impl Url {
     }
 }
 
+/// A request of `auth.fetch` as `js/client.js` describes it, in one string (one crossing
+/// into the wasm): fields ended by a line feed, which the URL parser never leaves in a URL
+/// and no method has. They are the URL's protocol, hostname, origin and pathname as
+/// `new URL` reads them, `1` or `0` for a user or password, `1` or `0` for a query or
+/// fragment, then the href and the method.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) struct Described<'a> {
+    /// The parts the core's attach rules read.
+    pub(crate) url: ParsedUrl<'a>,
+    /// The normalised URL.
+    pub(crate) href: &'a str,
+    /// The request's method.
+    pub(crate) method: &'a str,
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+impl<'a> Described<'a> {
+    /// Reads a description; missing fields read as empty (such a URL matches no rule).
+    pub(crate) fn read(text: &'a str) -> Described<'a> {
+        let mut rest = text;
+        let mut next = || {
+            let (field, tail) = rest.split_once('\n').unwrap_or((rest, ""));
+            rest = tail;
+            field
+        };
+        let (protocol, hostname, origin, pathname) = (next(), next(), next(), next());
+        let (has_credentials, has_query_or_fragment) = (next() != "0", next() != "0");
+        Described {
+            url: ParsedUrl {
+                hostname,
+                protocol,
+                origin,
+                pathname,
+                has_credentials,
+                has_query_or_fragment,
+            },
+            href: next(),
+            method: next(),
+        }
+    }
+}
+
 /// The page's URL; `None` without a window.
 pub(crate) fn href() -> Option<String> {
     href_js()
@@ -107,4 +149,30 @@ pub(crate) fn drop_response_params() {
 /// `n` bytes from `crypto.getRandomValues`; fails with what the browser threw.
 pub(crate) fn random(n: u32) -> Result<Vec<u8>, JsValue> {
     random_js(n).map(|b| super::answer::bytes(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Described;
+
+    #[test]
+    fn a_described_request_reads_back_field_by_field() {
+        let d = Described::read(
+            "https:\napi.example.com\nhttps://api.example.com:8443\n/v1/a b\n0\n1\nhttps://api.example.com:8443/v1/a%20b?q\nPOST",
+        );
+        assert_eq!(d.url.protocol, "https:");
+        assert_eq!(d.url.hostname, "api.example.com");
+        assert_eq!(d.url.origin, "https://api.example.com:8443");
+        assert_eq!(d.url.pathname, "/v1/a b");
+        assert!(!d.url.has_credentials);
+        assert!(d.url.has_query_or_fragment);
+        assert_eq!(d.href, "https://api.example.com:8443/v1/a%20b?q");
+        assert_eq!(d.method, "POST");
+        // A short description: the missing fields are empty, the flags set (no rule
+        // matches an empty origin, and a set flag never widens a match).
+        let short = Described::read("https:\nh");
+        assert_eq!((short.url.origin, short.url.pathname), ("", ""));
+        assert!(short.url.has_credentials && short.url.has_query_or_fragment);
+        assert_eq!((short.href, short.method), ("", ""));
+    }
 }

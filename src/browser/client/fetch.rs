@@ -2,11 +2,15 @@
 //! 401 when the core says a refresh can help.
 
 use super::*;
+#[cfg(target_arch = "wasm32")]
+use crate::browser::page::Described;
 
 /// An attached request: its URL and method (for the DPoP proof).
 type Target = Rc<(String, String)>;
 
 impl Inner {
+    /// `auth.fetch` of `request` (the Rust API's; the npm package's `js/client.js` sends
+    /// the requests it can itself, see [`TokenClient::ready_authorization`]).
     pub(super) fn fetch(
         self: &Rc<Self>,
         request: JsValue,
@@ -14,12 +18,22 @@ impl Inner {
     ) {
         // A request that already has `authorization` is untouched; `request.url` is already
         // absolute: no need to resolve it against the page.
-        let target = match http::target(&request) {
+        match http::target(&request) {
             Some((url, method)) if attach::allowed(&self.rules, url.parts()) => {
-                Rc::new((url.href, method))
+                self.fetch_attached(Rc::new((url.href, method)), request, done)
             }
-            _ => return send(&request, None, done),
-        };
+            _ => send(&request, None, done),
+        }
+    }
+
+    /// [`Inner::fetch`] of a request to a URL in `attachTo`: with the token once it is
+    /// known, untouched when signed out.
+    fn fetch_attached(
+        self: &Rc<Self>,
+        target: Target,
+        request: JsValue,
+        done: Done<Result<http::Sent, FetchError>>,
+    ) {
         let inner = self.clone();
         self.authorize(
             None,
@@ -56,68 +70,95 @@ impl Inner {
             target.clone(),
             request,
             first,
-            Box::new(move |sent| {
-                let sent = match sent {
-                    Ok(s) => s,
-                    Err(e) => return done(Err(e)),
+            Box::new(move |sent| match sent {
+                Ok(sent) => inner.answered(target, replay, token, sent, done),
+                Err(e) => done(Err(e)),
+            }),
+        );
+    }
+
+    /// The request sent with `token` was answered (`sent`): a 401 is sent again once as
+    /// `replay`, with a fresh token, when the core says a refresh can help (the challenge,
+    /// once per token, not during a backoff); a header a cross-origin response hides reads
+    /// as `None`. Every other answer is the caller's.
+    pub(super) fn answered(
+        self: Rc<Self>,
+        target: Target,
+        replay: Option<JsValue>,
+        token: String,
+        sent: http::Sent,
+        done: Done<Result<http::Sent, FetchError>>,
+    ) {
+        let Some(replay) = replay.filter(|_| sent.status == 401) else {
+            return done(Ok(sent));
+        };
+        self.catch_up();
+        let now = self.now();
+        let retry =
+            self.session
+                .borrow_mut()
+                .unauthorized(now, &token, sent.challenge.as_deref(), false);
+        if !retry {
+            return done(Ok(sent));
+        }
+        let again = self.clone();
+        self.authorize(
+            Some(token.clone()),
+            Box::new(move |fresh| {
+                let fresh = match fresh {
+                    Ok(fresh) if fresh != token => fresh,
+                    _ => return done(Ok(sent)),
                 };
-                let Some(replay) = replay.filter(|_| sent.status == 401) else {
+                let Ok(replay) = http::no_follow(&replay) else {
                     return done(Ok(sent));
                 };
-                // The core decides whether a refresh can help (the challenge, once per
-                // token, not during a backoff); a header a cross-origin response hides
-                // reads as `None`.
-                inner.catch_up();
-                let now = inner.now();
-                let retry = inner.session.borrow_mut().unauthorized(
-                    now,
-                    &token,
-                    sent.challenge.as_deref(),
-                    false,
-                );
-                if !retry {
-                    return done(Ok(sent));
-                }
-                let again = inner.clone();
-                inner.authorize(
-                    Some(token.clone()),
-                    Box::new(move |fresh| {
-                        let fresh = match fresh {
-                            Ok(fresh) if fresh != token => fresh,
-                            _ => return done(Ok(sent)),
-                        };
-                        let Ok(replay) = http::no_follow(&replay) else {
-                            return done(Ok(sent));
-                        };
-                        let last = again.clone();
-                        let used = fresh.clone();
-                        again.send_authorized(
-                            target,
-                            replay,
-                            fresh,
-                            Box::new(move |answer| {
-                                if let Ok(a) = &answer {
-                                    if a.status == 401 {
-                                        // The retry's own 401 is the answer (a call is
-                                        // retried once), and that token forces no refresh
-                                        // later.
-                                        last.catch_up();
-                                        let now = last.now();
-                                        last.session.borrow_mut().unauthorized(
-                                            now,
-                                            &used,
-                                            a.challenge.as_deref(),
-                                            true,
-                                        );
-                                    }
-                                }
-                                done(answer)
-                            }),
-                        );
+                let last = again.clone();
+                let used = fresh.clone();
+                again.send_authorized(
+                    target,
+                    replay,
+                    fresh,
+                    Box::new(move |answer| {
+                        if let Ok(a) = &answer {
+                            if a.status == 401 {
+                                // The retry's own 401 is the answer (a call is retried
+                                // once), and that token forces no refresh later.
+                                last.catch_up();
+                                let now = last.now();
+                                last.session.borrow_mut().unauthorized(
+                                    now,
+                                    &used,
+                                    a.challenge.as_deref(),
+                                    true,
+                                );
+                            }
+                        }
+                        done(answer)
                     }),
                 );
             }),
         );
+    }
+
+    /// The `Authorization` value a request to `url` is sent with at once, with no step of
+    /// the flow above to wait for: `Some("")` when `url` is not in `attachTo` (it is sent
+    /// untouched), `Some("Bearer …")` when the core has a token ready
+    /// ([`Session::ready_token`]); `None` when the whole flow decides (the `dpop` option,
+    /// a refresh due or in flight, signed out).
+    #[cfg(target_arch = "wasm32")]
+    pub(super) fn ready_authorization(&self, url: attach::ParsedUrl<'_>) -> Option<String> {
+        if self.dpop.is_some() {
+            return None;
+        }
+        if !attach::allowed(&self.rules, url) {
+            return Some(String::new());
+        }
+        let now = self.now();
+        let session = self.session.borrow();
+        let token = session.ready_token(now)?;
+        let mut scheme = String::from("Bearer ");
+        scheme.push_str(token);
+        Some(scheme)
     }
 
     /// Sends an attached request (`target`: its URL and method) with the token (and a DPoP
@@ -222,4 +263,71 @@ fn send(
         None,
         Box::new(move |r| done(r.map_err(FetchError::Fetch))),
     );
+}
+
+/// For the npm package's `auth.fetch` (`bindings`, wasm only).
+#[cfg(target_arch = "wasm32")]
+impl TokenClient {
+    /// For the npm package's `auth.fetch`, which sends most attached requests itself: the
+    /// `Authorization` value a request to `url` gets at once (see
+    /// [`Inner::ready_authorization`]); `None` when [`TokenClient::fetch_then`] must decide.
+    pub(crate) fn ready_authorization(&self, url: attach::ParsedUrl<'_>) -> Option<String> {
+        self.inner.ready_authorization(url)
+    }
+
+    /// [`TokenClient::fetch_then`] of a request without `authorization` that `js/client.js`
+    /// described.
+    pub(crate) fn fetch_described(
+        &self,
+        request: JsValue,
+        described: Described<'_>,
+        done: Done<Result<JsValue, FetchError>>,
+    ) {
+        let done: Done<Result<http::Sent, FetchError>> =
+            Box::new(move |sent| done(sent.map(|s| s.response)));
+        if !attach::allowed(&self.inner.rules, described.url) {
+            return send(&request, None, done);
+        }
+        let target = Rc::new((described.href.to_string(), described.method.to_string()));
+        self.inner.fetch_attached(target, request, done);
+    }
+
+    /// Whether an attached request answered 401 may be sent again (`retryOn401`).
+    pub(crate) fn retries_401(&self) -> bool {
+        self.inner.retry_on_401
+    }
+
+    /// A request the npm package sent with `authorization` (as
+    /// [`TokenClient::ready_authorization`] gave it) was answered 401 (`response`, with the
+    /// `WWW-Authenticate` header `challenge`): as [`TokenClient::fetch_then`] would, the
+    /// core decides whether `replay` is sent again with a fresh token; `done` gets the
+    /// `Response` the caller sees.
+    pub(crate) fn answered_401(
+        &self,
+        replay: JsValue,
+        authorization: &str,
+        response: JsValue,
+        challenge: Option<String>,
+        done: Done<Result<JsValue, FetchError>>,
+    ) {
+        let sent = http::Sent {
+            response,
+            status: 401,
+            challenge,
+            nonce: None,
+        };
+        let token = match authorization.strip_prefix("Bearer ") {
+            Some(t) if self.inner.dpop.is_none() => t.to_string(),
+            _ => return done(Ok(sent.response)),
+        };
+        // Without DPoP the retry needs no URL or method (they only go into a proof).
+        let target = Rc::new((String::new(), String::new()));
+        self.inner.clone().answered(
+            target,
+            Some(replay),
+            token,
+            sent,
+            Box::new(move |sent| done(sent.map(|s| s.response))),
+        );
+    }
 }

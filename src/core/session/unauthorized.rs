@@ -1,9 +1,20 @@
-//! A 401 from an attached URL: whether a refresh can help (the challenge, once per token,
-//! not during a backoff).
+//! `fetch`'s side of the session: the token an attached request gets at once, and a 401
+//! from an attached URL (whether a refresh can help: the challenge, once per token, not
+//! during a backoff).
 
 use super::*;
 
 impl Session {
+    /// The access token a request gets with nothing to wait for or decide: what
+    /// [`Session::demand`] with no `force` answers `Ready` with, when it would also ask for
+    /// nothing (no refresh in flight or due). `None` otherwise: then `demand` decides.
+    /// The shell sends most attached requests on this answer alone.
+    pub fn ready_token(&self, now: f64) -> Option<&str> {
+        let t = self.tokens.as_ref()?;
+        let due = self.refresh_at.is_some_and(|at| now >= at);
+        (self.refreshing.is_none() && !due).then_some(t.access_token.as_str())
+    }
+
     /// A request that carried the access token `used` was answered 401; `challenge` is
     /// its `WWW-Authenticate` header (`None`: absent or not readable). Whether to refresh
     /// (or take the token that already replaced `used`) and retry once. A refresh is
@@ -49,6 +60,38 @@ impl Session {
 mod tests {
     use super::super::testing::*;
     use super::*;
+
+    #[test]
+    fn ready_token_is_demand_ready_with_nothing_to_do() {
+        let mut s = Session::new(cfg(RefreshMode::Endpoint));
+        assert_eq!(s.ready_token(0.0), None);
+        s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+        let due = s.next_wakeup().unwrap_or(f64::MAX);
+        for now in [1.0, due - 1.0, due, due + 1.0, 3_600_000.0, 4_000_000.0] {
+            let mut copy = s.clone();
+            let (actions, demand) = copy.demand(now, None, false);
+            match s.ready_token(now) {
+                Some(t) => {
+                    assert!(actions.is_empty(), "{now}");
+                    assert_eq!(demand, Demand::Ready(t.to_string()), "{now}");
+                }
+                None => assert!(
+                    !actions.is_empty() || demand != Demand::Ready("a1".into()),
+                    "{now}"
+                ),
+            }
+        }
+        // A refresh in flight: the caller waits with the others.
+        let (_, d) = s.demand(due + 1.0, None, false);
+        assert_eq!(d, Demand::Wait);
+        assert_eq!(s.ready_token(due + 2.0), None);
+        // Signed out: nothing is sent with a token.
+        s.refresh_done(
+            due + 3.0,
+            Some(Err((Failure::Terminal, Error::signed_out()))),
+        );
+        assert_eq!(s.ready_token(due + 4.0), None);
+    }
 
     #[test]
     fn unauthorized_forces_one_refresh_unless_the_token_changed() {
