@@ -43,6 +43,8 @@ fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
 /// has checked `options.on`).
 pub(super) fn options_from_js(js: &JsValue, emit: Emit) -> Result<Options, Error> {
     let mut o = Options::default();
+    read_options(js, &mut o)?;
+    // The listener for every event, added once nothing can fail.
     let emit: Listener = Rc::new(move |e: &Event| {
         let error = e.error.as_ref().map_or(JsValue::UNDEFINED, error_to_js);
         emit.emit(
@@ -58,8 +60,13 @@ pub(super) fn options_from_js(js: &JsValue, emit: Emit) -> Result<Options, Error
     for kind in EventKind::ALL {
         o.on.push((kind, emit.clone()));
     }
+    Ok(o)
+}
+
+/// [`options_from_js`]'s reading of the members into `o`.
+fn read_options(js: &JsValue, o: &mut Options) -> Result<(), Error> {
     if js.is_undefined() || js.is_null() {
-        return Ok(o);
+        return Ok(());
     }
     if !js.is_object() {
         return Err(Error::options("options must be an object"));
@@ -160,5 +167,5 @@ pub(super) fn options_from_js(js: &JsValue, emit: Emit) -> Result<Options, Error
             "`dpop` must be a boolean or `{ allowBearer }`",
         ));
     };
-    Ok(o)
+    Ok(())
 }

@@ -41,13 +41,17 @@ impl Provider {
             }
             crate::core::attach::require_secure("issuer", &url.protocol, &url.hostname)?;
         }
+        let authorization = endpoint_option("authorizationEndpoint", &o.authorization_endpoint)?;
+        let token = endpoint_option("tokenEndpoint", &o.token_endpoint)?;
+        let revocation = endpoint_option("revocationEndpoint", &o.revocation_endpoint)?;
+        let end_session = endpoint_option("endSessionEndpoint", &o.end_session_endpoint)?;
         let known = core::provider::Provider::new(
             o.issuer.clone(),
             o.client_id.clone(),
-            endpoint_option("authorizationEndpoint", &o.authorization_endpoint)?,
-            endpoint_option("tokenEndpoint", &o.token_endpoint)?,
-            endpoint_option("revocationEndpoint", &o.revocation_endpoint)?,
-            endpoint_option("endSessionEndpoint", &o.end_session_endpoint)?,
+            authorization,
+            token,
+            revocation,
+            end_session,
         );
         Ok(Provider {
             known: RefCell::new(known),

@@ -130,6 +130,8 @@ impl SignIn {
         verifier: String,
         digest: &[u8],
     ) -> Result<(), Error> {
+        let state = oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?);
+        let nonce = oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?);
         let client_id = self
             .provider
             .client_id()
@@ -141,8 +143,8 @@ impl SignIn {
             None => oidc::without_query(&here).to_string(),
         };
         let pending = Pending {
-            state: oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?),
-            nonce: oidc::random_string(&random_bytes(oidc::RANDOM_BYTES)?),
+            state,
+            nonce,
             verifier,
             redirect_uri,
             scope: params.scope.unwrap_or_else(|| self.scope.clone()),

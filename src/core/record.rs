@@ -72,10 +72,11 @@ impl TokenSet {
         if v.get("v").and_then(Json::as_f64) != Some(RECORD_VERSION) {
             return Err(bad());
         }
-        let s = |name: &str| -> Result<Option<String>, Error> {
+        // Fields are borrowed until nothing can fail, then copied once.
+        let s = |name: &str| -> Result<Option<&str>, Error> {
             match v.get(name) {
                 None => Ok(None),
-                Some(Json::Str(s)) => Ok(Some(s.clone())),
+                Some(Json::Str(s)) => Ok(Some(s)),
                 Some(_) => Err(bad()),
             }
         };
@@ -83,7 +84,7 @@ impl TokenSet {
             .filter(|t| header_safe(t))
             .ok_or_else(bad)?;
         let token_type = s("token_type")?
-            .filter(|t| t == "Bearer" || t == "DPoP")
+            .filter(|t| matches!(*t, "Bearer" | "DPoP"))
             .ok_or_else(bad)?;
         let received_at = v
             .get("received_at")
@@ -112,12 +113,13 @@ impl TokenSet {
             Some(g) if g >= 0.0 && float::fract(g) == 0.0 => g,
             Some(_) => return Err(bad()),
         };
+        let (refresh_token, id_token, scope) = (s("refresh_token")?, s("id_token")?, s("scope")?);
         Ok(TokenSet {
-            access_token,
-            token_type,
-            refresh_token: s("refresh_token")?,
-            id_token: s("id_token")?,
-            scope: s("scope")?,
+            access_token: access_token.to_string(),
+            token_type: token_type.to_string(),
+            refresh_token: refresh_token.map(str::to_string),
+            id_token: id_token.map(str::to_string),
+            scope: scope.map(str::to_string),
             received_at,
             expires_at,
             session_started_at,

@@ -42,11 +42,11 @@ pub(crate) fn header_safe(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
-fn opt_string(obj: &Json, name: &str) -> Result<Option<String>, Error> {
+fn opt_string<'a>(obj: &'a Json, name: &str) -> Result<Option<&'a str>, Error> {
     match obj.get(name) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Str(s)) if s.is_empty() => Ok(None),
-        Some(Json::Str(s)) => Ok(Some(s.clone())),
+        Some(Json::Str(s)) => Ok(Some(s)),
         Some(_) => Err(Error::token_response(cat(&[
             "`",
             name,
@@ -70,7 +70,7 @@ impl TokenResponse {
             return Err(Error::token_response("a token response must be an object"));
         }
         let access_token = match obj.get("access_token") {
-            Some(Json::Str(s)) if header_safe(s) => s.clone(),
+            Some(Json::Str(s)) if header_safe(s) => s.as_str(),
             Some(Json::Str(_)) => {
                 return Err(Error::token_response(
                     "`access_token` must be non-empty printable ASCII without spaces",
@@ -79,10 +79,10 @@ impl TokenResponse {
             _ => return Err(Error::token_response("`access_token` is missing")),
         };
         let token_type = match obj.get("token_type") {
-            None | Some(Json::Null) => "Bearer".to_string(),
-            Some(Json::Str(t)) if t.eq_ignore_ascii_case("bearer") => "Bearer".to_string(),
+            None | Some(Json::Null) => "Bearer",
+            Some(Json::Str(t)) if t.eq_ignore_ascii_case("bearer") => "Bearer",
             // RFC 9449 §5; whether the client accepts it is `dpop::check_token_type`'s call.
-            Some(Json::Str(t)) if t.eq_ignore_ascii_case("dpop") => "DPoP".to_string(),
+            Some(Json::Str(t)) if t.eq_ignore_ascii_case("dpop") => "DPoP",
             Some(Json::Str(_)) => {
                 return Err(Error::token_response(
                     "only `token_type` Bearer or DPoP is supported",
@@ -111,7 +111,7 @@ impl TokenResponse {
             }
         }
         let refresh_token = opt_string(obj, "refresh_token")?;
-        if let Some(rt) = &refresh_token {
+        if let Some(rt) = refresh_token {
             if rt.chars().any(char::is_control) {
                 return Err(Error::token_response(
                     "`refresh_token` has control characters",
@@ -126,13 +126,16 @@ impl TokenResponse {
             _ => None,
         }
         .filter(|n| n.is_finite() && *n > 0.0);
+        let id_token = opt_string(obj, "id_token")?;
+        let scope = opt_string(obj, "scope")?;
+        // Owned copies only once nothing can fail.
         Ok(TokenResponse {
-            access_token,
-            token_type,
+            access_token: access_token.to_string(),
+            token_type: token_type.to_string(),
             expires_in,
-            refresh_token,
-            id_token: opt_string(obj, "id_token")?,
-            scope: opt_string(obj, "scope")?,
+            refresh_token: refresh_token.map(str::to_string),
+            id_token: id_token.map(str::to_string),
+            scope: scope.map(str::to_string),
             refresh_expires_in,
         })
     }

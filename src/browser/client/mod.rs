@@ -159,7 +159,18 @@ impl TokenClient {
             })?;
             rules.push(make_rule(url.parts())?);
         }
+        // Everything that can fail comes before the client is assembled, so that a failure
+        // drops only what was made so far (one drop each, not one per exit).
         let provider = Rc::new(Provider::new(&options)?);
+        let signin = Rc::new(SignIn::new(&options, provider.clone())?);
+        let dpop = match options.dpop {
+            Some(m) => Some(Rc::new(Dpop::new(
+                m,
+                &storage_key,
+                options.storage == StorageKind::Memory,
+            )?)),
+            None => None,
+        };
         let inner = Rc::new(Inner {
             session: RefCell::new(Session::new(checked.config)),
             app,
@@ -181,16 +192,9 @@ impl TokenClient {
             started: Cell::new(false),
             on_started: RefCell::new(Vec::new()),
             disposed: Cell::new(false),
-            signin: Rc::new(SignIn::new(&options, provider)?),
+            signin,
             no_revocation_reported: Cell::new(false),
-            dpop: match options.dpop {
-                Some(m) => Some(Rc::new(Dpop::new(
-                    m,
-                    &storage_key,
-                    options.storage == StorageKind::Memory,
-                )?)),
-                None => None,
-            },
+            dpop,
         });
         let client = TokenClient { inner };
         for (kind, listener) in options.on.iter().cloned() {

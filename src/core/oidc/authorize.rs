@@ -144,30 +144,29 @@ impl Pending {
         if v.get("v").and_then(Json::as_f64) != Some(PENDING_VERSION) {
             return None;
         }
-        let s = |name: &str| {
-            v.get(name)
-                .and_then(Json::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
+        // Fields are borrowed until nothing can fail, then copied once.
+        let s = |name: &str| v.get(name).and_then(Json::as_str).filter(|s| !s.is_empty());
         let issuer = match v.get("issuer") {
             None => None,
-            Some(Json::Str(i)) if !i.is_empty() => Some(i.clone()),
+            Some(Json::Str(i)) if !i.is_empty() => Some(i.as_str()),
             Some(_) => return None,
         };
         let iss_required = match v.get("iss_required") {
             Some(Json::Bool(b)) => *b,
             _ => return None,
         };
+        let (state, nonce, verifier) = (s("state")?, s("nonce")?, s("verifier")?);
+        let (redirect_uri, scope, client_id) = (s("redirect_uri")?, s("scope")?, s("client_id")?);
+        let token_endpoint = s("token_endpoint").filter(|t| is_http_url(t))?;
         Some(Pending {
-            state: s("state")?,
-            nonce: s("nonce")?,
-            verifier: s("verifier")?,
-            redirect_uri: s("redirect_uri")?,
-            scope: s("scope")?,
-            client_id: s("client_id")?,
-            token_endpoint: s("token_endpoint").filter(|t| is_http_url(t))?,
-            issuer,
+            state: state.to_string(),
+            nonce: nonce.to_string(),
+            verifier: verifier.to_string(),
+            redirect_uri: redirect_uri.to_string(),
+            scope: scope.to_string(),
+            client_id: client_id.to_string(),
+            token_endpoint: token_endpoint.to_string(),
+            issuer: issuer.map(str::to_string),
             iss_required,
         })
     }

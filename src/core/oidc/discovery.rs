@@ -92,12 +92,13 @@ impl Discovery {
                 "`",
             ])));
         }
-        let required = |name: &str| -> Result<String, Error> {
+        // Endpoints are borrowed until nothing can fail, then copied once.
+        let required = |name: &str| -> Result<&str, Error> {
             match doc.get(name) {
                 Some(Json::Str(s)) if is_http_url(s) && !secure_url_text(s) => {
                     Err(invalid_discovery(field(name, NOT_HTTPS)))
                 }
-                Some(Json::Str(s)) if is_http_url(s) => Ok(s.clone()),
+                Some(Json::Str(s)) if is_http_url(s) => Ok(s),
                 Some(_) => Err(invalid_discovery(field(name, "` is not an http(s) URL"))),
                 None => Err(invalid_discovery(cat(&[
                     "the discovery document has no `",
@@ -106,14 +107,14 @@ impl Discovery {
                 ]))),
             }
         };
-        let optional = |name: &str| -> Result<Option<String>, Error> {
+        let optional = |name: &str| -> Result<Option<&str>, Error> {
             match doc
                 .get(name)
                 .and_then(Json::as_str)
                 .filter(|s| is_http_url(s))
             {
                 Some(s) if !secure_url_text(s) => Err(invalid_discovery(field(name, NOT_HTTPS))),
-                other => Ok(other.map(str::to_string)),
+                other => Ok(other),
             }
         };
         if let Some(methods) = doc.get("code_challenge_methods_supported") {
@@ -124,11 +125,15 @@ impl Discovery {
                 ));
             }
         }
+        let authorization_endpoint = required("authorization_endpoint")?;
+        let token_endpoint = required("token_endpoint")?;
+        let end_session_endpoint = optional("end_session_endpoint")?;
+        let revocation_endpoint = optional("revocation_endpoint")?;
         Ok(Discovery {
-            authorization_endpoint: required("authorization_endpoint")?,
-            token_endpoint: required("token_endpoint")?,
-            end_session_endpoint: optional("end_session_endpoint")?,
-            revocation_endpoint: optional("revocation_endpoint")?,
+            authorization_endpoint: authorization_endpoint.to_string(),
+            token_endpoint: token_endpoint.to_string(),
+            end_session_endpoint: end_session_endpoint.map(str::to_string),
+            revocation_endpoint: revocation_endpoint.map(str::to_string),
             iss_parameter_supported: doc.get("authorization_response_iss_parameter_supported")
                 == Some(&Json::Bool(true)),
             issuer,
