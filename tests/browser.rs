@@ -289,7 +289,7 @@ async fn both_tokens(c: &TokenClient) -> Vec<String> {
             c.access_token()
                 .await
                 .map(JsValue::from)
-                .map_err(|e| JsValue::from(e.message))
+                .map_err(|e| JsValue::from(e.into_fields().message))
         })
     };
     let all = js_sys::Promise::all(&js_sys::Array::of2(&run(c.clone()), &run(c.clone())));

@@ -44,7 +44,7 @@ proptest! {
     #[test]
     fn token_responses_are_typed(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         if let Err(e) = TokenResponse::parse(&lossy(&bytes)) {
-            prop_assert_eq!(e.code, ErrorCode::InvalidTokenResponse);
+            prop_assert_eq!(&e.code, &ErrorCode::InvalidTokenResponse);
         }
     }
 
@@ -63,7 +63,7 @@ proptest! {
                 let t = TokenSet::from_response(r, 1_700_000_000_000.0, None);
                 prop_assert!(t.expires_at.is_none_or(|e| e.is_finite() && e >= t.received_at));
             }
-            Err(e) => prop_assert_eq!(e.code, ErrorCode::InvalidTokenResponse),
+            Err(e) => prop_assert_eq!(&e.code, &ErrorCode::InvalidTokenResponse),
         }
     }
 
@@ -71,7 +71,7 @@ proptest! {
     fn stored_records_are_typed_and_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         match TokenSet::from_record(&lossy(&bytes)) {
             Ok(t) => prop_assert_eq!(TokenSet::from_record(&t.to_record()).unwrap(), t),
-            Err(e) => prop_assert_eq!(e.code, ErrorCode::Storage),
+            Err(e) => prop_assert_eq!(&e.code, &ErrorCode::Storage),
         }
     }
 
@@ -88,7 +88,7 @@ proptest! {
         if let Some(b) = bad.get_mut(flip) { *b = byte; }
         match TokenSet::from_record(&lossy(&bad)) {
             Ok(_) => {}
-            Err(e) => prop_assert_eq!(e.code, ErrorCode::Storage),
+            Err(e) => prop_assert_eq!(&e.code, &ErrorCode::Storage),
         }
     }
 

@@ -151,10 +151,9 @@ fn discover(mut discovering: oidc::Discovering, done: Done<Result<Discovery, Err
         Box::new(move |answer| {
             let fed = match &answer {
                 Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
-                Err(e) => discovering.answer(Err(Error {
-                    message: "the discovery document could not be fetched".to_string(),
-                    ..e.clone()
-                })),
+                Err(e) => discovering.answer(Err(e
+                    .clone()
+                    .with_message("the discovery document could not be fetched"))),
             };
             match fed {
                 Err(e) => done(Err(e)),

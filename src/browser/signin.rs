@@ -165,10 +165,9 @@ impl SignIn {
             login_hint: params.login_hint,
             extra: params.extra_params,
         })?;
-        self.pending.write(&pending.to_json()).map_err(|e| Error {
-            message: "the sign-in could not be kept in sessionStorage".to_string(),
-            ..e
-        })?;
+        self.pending
+            .write(&pending.to_json())
+            .map_err(|e| e.with_message("the sign-in could not be kept in sessionStorage"))?;
         if let Err(e) = page::assign(&url) {
             let _ = self.pending.clear();
             return Err(

@@ -69,9 +69,14 @@ pub struct ServerCause {
 }
 
 /// A failure with a stable [`ErrorCode`], a human message and, where the server gave one,
-/// its reason.
+/// its reason: its [`ErrorFields`], read through `Deref` (`e.code`, `e.message`). One
+/// pointer wide, so that every `Result<_, Error>` stays small in the wasm.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Error {
+pub struct Error(Box<ErrorFields>);
+
+/// The fields of an [`Error`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorFields {
     /// What kind of failure this is.
     pub code: ErrorCode,
     /// A sentence for people; never contains a secret.
@@ -82,15 +87,45 @@ pub struct Error {
     pub cause: Option<String>,
 }
 
+impl ::core::ops::Deref for Error {
+    type Target = ErrorFields;
+    fn deref(&self) -> &ErrorFields {
+        &self.0
+    }
+}
+
+impl ::core::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorFields {
+        &mut self.0
+    }
+}
+
+impl From<ErrorFields> for Error {
+    fn from(fields: ErrorFields) -> Error {
+        Error(Box::new(fields))
+    }
+}
+
 impl Error {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorFields {
             code,
             message: message.into(),
             server: None,
             cause: None,
-        }
+        }))
+    }
+
+    /// The fields, by value.
+    pub fn into_fields(self) -> ErrorFields {
+        *self.0
+    }
+
+    /// The same error with another message (the code, server reason and cause kept).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
     }
 
     /// The same error with the server's reason attached.

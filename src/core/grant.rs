@@ -221,9 +221,12 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert_eq!((f, e.code), (Failure::Terminal, ErrorCode::InvalidGrant));
         assert_eq!(
-            e.server.unwrap().error_description.as_deref(),
+            (f, e.code.clone()),
+            (Failure::Terminal, ErrorCode::InvalidGrant)
+        );
+        assert_eq!(
+            e.server.clone().unwrap().error_description.as_deref(),
             Some("grant request is invalid")
         );
         let (f, e) = token_answer(401, r#"{"error":"invalid_client"}"#, None).unwrap_err();
@@ -231,14 +234,14 @@ mod tests {
         for status in [408, 429, 500, 502, 503, 504, 404] {
             let (f, e) = token_answer(status, "<html>", Some(2_000.0)).unwrap_err();
             assert_eq!(
-                (f, e.code),
+                (f, e.code.clone()),
                 (Failure::Transient(Some(2_000.0)), ErrorCode::Network),
                 "{status}"
             );
         }
         let (f, e) = token_answer(200, "{", None).unwrap_err();
         assert_eq!(
-            (f, e.code),
+            (f, e.code.clone()),
             (Failure::Transient(None), ErrorCode::InvalidTokenResponse)
         );
     }
@@ -258,7 +261,7 @@ mod tests {
         };
         assert_eq!(e.code, ErrorCode::RevocationFailed);
         assert_eq!(
-            e.server.unwrap().error.as_deref(),
+            e.server.clone().unwrap().error.as_deref(),
             Some("unsupported_token_type")
         );
         let Revocation::Failed(e) = revocation_answer(None, true) else {
@@ -285,7 +288,7 @@ mod tests {
             RefreshPlan::Discover
         );
         let code = |p: RefreshPlan| match p {
-            RefreshPlan::Fail(Failure::Terminal, e) => e.code,
+            RefreshPlan::Fail(Failure::Terminal, e) => e.code.clone(),
             other => panic!("{other:?}"),
         };
         assert_eq!(

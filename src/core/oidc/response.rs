@@ -235,7 +235,7 @@ mod tests {
         }
         let v = check_response(&ok, None);
         assert_eq!(
-            (v.code.unwrap_err().code, v.consume_pending),
+            (v.code.unwrap_err().code.clone(), v.consume_pending),
             (ErrorCode::InvalidState, false)
         );
     }
@@ -294,7 +294,10 @@ mod tests {
         assert!(v.consume_pending);
         let e = v.code.unwrap_err();
         assert_eq!(e.code, ErrorCode::AccessDenied);
-        assert_eq!(e.server.unwrap().error_description.as_deref(), Some("nope"));
+        assert_eq!(
+            e.server.clone().unwrap().error_description.as_deref(),
+            Some("nope")
+        );
         let other =
             AuthResponse::parse(&format!("error=login_required&state=st4te&iss={ISSUER}")).unwrap();
         assert_eq!(

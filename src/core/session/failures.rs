@@ -22,10 +22,7 @@ impl Session {
         {
             return e;
         }
-        Error {
-            message: UNREADABLE_AFTER_EXPIRY.to_string(),
-            ..e
-        }
+        e.with_message(UNREADABLE_AFTER_EXPIRY)
     }
 }
 
