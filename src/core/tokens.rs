@@ -141,6 +141,17 @@ impl TokenResponse {
     }
 }
 
+/// The lifetime a JWT states, in ms: `exp − iat`, or failing `iat`, from `exp` to `now`.
+/// `None` for a token that is not a JWT or has no `exp`.
+fn jwt_lifetime_ms(token: &str, now: f64) -> Option<f64> {
+    let c = jwt::decode(token)?;
+    match (c.number("exp"), c.number("iat")) {
+        (Some(exp), Some(iat)) => Some((exp - iat).max(0.0) * 1000.0),
+        (Some(exp), None) => Some((exp * 1000.0 - now).max(0.0)),
+        _ => None,
+    }
+}
+
 /// The tokens the client holds, with the local times that decide refreshing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenSet {
@@ -181,25 +192,15 @@ impl TokenSet {
     pub fn from_response(resp: TokenResponse, now: f64, previous: Option<&TokenSet>) -> TokenSet {
         let lifetime_ms = match resp.expires_in {
             Some(s) => Some(s * 1000.0),
-            None => jwt::decode(&resp.access_token).and_then(|c| {
-                match (c.number("exp"), c.number("iat")) {
-                    (Some(exp), Some(iat)) => Some((exp - iat).max(0.0) * 1000.0),
-                    (Some(exp), None) => Some((exp * 1000.0 - now).max(0.0)),
-                    _ => None,
-                }
-            }),
+            None => jwt_lifetime_ms(&resp.access_token, now),
         };
         // Whole milliseconds: records stay exact and compact.
         let now = float::round(now);
         let expires_at = lifetime_ms.map(|ms| now + float::round(ms.min(MAX_LIFETIME_MS)));
-        let session_lifetime_ms = resp.refresh_expires_in.map(|s| s * 1000.0).or_else(|| {
-            let c = jwt::decode(resp.refresh_token.as_deref()?)?;
-            match (c.number("exp"), c.number("iat")) {
-                (Some(exp), Some(iat)) => Some((exp - iat).max(0.0) * 1000.0),
-                (Some(exp), None) => Some((exp * 1000.0 - now).max(0.0)),
-                _ => None,
-            }
-        });
+        let session_lifetime_ms = match resp.refresh_expires_in {
+            Some(s) => Some(s * 1000.0),
+            None => jwt_lifetime_ms(resp.refresh_token.as_deref().unwrap_or_default(), now),
+        };
         let session_ends_at = match session_lifetime_ms {
             Some(ms) => Some(now + float::round(ms.min(MAX_LIFETIME_MS))),
             None if resp.refresh_token.is_none() => previous.and_then(|p| p.session_ends_at),

@@ -139,10 +139,8 @@ impl TokenClient {
         )?;
         let storage_key = checked.storage_key;
         let app = checked.config.app.clone();
-        let options = Options {
-            storage_key: Some(storage_key.clone()),
-            ..options
-        };
+        let mut options = options;
+        options.storage_key = Some(storage_key.clone());
         // The default is the page's own origin, allowed even over http (see
         // `AttachRule::page_origin`); explicit entries must be https or loopback.
         let (attach_to, make_rule): (Vec<String>, MakeRule) = match &options.attach_to {

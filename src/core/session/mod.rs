@@ -211,37 +211,37 @@ impl Session {
         self.refreshing.is_some()
     }
 
-    fn event(&self, kind: EventKind) -> Action {
-        Action::Emit(Event {
+    /// Pushes the event `kind` onto `out`, with the status and expiry as they are now.
+    /// Every event is made here, so the event is copied into `out` in one place.
+    fn emit(&self, out: &mut Vec<Action>, kind: EventKind) {
+        self.push_event(out, kind, None, None);
+    }
+
+    /// Pushes an `error` event onto `out`.
+    fn emit_error(&self, out: &mut Vec<Action>, error: Error) {
+        self.push_event(out, EventKind::Error, None, Some(error));
+    }
+
+    fn push_event(
+        &self,
+        out: &mut Vec<Action>,
+        kind: EventKind,
+        reason: Option<Reason>,
+        error: Option<Error>,
+    ) {
+        out.push(Action::Emit(Event {
             kind,
             status: self.status(),
-            expires_at: self.expires_at(),
-            reason: None,
-            error: None,
+            // A `signedOut` event has no expiry: the session is gone.
+            expires_at: if reason.is_some() {
+                None
+            } else {
+                self.expires_at()
+            },
+            reason,
+            error,
             session_ends_at: None,
-        })
-    }
-
-    fn error_event(&self, error: Error) -> Action {
-        Action::Emit(Event {
-            kind: EventKind::Error,
-            status: self.status(),
-            expires_at: self.expires_at(),
-            reason: None,
-            error: Some(error),
-            session_ends_at: None,
-        })
-    }
-
-    fn signed_out_event(&self, reason: Reason) -> Action {
-        Action::Emit(Event {
-            kind: EventKind::SignedOut,
-            status: self.status(),
-            expires_at: None,
-            reason: Some(reason),
-            error: None,
-            session_ends_at: None,
-        })
+        }));
     }
 
     fn can_refresh(&self) -> bool {
@@ -282,8 +282,8 @@ impl Session {
         if announce {
             out.push(Action::Announce(Announce::SignedOut(reason)));
         }
-        out.push(self.signed_out_event(reason));
-        out.push(self.event(EventKind::Change));
+        self.push_event(out, EventKind::SignedOut, Some(reason), None);
+        self.emit(out, EventKind::Change);
     }
 
     /// Restores a stored record at start-up (or after another tab changed storage).
@@ -296,12 +296,12 @@ impl Session {
             Ok(None) => {}
             Ok(Some(tokens)) => {
                 self.install(tokens);
-                out.push(self.event(EventKind::Change));
+                self.emit(&mut out, EventKind::Change);
                 out.extend(self.wake(now));
             }
             Err(e) => {
                 out.push(Action::Clear);
-                out.push(self.error_event(e));
+                self.emit_error(&mut out, e);
             }
         }
         out
@@ -318,8 +318,8 @@ impl Session {
         let mut out = vec![
             Action::Persist(record.clone()),
             Action::Announce(Announce::Tokens(record)),
-            self.event(EventKind::Change),
         ];
+        self.emit(&mut out, EventKind::Change);
         out.extend(self.wake(now));
         out
     }
@@ -337,12 +337,14 @@ impl Session {
             return Vec::new();
         }
         self.storage_failed = true;
-        vec![self.error_event(error)]
+        self.report(error)
     }
 
     /// Reports an error as an event (for failures the shell meets, e.g. revocation).
     pub fn report(&self, error: Error) -> Vec<Action> {
-        vec![self.error_event(error)]
+        let mut out = Vec::new();
+        self.emit_error(&mut out, error);
+        out
     }
 
     /// When the shell should call [`Session::wake`] next, if ever.

@@ -12,7 +12,7 @@ impl Session {
         }
         self.refreshing = Some(t.access_token.clone());
         out.push(Action::Refresh(t.refresh_token.clone()));
-        out.push(self.event(EventKind::Change));
+        self.emit(out, EventKind::Change);
     }
 
     /// The time passed (a timer fired, the page became visible, came online, a fetch is
@@ -27,7 +27,7 @@ impl Session {
         let expired = t.expired(now);
         if !self.can_refresh() {
             if expired {
-                out.push(self.event(EventKind::Expired));
+                self.emit(&mut out, EventKind::Expired);
                 self.end(Reason::Expired, false, &mut out);
             }
             return out;
@@ -38,7 +38,7 @@ impl Session {
             self.start_refresh(&mut out);
         } else if expired && !self.expired_reported {
             self.expired_reported = true;
-            out.push(self.event(EventKind::Expired));
+            self.emit(&mut out, EventKind::Expired);
         }
         out
     }
@@ -150,13 +150,13 @@ impl Session {
         if superseded && !matches!(result, Some(Ok(_))) {
             // Another tab's tokens arrived meanwhile: this failure is about a token
             // that is gone, and the new one will be refreshed on its own account.
-            out.push(self.event(EventKind::Change));
+            self.emit(&mut out, EventKind::Change);
             out.extend(self.wake(now));
             return out;
         }
         match result {
             None => {
-                out.push(self.event(EventKind::Change));
+                self.emit(&mut out, EventKind::Change);
                 out.extend(self.wake(now));
             }
             Some(Ok(resp)) => {
@@ -182,8 +182,8 @@ impl Session {
                 self.install(tokens);
                 out.push(Action::Persist(record.clone()));
                 out.push(Action::Announce(Announce::Tokens(record)));
-                out.push(self.event(EventKind::Refresh));
-                out.push(self.event(EventKind::Change));
+                self.emit(&mut out, EventKind::Refresh);
+                self.emit(&mut out, EventKind::Change);
             }
             Some(Err((Failure::Terminal, e))) => {
                 self.last_error = Some(e);
@@ -205,10 +205,10 @@ impl Session {
                     e
                 };
                 self.last_error = Some(e.clone());
-                out.push(self.event(EventKind::Change));
+                self.emit(&mut out, EventKind::Change);
                 if !expired || !self.expired_failure_reported {
                     self.expired_failure_reported = expired;
-                    out.push(self.error_event(e));
+                    self.emit_error(&mut out, e);
                 }
                 out.extend(self.wake(now));
             }

@@ -27,9 +27,9 @@ impl Session {
         self.install(tokens);
         out.push(Action::Persist(record));
         if was_signed_in {
-            out.push(self.event(EventKind::Refresh));
+            self.emit(&mut out, EventKind::Refresh);
         }
-        out.push(self.event(EventKind::Change));
+        self.emit(&mut out, EventKind::Change);
         if self.refreshing.is_none() {
             out.extend(self.wake(now));
         }
