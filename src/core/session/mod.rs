@@ -71,8 +71,8 @@ pub enum Action {
     Clear,
     /// Start a refresh with this refresh token and report it with [`Session::refresh_done`].
     Refresh(Option<String>),
-    /// Call the listeners.
-    Emit(Event),
+    /// Call the listeners (boxed: an action list stays small to move).
+    Emit(Box<Event>),
     /// Tell the other tabs.
     Announce(Announce),
 }
@@ -184,14 +184,14 @@ impl Session {
             return;
         }
         self.ending_reported = true;
-        out.push(Action::Emit(Event {
+        out.push(Action::Emit(Box::new(Event {
             kind: EventKind::SessionEnding,
             status: self.status(),
             expires_at: self.expires_at(),
             reason: None,
             error: None,
             session_ends_at: self.session_ends_at(),
-        }));
+        })));
     }
 
     /// The current session as a record for other tabs, if there is one.
@@ -229,7 +229,7 @@ impl Session {
         reason: Option<Reason>,
         error: Option<Error>,
     ) {
-        out.push(Action::Emit(Event {
+        out.push(Action::Emit(Box::new(Event {
             kind,
             status: self.status(),
             // A `signedOut` event has no expiry: the session is gone.
@@ -241,7 +241,7 @@ impl Session {
             reason,
             error,
             session_ends_at: None,
-        }));
+        })));
     }
 
     fn can_refresh(&self) -> bool {
