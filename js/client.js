@@ -48,8 +48,8 @@ function ownFetch(input, init) {
 // `auth.fetch`: the wasm decides whether a request gets the token, and which
 // (`readyAuthorization`, or its whole `fetch` when that takes a refresh, a DPoP proof or
 // the signed-out case); this only sends. An attached request never follows a redirect
-// (see js/http.js's `noFollow`). A 401 goes back to the wasm with the copy made before
-// sending, and the wasm decides on the retry.
+// (`noFollow`). A 401 goes back to the wasm with the copy made before sending, and the
+// wasm decides on the retry.
 function attached(inner, retry, input, init) {
   let r, a, d, s, replay;
   try {
@@ -60,8 +60,8 @@ function attached(inner, retry, input, init) {
     a = inner.readyAuthorization(d);
     if (a === undefined) return inner.fetch(r, d);
     if (a === '') return send(r);
-    if (retry) replay = r.method === 'GET' || r.method === 'HEAD' ? r : copy(r);
-    s = r.redirect === 'follow' ? new Request(r, { redirect: 'error' }) : r;
+    if (retry) replay = copy(r);
+    s = noFollow(r);
     s.headers.set('authorization', a);
   } catch (e) {
     return Promise.reject(e);
@@ -70,13 +70,19 @@ function attached(inner, retry, input, init) {
   if (!replay) return answer;
   return answer.then((res) => (res.status === 401 ? inner.fetch(replay, d, a, res, res.headers.get('www-authenticate') ?? undefined) : res));
 }
+// js/http.js's `copy` and `noFollow`, which the wasm's own paths call, with the same
+// rules: this file cannot import that snippet (wasm-bindgen writes it under a hashed
+// directory). A retry's copy is the request itself when it has no body; a redirect
+// rejects instead of being followed, unless the caller chose 'manual' or 'error'.
 function copy(r) {
+  if (r.method === 'GET' || r.method === 'HEAD') return r;
   try {
     return r.clone();
   } catch (e) {
     return null;
   }
 }
+const noFollow = (r) => (r.redirect === 'follow' ? new Request(r, { redirect: 'error' }) : r);
 
 // Options and token responses are copied into plain data here, before the wasm sees them:
 // a Proxy with a throwing trap, a getter that throws or an iterator that throws then fails

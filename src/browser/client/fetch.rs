@@ -143,7 +143,7 @@ impl Inner {
     /// The `Authorization` value a request to `url` is sent with at once, with no step of
     /// the flow above to wait for: `Some("")` when `url` is not in `attachTo` (it is sent
     /// untouched), `Some("Bearer …")` when the core has a token ready
-    /// ([`Session::ready_token`]); `None` when the whole flow decides (the `dpop` option,
+    /// ([`Session::ready_tokens`]); `None` when the whole flow decides (the `dpop` option,
     /// a refresh due or in flight, signed out).
     #[cfg(target_arch = "wasm32")]
     pub(super) fn ready_authorization(&self, url: attach::ParsedUrl<'_>) -> Option<String> {
@@ -153,12 +153,9 @@ impl Inner {
         if !attach::allowed(&self.rules, url) {
             return Some(String::new());
         }
+        // Without the `dpop` option every token is a Bearer one (`check_token_type`).
         let now = self.now();
-        let session = self.session.borrow();
-        let token = session.ready_token(now)?;
-        let mut scheme = String::from("Bearer ");
-        scheme.push_str(token);
-        Some(scheme)
+        Some(self.session.borrow().ready_tokens(now)?.authorization())
     }
 
     /// Sends an attached request (`target`: its URL and method) with the token (and a DPoP

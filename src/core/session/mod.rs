@@ -211,6 +211,11 @@ impl Session {
         self.refreshing.is_some()
     }
 
+    /// Whether the scheduled refresh time has come.
+    fn refresh_due(&self, now: f64) -> bool {
+        self.refresh_at.is_some_and(|at| now >= at)
+    }
+
     /// Pushes the event `kind` onto `out`, with the status and expiry as they are now.
     /// Every event is made here, so the event is copied into `out` in one place.
     fn emit(&self, out: &mut Vec<Action>, kind: EventKind) {

@@ -32,7 +32,7 @@ impl Session {
             }
             return out;
         }
-        let due = self.refresh_at.is_some_and(|at| now >= at);
+        let due = self.refresh_due(now);
         let backing_off = self.retry_at.is_some_and(|at| now < at);
         if due && !backing_off {
             self.start_refresh(&mut out);
@@ -70,7 +70,7 @@ impl Session {
         let auth = t.access_token.clone();
         let expired = t.expired(now);
         let stale = force.is_some_and(|used| used == t.access_token);
-        let due = stale || self.refresh_at.is_some_and(|at| now >= at);
+        let due = stale || self.refresh_due(now);
         if !due {
             return (out, Demand::Ready(auth));
         }

@@ -5,14 +5,13 @@
 use super::*;
 
 impl Session {
-    /// The access token a request gets with nothing to wait for or decide: what
-    /// [`Session::demand`] with no `force` answers `Ready` with, when it would also ask for
-    /// nothing (no refresh in flight or due). `None` otherwise: then `demand` decides.
-    /// The shell sends most attached requests on this answer alone.
-    pub fn ready_token(&self, now: f64) -> Option<&str> {
+    /// The tokens a request gets with nothing to wait for or decide: those whose access
+    /// token [`Session::demand`] with no `force` answers `Ready` with, when it would also
+    /// ask for nothing (no refresh in flight or due). `None` otherwise: then `demand`
+    /// decides. The shell sends most attached requests on this answer alone.
+    pub fn ready_tokens(&self, now: f64) -> Option<&TokenSet> {
         let t = self.tokens.as_ref()?;
-        let due = self.refresh_at.is_some_and(|at| now >= at);
-        (self.refreshing.is_none() && !due).then_some(t.access_token.as_str())
+        (self.refreshing.is_none() && !self.refresh_due(now)).then_some(t)
     }
 
     /// A request that carried the access token `used` was answered 401; `challenge` is
@@ -62,18 +61,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_token_is_demand_ready_with_nothing_to_do() {
+    fn ready_tokens_are_demand_ready_with_nothing_to_do() {
         let mut s = Session::new(cfg(RefreshMode::Endpoint));
-        assert_eq!(s.ready_token(0.0), None);
+        assert!(s.ready_tokens(0.0).is_none());
         s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
         let due = s.next_wakeup().unwrap_or(f64::MAX);
         for now in [1.0, due - 1.0, due, due + 1.0, 3_600_000.0, 4_000_000.0] {
             let mut copy = s.clone();
             let (actions, demand) = copy.demand(now, None, false);
-            match s.ready_token(now) {
+            match s.ready_tokens(now) {
                 Some(t) => {
                     assert!(actions.is_empty(), "{now}");
-                    assert_eq!(demand, Demand::Ready(t.to_string()), "{now}");
+                    assert_eq!(demand, Demand::Ready(t.access_token.clone()), "{now}");
                 }
                 None => assert!(
                     !actions.is_empty() || demand != Demand::Ready("a1".into()),
@@ -84,13 +83,13 @@ mod tests {
         // A refresh in flight: the caller waits with the others.
         let (_, d) = s.demand(due + 1.0, None, false);
         assert_eq!(d, Demand::Wait);
-        assert_eq!(s.ready_token(due + 2.0), None);
+        assert!(s.ready_tokens(due + 2.0).is_none());
         // Signed out: nothing is sent with a token.
         s.refresh_done(
             due + 3.0,
             Some(Err((Failure::Terminal, Error::signed_out()))),
         );
-        assert_eq!(s.ready_token(due + 4.0), None);
+        assert!(s.ready_tokens(due + 4.0).is_none());
     }
 
     #[test]
