@@ -84,31 +84,40 @@ function copy(r) {
 }
 const noFollow = (r) => (r.redirect === 'follow' ? new Request(r, { redirect: 'error' }) : r);
 
-// Options and token responses are copied into plain data here, before the wasm sees them:
-// a Proxy with a throwing trap, a getter that throws or an iterator that throws then fails
-// the call with `invalid_options` (or `invalid_token_response`) instead of running a JS
-// exception through the module. Functions (listeners, `now`, `refresh`) are kept as they are.
-function plain(value, depth = 0) {
-  if (value === null || typeof value !== 'object' || depth > 4) return value;
-  if (Array.isArray(value)) return Array.from(value, (v) => plain(v, depth + 1));
-  const out = {};
-  for (const key of Object.keys(value)) out[key] = plain(value[key], depth + 1);
-  return out;
-}
-function copied(value, code, what) {
+// Plain data (options, token responses) crosses into the wasm as JSON text, which the wasm
+// reads member by member: one crossing, not one per member. A Proxy with a throwing trap,
+// a getter or `toJSON` that throws, a cycle: the call fails with `invalid_options` (or
+// `invalid_token_response`) instead of running a JS exception through the module. What
+// JSON cannot carry (a function, symbol, BigInt, NaN or infinity) goes as `[0]`, which
+// no member accepts in its place, so the wasm names the member and the type it wants. The
+// top-level members named in `beside` are read once, into `beside`, and go beside the text
+// when they are functions (`refresh`, `now`); `on` (the listeners, which stay here) never
+// goes.
+const odd = (v) => (typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint');
+function json(value, code, what, beside = null) {
   try {
-    return plain(value);
+    return JSON.stringify(value ?? null, function (k, v) {
+      if (this === value && beside && Object.hasOwn(beside, k)) {
+        beside[k] = v;
+        if (k === 'on' || typeof v === 'function') return undefined;
+      }
+      return odd(v) ? [0] : v;
+    });
   } catch (e) {
     throw new TokenwardError(code, `${what} could not be read`, { cause: e });
   }
 }
-const copiedOptions = (options, what) => {
+const jsonOptions = (options, what) => {
   try {
-    return Promise.resolve(copied(options, 'invalid_options', what));
+    return Promise.resolve(json(options, 'invalid_options', what));
   } catch (e) {
     return Promise.reject(e);
   }
 };
+// The app's `refresh`, answering with the token response's JSON text.
+const textRefresh = (f) => typeof f === 'function'
+  ? (rt) => Promise.resolve(f(rt)).then((r) => json(r, 'invalid_token_response', 'the token response'))
+  : undefined;
 
 // The listeners of one client, by event name. The wasm calls `emit` once per event (with
 // the event's fields, the `error` already a TokenwardError); each listener gets its own
@@ -156,13 +165,18 @@ function listeners() {
 }
 
 // `options.on`, checked and added before the session is restored.
-function optionListeners(options, l) {
-  const on = options?.on;
-  if (on === undefined || on === null || typeof options !== 'object') return;
+function optionListeners(on, l) {
+  if (on === undefined || on === null) return;
   if (typeof on !== 'object') {
     throw new TokenwardError('invalid_options', '`on` must be an object of listeners');
   }
-  for (const name of Object.keys(on)) l.on(name, on[name], true);
+  let members;
+  try {
+    members = Object.keys(on).map((name) => [name, on[name]]);
+  } catch (e) {
+    throw new TokenwardError('invalid_options', 'the options could not be read', { cause: e });
+  }
+  for (const [name, f] of members) l.on(name, f, true);
 }
 
 class TokenClient {
@@ -178,14 +192,14 @@ class TokenClient {
     this.accessToken = () => inner.accessToken();
     this.refresh = () => inner.refresh();
     this.authorizationHeaders = (url, method) => inner.authorizationHeaders(url instanceof URL ? url.href : url, method);
-    this.signOut = (options) => copiedOptions(options, 'the signOut options').then((o) => inner.signOut(o));
+    this.signOut = (options) => jsonOptions(options, 'the signOut options').then((o) => inner.signOut(o));
     // The page is navigating to the authorization server: the promise never settles
     // (it rejects when the sign-in cannot start).
-    this.signIn = (options) => copiedOptions(options, 'the signIn options')
+    this.signIn = (options) => jsonOptions(options, 'the signIn options')
       .then((o) => inner.signIn(o))
       .then(() => new Promise(() => {}));
   }
-  setTokens(response) { this.#c.setTokens(copied(response, 'invalid_token_response', 'the token response')); }
+  setTokens(response) { this.#c.setTokens(json(response, 'invalid_token_response', 'the token response')); }
   on(event, listener) { return this.#l.on(event, listener); }
   get status() { return this.#c.status; }
   get expiresAt() { return this.#c.expiresAt; }
@@ -222,10 +236,11 @@ export function makeCreate(wasm, load) {
       );
     }
     await ready;
-    const given = copied(options, 'invalid_options', 'the options');
+    const given = { refresh: undefined, now: undefined, on: undefined };
+    const text = json(options, 'invalid_options', 'the options', given);
     const l = listeners();
-    optionListeners(given, l);
-    const inner = wasm.WasmClient.create(given, l.emit);
+    optionListeners(given.on, l);
+    const inner = wasm.WasmClient.create(text, textRefresh(given.refresh), given.now, l.emit);
     await inner.started();
     return new TokenClient(inner, l);
   };

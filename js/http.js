@@ -97,9 +97,10 @@ export function exchange(sink, id, url, body, mode, proof, ms) {
 // TypeError, as a network error would); a caller's own 'manual' or 'error' is kept.
 export const noFollow = (r) => (r.redirect === 'follow' ? new Request(r, { redirect: 'error' }) : r);
 
-// The URL of a request that may get the token, as js/shell.js's `url` gives it, and its
-// method last; undefined when it has `authorization` already (it is then sent untouched).
-export const target = (r) => (r.headers.has('authorization') ? undefined : [...parts(new URL(r.url)), r.method]);
+// The URL of a request that may get the token, as js/shell.js's `parts` describes it, and
+// its method last; undefined when it has `authorization` already (it is then sent
+// untouched).
+export const target = (r) => (r.headers.has('authorization') ? undefined : parts(new URL(r.url)) + r.method);
 
 // What a retry of `r` sends: the same request when it has no body (GET, HEAD: sending it
 // consumes nothing), otherwise a copy made before sending; null when the body was read.

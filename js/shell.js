@@ -154,8 +154,11 @@ export const removeItem = (a, key) => area(a)?.removeItem(key);
 // The page, for the wasm. The browser's URL parser decides what a URL is: `url` gives its
 // `parts`, or undefined when `text` is not a URL (relative to the page with `relative`).
 const page = () => (typeof window === 'undefined' ? null : window.location);
-// [href, protocol, hostname, origin, pathname, has user or password, has query or fragment]
-export const parts = (u) => [u.href, u.protocol, u.hostname, u.origin, u.pathname, !!(u.username || u.password), !!(u.search || u.hash)];
+// A URL in one string (one crossing): its protocol, hostname, origin and pathname, 1 or 0
+// for a user or password, 1 or 0 for a query or fragment, then its href, each ended by a
+// line feed, which the URL parser never leaves in a URL (js/client.js describes
+// `auth.fetch`'s requests the same way, with the method after the href).
+export const parts = (u) => `${u.protocol}\n${u.hostname}\n${u.origin}\n${u.pathname}\n${+!!(u.username || u.password)}\n${+!!(u.search || u.hash)}\n${u.href}\n`;
 export function url(text, relative) {
   try {
     return parts(relative && page() ? new URL(text, page().href) : new URL(text));

@@ -4,6 +4,9 @@
 // and export sections and in the glue's import object and `wasm.<name>` calls). This
 // renames them to one- or two-letter names in both files, consistently.
 //
+// The modules that the .wasm imports from directly (the `js/` snippets, under a hashed
+// directory) get one-letter module names the same way.
+//
 // binaryen's --minify-imports-and-exports only renames imports from `env`, so this walks
 // the module itself: only the import (2) and export (7) sections are rewritten; every other
 // section is copied byte for byte.
@@ -82,6 +85,8 @@ export function minify(wasmBytes, glue) {
   const exportMap = new Map();
   const names = shortNames(new Set(['__proto__', 'memory']));
   let importModule = null;
+  const moduleMap = new Map();
+  const moduleNames = shortNames(new Set(['w']));
   while (r.p < wasmBytes.length) {
     const id = r.byte();
     const size = r.u32();
@@ -99,7 +104,13 @@ export function minify(wasmBytes, glue) {
           if (!importMap.has(field)) importMap.set(field, names.next().value);
           short = importMap.get(field);
         }
-        out.push(encName(module === './tokenward_bg.js' ? 'w' : module), encName(short), desc);
+        let mod = module;
+        if (module === './tokenward_bg.js') mod = 'w';
+        else if (module.startsWith('./snippets/')) {
+          if (!moduleMap.has(module)) moduleMap.set(module, moduleNames.next().value);
+          mod = moduleMap.get(module);
+        }
+        out.push(encName(mod), encName(short), desc);
       }
       const content = Buffer.concat(out);
       parts.push(Buffer.from([2]), leb(content.length), content);
@@ -133,6 +144,9 @@ export function minify(wasmBytes, glue) {
     replaceAll(new RegExp(`(^|[\\s,{])${esc(long)}(?=\\s*:)`, 'gm'), `$1${short}`, `import ${long}`);
   }
   replaceAll('"./tokenward_bg.js": import0', 'w: import0', 'the import module');
+  for (const [long, short] of moduleMap) {
+    replaceAll(new RegExp(`"${long.replace(/[.$]/g, '\\$&')}"(?=\\s*:)`, 'g'), short, `the import module ${long}`);
+  }
   for (const [long, short] of exportMap) {
     const pattern = new RegExp(`\\bwasm\\.${esc(long)}(?![A-Za-z0-9_$])`, 'g');
     if (pattern.test(js)) js = js.replace(pattern, `wasm.${short}`);

@@ -22,7 +22,8 @@ crate::local::local! {
 }
 
 mod options;
-use options::{get, opt_string, options_from_js};
+use crate::core::json::Json;
+use options::{object, opt_string, options_from_js};
 
 /// Hands over the function that makes a `TokenwardError`:
 /// `make(code, message, isServerAnswer, error, errorDescription, status, cause)`.
@@ -117,22 +118,6 @@ fn error_from_js(value: &JsValue) -> Error {
     }
 }
 
-fn response_from_js(value: &JsValue) -> Result<TokenResponse, Error> {
-    // JSON.stringify turns NaN and ±Infinity into null, which would read as "absent".
-    if let Some(n) = get(value, "expires_in").as_f64() {
-        if !n.is_finite() {
-            return Err(Error::token_response(
-                "`expires_in` must be a finite, non-negative number of seconds",
-            ));
-        }
-    }
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| Error::token_response("a token response must be a plain object"))?;
-    TokenResponse::parse(&text)
-}
-
 #[wasm_bindgen]
 extern "C" {
     /// `js/client.js`'s `emit(type, status, expiresAt, reason, sessionEndsAt, error)`.
@@ -206,9 +191,15 @@ fn undefined<T>(_: T) -> JsValue {
 #[wasm_bindgen]
 impl WasmClient {
     /// `createTokenClient(options)`: the client, restoring the session (see `started`).
-    pub fn create(options: JsValue, emit: JsValue) -> Result<WasmClient, JsValue> {
-        let options =
-            options_from_js(&options, emit.unchecked_into()).map_err(|e| error_to_js(&e))?;
+    /// The options come as JSON text, with the `refresh` and `now` functions beside it.
+    pub fn create(
+        options: &str,
+        refresh: JsValue,
+        now: JsValue,
+        emit: JsValue,
+    ) -> Result<WasmClient, JsValue> {
+        let options = options_from_js(options, refresh, now, emit.unchecked_into())
+            .map_err(|e| error_to_js(&e))?;
         let client = TokenClient::create(options).map_err(|e| error_to_js(&e))?;
         Ok(WasmClient { client })
     }
@@ -221,12 +212,12 @@ impl WasmClient {
         promise
     }
 
-    /// `setTokens(response)`.
+    /// `setTokens(response)`, the response as JSON text.
     #[wasm_bindgen(js_name = setTokens)]
-    pub fn set_tokens(&self, response: JsValue) -> Result<(), JsValue> {
-        let r = response_from_js(&response).map_err(|e| error_to_js(&e))?;
-        self.client.try_set_tokens(r).map_err(|e| error_to_js(&e))?;
-        Ok(())
+    pub fn set_tokens(&self, response: &str) -> Result<(), JsValue> {
+        self.client
+            .set_tokens_json(response)
+            .map_err(|e| error_to_js(&e))
     }
 
     /// `accessToken()`.
@@ -312,16 +303,17 @@ impl WasmClient {
         self.client.retries_401()
     }
 
-    /// `signOut({ revoke, endSession, postLogoutRedirectUri })`.
+    /// `signOut({ revoke, endSession, postLogoutRedirectUri })`, as JSON text. It never
+    /// fails: what is not `false`, `true` or a string reads as the default.
     #[wasm_bindgen(js_name = signOut)]
-    pub fn sign_out(&self, options: JsValue) -> Promise {
-        let revoke = !(options.is_object() && get(&options, "revoke") == JsValue::FALSE);
-        let end_session = options.is_object() && get(&options, "endSession") == JsValue::TRUE;
-        let post_logout_redirect_uri = if options.is_object() {
-            get(&options, "postLogoutRedirectUri").as_string()
-        } else {
-            None
-        };
+    pub fn sign_out(&self, options: &str) -> Promise {
+        let o = Json::parse(options).unwrap_or(Json::Null);
+        let revoke = !matches!(o.get("revoke"), Some(Json::Bool(false)));
+        let end_session = matches!(o.get("endSession"), Some(Json::Bool(true)));
+        let post_logout_redirect_uri = o
+            .get("postLogoutRedirectUri")
+            .and_then(Json::as_str)
+            .map(String::from);
         let (promise, done) = deferred();
         let options = SignOutOptions {
             revoke,
@@ -369,12 +361,12 @@ impl WasmClient {
         self.client.dispose();
     }
 
-    /// `signIn(options)`: resolves once the page is navigating away (`js/` turns that
-    /// into a promise that never settles).
+    /// `signIn(options)`, as JSON text: resolves once the page is navigating away (`js/`
+    /// turns that into a promise that never settles).
     #[wasm_bindgen(js_name = signIn)]
-    pub fn sign_in(&self, options: JsValue) -> Promise {
+    pub fn sign_in(&self, options: &str) -> Promise {
         promise(
-            |done| match sign_in_params_from_js(&options) {
+            |done| match sign_in_params_from_js(options) {
                 Ok(params) => self.client.sign_in_then(params, done),
                 Err(e) => done(Err(e)),
             },
@@ -399,30 +391,25 @@ impl WasmClient {
 }
 
 /// Reads `signIn()`'s options: `scope`, `prompt`, `loginHint` and `extraParams` (strings).
-fn sign_in_params_from_js(js: &JsValue) -> Result<SignInParams, Error> {
-    let mut p = SignInParams::default();
-    if js.is_undefined() || js.is_null() {
-        return Ok(p);
-    }
-    if !js.is_object() {
-        return Err(Error::options("signIn() options must be an object"));
-    }
-    p.scope = opt_string(js, "scope")?;
-    p.prompt = opt_string(js, "prompt")?;
-    p.login_hint = opt_string(js, "loginHint")?;
-    let extra = get(js, "extraParams");
-    if !extra.is_undefined() && !extra.is_null() {
-        if !extra.is_object() {
-            return Err(Error::options("`extraParams` must be an object of strings"));
-        }
-        let extra: Object = extra.unchecked_into();
-        for entry in Object::entries(&extra).iter() {
-            let pair = js_sys::Array::from(&entry);
-            match (pair.get(0).as_string(), pair.get(1).as_string()) {
-                (Some(k), Some(v)) => p.extra_params.push((k, v)),
-                _ => return Err(Error::options("`extraParams` values must be strings")),
+fn sign_in_params_from_js(text: &str) -> Result<SignInParams, Error> {
+    let js = object(text, "signIn() options")?;
+    let mut p = SignInParams {
+        scope: opt_string(&js, "scope")?,
+        prompt: opt_string(&js, "prompt")?,
+        login_hint: opt_string(&js, "loginHint")?,
+        extra_params: Vec::new(),
+    };
+    match js.get("extraParams") {
+        None | Some(Json::Null) => {}
+        Some(Json::Obj(members)) => {
+            for (k, v) in members {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| Error::options("`extraParams` values must be strings"))?;
+                p.extra_params.push((k.clone(), v.to_string()));
             }
         }
+        Some(_) => return Err(Error::options("`extraParams` must be an object of strings")),
     }
     Ok(p)
 }

@@ -1,49 +1,76 @@
-//! Reading the JS options object into [`Options`]: every member checked for its type
-//! (`invalid_options` otherwise), functions kept as they are.
+//! Reading the options into [`Options`]. `js/client.js` hands them over as JSON text (see
+//! its `json`), so every member is checked for its type here (`invalid_options`
+//! otherwise) without a crossing per member; the two function options (`refresh`, `now`)
+//! come as they are, next to the text.
 
 use super::*;
 use crate::core::grant;
+use crate::core::json::Json;
 
-pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+/// The JSON object in `text`: `null` reads as no members, anything but an object is
+/// `what` must be an object.
+pub(super) fn object(text: &str, what: &str) -> Result<Json, Error> {
+    match Json::parse(text) {
+        Ok(Json::Null) => Ok(Json::Obj(Vec::new())),
+        Ok(o @ Json::Obj(_)) => Ok(o),
+        _ => Err(Error::options(crate::core::error::cat(&[
+            what,
+            " must be an object",
+        ]))),
+    }
 }
 
-pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, Error> {
-    let v = get(obj, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_string()
-        .map(Some)
-        .ok_or_else(|| Error::option(key, "` must be a string"))
+/// The member `key` unless it is absent or `null`.
+fn member<'a>(obj: &'a Json, key: &str) -> Option<&'a Json> {
+    obj.get(key).filter(|v| !matches!(v, Json::Null))
 }
 
-fn opt_bool(obj: &JsValue, key: &str, default: bool) -> Result<bool, Error> {
-    let v = get(obj, key);
-    if v.is_undefined() {
-        return Ok(default);
+pub(super) fn opt_string(obj: &Json, key: &str) -> Result<Option<String>, Error> {
+    match member(obj, key) {
+        None => Ok(None),
+        Some(Json::Str(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::option(key, "` must be a string")),
     }
-    v.as_bool()
-        .ok_or_else(|| Error::option(key, "` must be a boolean"))
 }
 
-fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, Error> {
-    let v = get(obj, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
+fn opt_bool(obj: &Json, key: &str, default: bool) -> Result<bool, Error> {
+    match obj.get(key) {
+        None => Ok(default),
+        Some(Json::Bool(b)) => Ok(*b),
+        Some(_) => Err(Error::option(key, "` must be a boolean")),
     }
-    // typeof checks, not instanceof: values made in another frame are fine.
-    if !v.is_function() {
+}
+
+/// A number member; `null` is not one (JSON has no NaN or infinity: `js/client.js` sends
+/// them as text, which is not a number either).
+fn opt_number(obj: &Json, key: &str) -> Result<Option<f64>, Error> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Json::Num(n)) => Ok(Some(*n)),
+        Some(_) => Err(Error::option(key, "` must be a number")),
+    }
+}
+
+/// A function option: given as a function, or not at all (a value in the JSON text is
+/// one that was not a function).
+fn opt_function(obj: &Json, key: &str, given: JsValue) -> Result<Option<Function>, Error> {
+    if member(obj, key).is_some() {
         return Err(Error::option(key, "` must be a function"));
     }
-    Ok(Some(v.unchecked_into()))
+    // typeof checks, not instanceof: values made in another frame are fine.
+    Ok(given.is_function().then(|| given.unchecked_into()))
 }
 
 /// Reads the options; `emit` gets every event (`js/client.js` holds the listeners and
 /// has checked `options.on`).
-pub(super) fn options_from_js(js: &JsValue, emit: Emit) -> Result<Options, Error> {
+pub(super) fn options_from_js(
+    text: &str,
+    refresh: JsValue,
+    now: JsValue,
+    emit: Emit,
+) -> Result<Options, Error> {
     let mut o = Options::default();
-    read_options(js, &mut o)?;
+    read_options(&object(text, "options")?, refresh, now, &mut o)?;
     // The listener for every event, added once nothing can fail.
     let emit: Listener = Rc::new(move |e: &Event| {
         let error = e.error.as_ref().map_or(JsValue::UNDEFINED, error_to_js);
@@ -64,13 +91,7 @@ pub(super) fn options_from_js(js: &JsValue, emit: Emit) -> Result<Options, Error
 }
 
 /// [`options_from_js`]'s reading of the members into `o`.
-fn read_options(js: &JsValue, o: &mut Options) -> Result<(), Error> {
-    if js.is_undefined() || js.is_null() {
-        return Ok(());
-    }
-    if !js.is_object() {
-        return Err(Error::options("options must be an object"));
-    }
+fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> Result<(), Error> {
     if let Some(s) = opt_string(js, "storage")? {
         o.storage = StorageKind::parse(&s)
             .ok_or_else(|| Error::options("`storage` must be 'memory', 'session' or 'local'"))?;
@@ -81,7 +102,7 @@ fn read_options(js: &JsValue, o: &mut Options) -> Result<(), Error> {
     o.token_endpoint = opt_string(js, "tokenEndpoint")?;
     o.client_id = opt_string(js, "clientId")?;
     o.revocation_endpoint = opt_string(js, "revocationEndpoint")?;
-    if let Some(f) = opt_function(js, "refresh")? {
+    if let Some(f) = opt_function(js, "refresh", refresh)? {
         let f: RefreshFn = Rc::new(move |rt: Option<String>, done: Done<_>| {
             let arg = rt.map_or(JsValue::NULL, |t| JsValue::from_str(&t));
             match f.call1(&JsValue::UNDEFINED, &arg) {
@@ -92,7 +113,8 @@ fn read_options(js: &JsValue, o: &mut Options) -> Result<(), Error> {
                     grant::APP_REFRESH_TIMEOUT_MS,
                     Box::new(move |value| {
                         done(match value {
-                            Ok(v) => response_from_js(&v),
+                            // `js/client.js` resolves it with the response's JSON text.
+                            Ok(v) => TokenResponse::parse(&v.as_string().unwrap_or_default()),
                             Err(Some(e)) => Err(error_from_js(&e)),
                             Err(None) => Err(grant::app_refresh_unsettled()),
                         })
@@ -102,44 +124,35 @@ fn read_options(js: &JsValue, o: &mut Options) -> Result<(), Error> {
         });
         o.refresh = Some(f);
     }
-    let attach = get(js, "attachTo");
-    if !attach.is_undefined() && !attach.is_null() {
-        if !js_sys::Array::is_array(&attach) {
+    match member(js, "attachTo") {
+        None => {}
+        Some(Json::Arr(items)) => {
+            let mut list = Vec::with_capacity(items.len());
+            for item in items {
+                list.push(
+                    item.as_str()
+                        .ok_or_else(|| Error::options("`attachTo` entries must be strings"))?
+                        .to_string(),
+                );
+            }
+            o.attach_to = Some(list);
+        }
+        Some(_) => {
             return Err(Error::options(
                 "`attachTo` must be an array of origins or prefixes",
-            ));
+            ))
         }
-        let mut list = Vec::new();
-        for item in js_sys::Array::from(&attach).iter() {
-            list.push(
-                item.as_string()
-                    .ok_or_else(|| Error::options("`attachTo` entries must be strings"))?,
-            );
-        }
-        o.attach_to = Some(list);
     }
-    let lead = get(js, "refreshLeadSeconds");
-    if !lead.is_undefined() {
-        o.refresh_lead_seconds = lead
-            .as_f64()
-            .ok_or_else(|| Error::options("`refreshLeadSeconds` must be a number"))?;
+    if let Some(n) = opt_number(js, "refreshLeadSeconds")? {
+        o.refresh_lead_seconds = n;
     }
-    let lead = get(js, "sessionEndingLeadSeconds");
-    if !lead.is_undefined() {
-        o.session_ending_lead_seconds = lead
-            .as_f64()
-            .ok_or_else(|| Error::options("`sessionEndingLeadSeconds` must be a number"))?;
+    if let Some(n) = opt_number(js, "sessionEndingLeadSeconds")? {
+        o.session_ending_lead_seconds = n;
     }
-    let age = get(js, "maxSessionAgeSeconds");
-    if !age.is_undefined() {
-        o.max_session_age_seconds = Some(
-            age.as_f64()
-                .ok_or_else(|| Error::options("`maxSessionAgeSeconds` must be a number"))?,
-        );
-    }
+    o.max_session_age_seconds = opt_number(js, "maxSessionAgeSeconds")?;
     o.retry_on_401 = opt_bool(js, "retryOn401", true)?;
     o.cross_tab = opt_bool(js, "crossTab", true)?;
-    if let Some(f) = opt_function(js, "now")? {
+    if let Some(f) = opt_function(js, "now", now)? {
         o.now = Some(Rc::new(move || {
             f.call0(&JsValue::UNDEFINED)
                 .ok()
@@ -153,19 +166,17 @@ fn read_options(js: &JsValue, o: &mut Options) -> Result<(), Error> {
     o.end_session_endpoint = opt_string(js, "endSessionEndpoint")?;
     o.redirect_uri = opt_string(js, "redirectUri")?;
     o.scope = opt_string(js, "scope")?;
-    let dpop = get(js, "dpop");
-    o.dpop = if dpop.is_undefined() || dpop.is_null() || dpop == JsValue::FALSE {
-        None
-    } else if dpop == JsValue::TRUE {
-        Some(crate::core::dpop::Mode::default())
-    } else if dpop.is_object() {
-        Some(crate::core::dpop::Mode {
-            allow_bearer: opt_bool(&dpop, "allowBearer", false)?,
-        })
-    } else {
-        return Err(Error::options(
-            "`dpop` must be a boolean or `{ allowBearer }`",
-        ));
+    o.dpop = match member(js, "dpop") {
+        None | Some(Json::Bool(false)) => None,
+        Some(Json::Bool(true)) => Some(crate::core::dpop::Mode::default()),
+        Some(d @ Json::Obj(_)) => Some(crate::core::dpop::Mode {
+            allow_bearer: opt_bool(d, "allowBearer", false)?,
+        }),
+        Some(_) => {
+            return Err(Error::options(
+                "`dpop` must be a boolean or `{ allowBearer }`",
+            ))
+        }
     };
     Ok(())
 }

@@ -33,7 +33,7 @@ extern "C" {
     #[wasm_bindgen(js_name = noFollow, catch)]
     fn no_follow_js(request: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = target, catch)]
-    fn target_js(request: &JsValue) -> Result<JsValue, JsValue>;
+    fn target_js(request: &JsValue) -> Result<Option<String>, JsValue>;
     #[wasm_bindgen(js_name = copy)]
     fn copy_js(request: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = send)]
@@ -254,8 +254,9 @@ pub(crate) fn no_follow(request: &JsValue) -> Result<JsValue, JsValue> {
 /// The URL and method of a request of `auth.fetch` that may get the token; `None` when it
 /// already has an `Authorization` header (then it is sent untouched).
 pub(crate) fn target(request: &JsValue) -> Option<(super::page::Url, String)> {
-    let t = target_js(request).ok().filter(|t| !t.is_undefined())?;
-    Some((super::page::Url::from_parts(&t)?, at(&t, 7).as_string()?))
+    let t = target_js(request).ok()??;
+    let d = super::page::Described::read(&t);
+    Some((super::page::Url::from_described(&d), d.method.to_string()))
 }
 
 /// What a retry of `request` sends: the request itself when it has no body, otherwise a

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/js/shell.js")]
 extern "C" {
     #[wasm_bindgen(js_name = url)]
-    fn url_js(text: &str, relative: bool) -> JsValue;
+    fn url_js(text: &str, relative: bool) -> Option<String>;
     #[wasm_bindgen(js_name = href)]
     fn href_js() -> Option<String>;
     #[wasm_bindgen(js_name = assign, catch)]
@@ -44,23 +44,23 @@ pub(crate) struct Url {
 impl Url {
     /// Parses `text`, relative to the page with `relative`; `None` when it is not a URL.
     pub(crate) fn parse(text: &str, relative: bool) -> Option<Url> {
-        Url::from_parts(&url_js(text, relative))
+        Some(Url::from_described(&Described::read(&url_js(
+            text, relative,
+        )?)))
     }
 
-    /// The URL `js/shell.js`'s `url` (or `js/http.js`'s `target`) described: `[href,
-    /// protocol, hostname, origin, pathname, credentials, query or fragment, …]`.
-    pub(crate) fn from_parts(parts: &JsValue) -> Option<Url> {
-        let parts = parts.dyn_ref::<js_sys::Array>()?;
-        let s = |i| parts.get(i).as_string().unwrap_or_default();
-        Some(Url {
-            href: s(0),
-            protocol: s(1),
-            hostname: s(2),
-            origin: s(3),
-            pathname: s(4),
-            credentials: parts.get(5).is_truthy(),
-            query_or_fragment: parts.get(6).is_truthy(),
-        })
+    /// The URL a description carries (`js/shell.js`'s `parts`).
+    pub(crate) fn from_described(d: &Described<'_>) -> Url {
+        let u = &d.url;
+        Url {
+            href: d.href.to_string(),
+            protocol: u.protocol.to_string(),
+            hostname: u.hostname.to_string(),
+            origin: u.origin.to_string(),
+            pathname: u.pathname.to_string(),
+            credentials: u.has_credentials,
+            query_or_fragment: u.has_query_or_fragment,
+        }
     }
 
     /// The parts the core's attach rules read.

@@ -494,11 +494,30 @@ export async function createRejectsBadOptions(env) {
     'unknown storage': { storage: 'cookie' },
     'storage wrong case': { storage: 'Local' },
     'tokenEndpoint and refresh': { tokenEndpoint: stack.auth.tokenEndpoint, refresh: true },
+    // Values JSON cannot carry, named here and made in the page, where data belongs.
+    'storageKey a function': { storageKey: '$fn' },
+    'crossTab a function': { crossTab: '$fn' },
+    'attachTo a function': { attachTo: '$fn' },
+    'an attachTo entry a function': { attachTo: ['$fn'] },
+    'dpop a function': { dpop: '$fn' },
+    'allowBearer a function': { dpop: { allowBearer: '$fn' } },
+    'issuer a symbol': { issuer: '$sym' },
+    'refreshLeadSeconds NaN': { refreshLeadSeconds: '$nan' },
+    'sessionEndingLeadSeconds Infinity': { sessionEndingLeadSeconds: '$inf' },
+    'maxSessionAgeSeconds a BigInt': { maxSessionAgeSeconds: '$big' },
+    'crossTab a string': { crossTab: 'yes' },
+    'refreshLeadSeconds a string': { refreshLeadSeconds: '60' },
+    'refresh not a function': { refresh: 'x' },
+    'now not a function': { now: 5 },
   };
   const outcomes = await withPage(env, (page) => page.evaluate(async (bad) => {
+    const made = { $fn: () => 'x', $sym: Symbol('x'), $nan: Number.NaN, $inf: Number.POSITIVE_INFINITY, $big: 10n };
+    const make = (v) => (typeof v === 'string' && v in made ? made[v]
+      : Array.isArray(v) ? v.map(make)
+        : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, make(x)])) : v);
     const out = {};
     for (const [name, options] of Object.entries(bad)) {
-      const opts = { ...options };
+      const opts = make(options);
       if (opts.refresh === true) opts.refresh = async () => ({ access_token: 'x' });
       try {
         const client = await window.tokenward.createTokenClient(opts);
