@@ -102,8 +102,15 @@ if [ -n "$npm_pid" ] && ! wait "$npm_pid"; then
   exit 1
 fi
 
-step "rustfmt"
+step "rustfmt, and no source file over 500 lines"
 cargo fmt --check
+# One concept per file of the library, tests counted (the unit tests live beside the code):
+# a file of src/, js/ or scripts/ that grows past 500 lines is split.
+long=$(find src js scripts -type f \( -name '*.rs' -o -name '*.js' -o -name '*.mjs' -o -name '*.sh' -o -name '*.ts' \) -print | xargs wc -l | awk '$2 != "total" && $1 > 500')
+if [ -n "$long" ]; then
+  printf 'source files over 500 lines (split them):\n%s\n' "$long" >&2
+  exit 1
+fi
 
 step "clippy (native and wasm32)"
 cargo clippy --all-targets -- -D warnings

@@ -76,11 +76,12 @@ impl Url {
     }
 }
 
-/// A request of `auth.fetch` as `js/client.js` describes it, in one string (one crossing
-/// into the wasm): fields ended by a line feed, which the URL parser never leaves in a URL
-/// and no method has. They are the URL's protocol, hostname, origin and pathname as
-/// `new URL` reads them, `1` or `0` for a user or password, `1` or `0` for a query or
-/// fragment, then the href and the method.
+/// A URL as the browser's parser read it (`js/shell.js`'s `parts`), or a request of
+/// `auth.fetch` as `js/client.js` describes it, in one string (one crossing into the
+/// wasm): fields ended by a line feed, which the URL parser never leaves in a URL and no
+/// method has. They are the URL's protocol, hostname, origin and pathname as `new URL`
+/// reads them, `1` or `0` for a user or password, `1` or `0` for a query or fragment, then
+/// the href and (for a request) the method.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) struct Described<'a> {
     /// The parts the core's attach rules read.
