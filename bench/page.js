@@ -238,7 +238,7 @@ async function tokenwardStorm(x, c, tokens, { first, round }, storage) {
 
 // Refresh storm, per tab: set up a client over the shared session (setup), then at the
 // same wall-clock instant in every tab move the clock past expiry and fire `calls`
-// concurrent token reads (fire). Clients: see STORM_NOTES in run.mjs.
+// concurrent token reads (fire). Clients: see STORM_NOTES in report.mjs.
 const STORM = {
   tokenward: (x, c, tokens, opts) => tokenwardStorm(x, c, tokens, opts, 'local'),
   'tokenward-memory': (x, c, tokens, opts) => tokenwardStorm(x, c, tokens, opts, 'memory'),

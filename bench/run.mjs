@@ -10,13 +10,15 @@
 // so that `npm test` never needs them. A peer that fails to install or bundle is reported
 // as such in the tables.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, homedir, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 
 import { PEERS, TOKENWARD } from './peers.mjs';
+import { BENCH_HTML, openBench, quantiles, startAuth0Proxy, within } from './helpers.mjs';
+import { render } from './report.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(benchDir, '..');
@@ -135,83 +137,32 @@ async function bundleAll(installFailures) {
       row.error = `esbuild failed: ${String(err.message).split('\n').slice(0, 3).join(' ')}`;
     }
   }
-  // The files as published, unbundled (what `bench/size-budget.mjs` checks).
+  // The files as published, unbundled: the ones `bench/size-budget.mjs` checks, the
+  // snippets the glue imports included.
+  const snippets = readdirSync(join(repoRoot, 'dist', 'snippets'), { recursive: true })
+    .map(String).filter((f) => f.endsWith('.js')).sort();
   const published = ['index.js', 'client.js', 'tokenward.js', 'tokenward_bg.wasm']
-    .map((f) => ({ file: f, ...sizes(readFileSync(join(repoRoot, 'dist', f))) }));
+    .map((f) => ({ file: f, ...sizes(readFileSync(join(repoRoot, 'dist', f))) }))
+    .concat(snippets.map((f) => ({ file: f.split('/').pop(), ...sizes(readFileSync(join(repoRoot, 'dist', 'snippets', f))) })));
   return { bundles: rows, published, publishedTotal: add(...published) };
 }
 
-// ---------------------------------------------------------------------------- helpers
-
-function quantiles(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
-  return {
-    n: sorted.length, median: at(0.5), p10: at(0.1), p90: at(0.9), min: sorted[0], max: sorted.at(-1),
-    mean: sorted.reduce((s, v) => s + v, 0) / sorted.length,
-  };
-}
-
-// page.evaluate has no timeout of its own: a library that never settles must not hang the run.
-function within(seconds, label, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${label}: no answer within ${seconds} s`)), seconds * 1000);
+// The core alone (`bench/core-floor.mjs`), the floor of the `.wasm`; null when it cannot
+// be built here (the row is then left out of the report).
+function coreFloor() {
+  log('size: the core alone (bench/core-floor.mjs)');
+  const cache = process.env.TOKENWARD_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenward');
+  const run = spawnSync(process.execPath, [join(benchDir, 'core-floor.mjs')], {
+    cwd: repoRoot,
+    env: { ...process.env, CARGO_TARGET_DIR: join(cache, 'core-floor-target') },
+    encoding: 'utf8',
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const BENCH_HTML = `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>tokenward bench</title><link rel="icon" href="data:,"></head>
-<body><script type="module" src="/page.js"></script></body></html>
-`;
-
-async function openBench(context, url, logs) {
-  const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') logs.push(`[${m.type()}] ${m.text()}`); });
-  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
-  await page.goto(url);
-  await page.waitForFunction(() => window.bench?.ready === true, null, { timeout: 15_000 });
-  return page;
-}
-
-// A stand-in for an Auth0 tenant in front of an oidc-provider configured as the others,
-// except that its `iss` is the proxy's URL with a trailing slash (auth0-spa-js requires
-// `iss` to be `https://…` or exactly `${domain}/`). auth0-spa-js posts to
-// `${domain}/oauth/token` and always asks for `offline_access`, which the provider did not
-// grant: the proxy maps the path and drops that one scope. Nothing else changes.
-async function startAuth0Proxy() {
-  let target = null;
-  const { createServer } = await import('node:http');
-  const server = createServer(async (req, res) => {
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    let body = Buffer.concat(chunks);
-    const url = new URL(req.url, target);
-    if (url.pathname === '/oauth/token') {
-      url.pathname = '/token';
-      const form = new URLSearchParams(body.toString());
-      if (form.has('scope')) form.set('scope', form.get('scope').split(' ').filter((s) => s !== 'offline_access').join(' '));
-      body = Buffer.from(form.toString());
-    }
-    const headers = { ...req.headers };
-    delete headers.host;
-    delete headers['content-length'];
-    try {
-      const answer = await fetch(url, { method: req.method, headers, body: ['GET', 'HEAD'].includes(req.method) ? undefined : body });
-      const out = Buffer.from(await answer.arrayBuffer());
-      const outHeaders = Object.fromEntries([...answer.headers].filter(([k]) => !['content-encoding', 'content-length', 'transfer-encoding', 'connection'].includes(k)));
-      res.writeHead(answer.status, outHeaders).end(out);
-    } catch {
-      res.writeHead(502).end();
-    }
-  });
-  await new Promise((done) => { server.listen(0, '127.0.0.1', done); });
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    setTarget(origin) { target = origin; },
-    close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
-  };
+  const m = /core alone: (\d+) B raw, (\d+) B gzip/.exec(run.stdout ?? '');
+  if (!m) {
+    log(`size: the core alone could not be built (${String(run.stderr ?? '').trim().split('\n').slice(-1)[0] ?? run.status})`);
+    return null;
+  }
+  return { raw: Number(m[1]), gzip: Number(m[2]) };
 }
 
 // ------------------------------------------------------------------------------- main
@@ -244,6 +195,7 @@ async function main() {
 
   log('size: bundling with esbuild');
   results.size = await bundleAll(installFailures);
+  results.size.coreFloor = coreFloor();
   const bundled = new Set(results.size.bundles.filter((r) => !r.error).map((r) => r.name));
   results.versions = Object.fromEntries(results.size.bundles.map((r) => [r.pkg, r.version ?? null]));
   results.versions.esbuild = installed('esbuild') ? version({ pkg: 'esbuild' }) : null;
@@ -499,130 +451,6 @@ async function memorySection({ context, url, logs, c, stack }) {
     await page.close();
   }
 }
-
-// ------------------------------------------------------------------------------ report
-
-const why = (error) => String(error).replace(/^page\.evaluate: (Error: )?/, '');
-const kb = (bytes) => (bytes === undefined ? '–' : `${(bytes / 1024).toFixed(1)}`);
-const f = (x, digits = 1) => (x === undefined || x === null ? '–' : x.toFixed(digits));
-
-function render(r) {
-  const out = [];
-  const line = (s = '') => out.push(s);
-  line('## Performance');
-  line();
-  line(`Measured by \`npm run bench\` on ${r.date.slice(0, 10)}: ${r.machine.cpus} × ${r.machine.cpu ?? 'CPU'}, Node ${r.machine.node}, ${r.machine.chromium ?? 'Chromium'} headless, all servers on loopback; load average ${r.machine.loadAverage?.[0] ?? '?'} at the start (the machine is shared: timings move by tens of percent between runs, sizes and counts do not)${r.quick ? ' (**--quick run: fewer samples**)' : ''}. tokenward ${r.size.bundles[0]?.version ?? ''}${r.tokenwardCommit ? ` (${r.tokenwardCommit} + working tree)` : ''}.`);
-  line();
-
-  const tw = r.size.bundles.find((b) => b.name === TOKENWARD);
-  line('### Size: bytes downloaded to keep and refresh tokens');
-  line();
-  line('Each library bundled by esbuild (`--bundle --minify --format=esm`) from an entry that imports its client class; tokenward\'s `.wasm` is a separate file and is counted in the total. KB = 1024 bytes; gzip -9 and brotli -q 11 (node:zlib).');
-  line();
-  line('| library | version | JS raw | JS gzip | JS brotli | wasm raw | wasm gzip | wasm brotli | **total gzip** | total brotli | gzip vs tokenward |');
-  line('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
-  for (const b of r.size.bundles) {
-    const name = b.pkg === 'tokenward' ? '**tokenward**' : `${b.pkg}`;
-    if (b.error) {
-      line(`| ${name} | ${b.version ?? '–'} | ${b.error} | | | | | | | | |`);
-      continue;
-    }
-    const ratio = tw?.total ? `${(b.total.gzip / tw.total.gzip).toFixed(1)}×` : '–';
-    line(`| ${name} | ${b.version} | ${kb(b.js.raw)} | ${kb(b.js.gzip)} | ${kb(b.js.brotli)} | ${kb(b.wasm?.raw)} | ${kb(b.wasm?.gzip)} | ${kb(b.wasm?.brotli)} | **${kb(b.total.gzip)}** | ${kb(b.total.brotli)} | ${ratio} |`);
-  }
-  const p = r.size.publishedTotal;
-  line();
-  line(`tokenward's published files unbundled (${r.size.published.map((x) => `${x.file} ${kb(x.gzip)}`).join(', ')} KB gzip): ${kb(p.raw)} KB raw, **${kb(p.gzip)} KB gzip**, ${kb(p.brotli)} KB brotli — the number \`bench/size-budget.mjs\` guards.`);
-  line();
-
-  if (r.startup) {
-    line(`### Start-up: from \`import()\` to a ready client (${r.config.startupPages} fresh pages each, no HTTP cache)`);
-    line();
-    line('| library | median ms | p10 | p90 | what is measured |');
-    line('|---|--:|--:|--:|---|');
-    for (const s of r.startup) {
-      const peer = r.peers.find((x) => x.name === s.name);
-      if (s.error) line(`| ${peer.pkg} | failed: ${why(s.error)} | | | ${peer.startup} |`);
-      else line(`| ${peer.pkg} | ${f(s.ms.median)} | ${f(s.ms.p10)} | ${f(s.ms.p90)} | ${peer.startup} |`);
-    }
-    line();
-  }
-
-  if (r.requests) {
-    const { plain, tokenward } = r.requests.ms;
-    line(`### Per-request cost: ${r.config.requests} sequential GET requests to the local API, same page`);
-    line();
-    line('Each timed from the call to the parsed JSON body; the two kinds interleaved in blocks of 100. The API verifies every JWT (RS256).');
-    line();
-    line('| through | median ms | p10 | p90 | mean | vs plain fetch (median) |');
-    line('|---|--:|--:|--:|--:|--:|');
-    line(`| \`fetch\` with the header set by hand | ${f(plain.median, 3)} | ${f(plain.p10, 3)} | ${f(plain.p90, 3)} | ${f(plain.mean, 3)} | 1.00× |`);
-    line(`| tokenward \`auth.fetch\` | ${f(tokenward.median, 3)} | ${f(tokenward.p10, 3)} | ${f(tokenward.p90, 3)} | ${f(tokenward.mean, 3)} | ${(tokenward.median / plain.median).toFixed(2)}× (${tokenward.median >= plain.median ? "+" : "−"}${f(Math.abs(tokenward.median - plain.median) * 1000, 0)} µs) |`);
-    line();
-    const stub = r.requests.ms.stubUs;
-    line(`The API answered ${r.requests.apiOk} requests with 200 and ${r.requests.apiUnauthorized} with 401.`);
-    line();
-    line(`Without the network (\`window.fetch\` replaced by a stub that builds the \`Request\` and answers at once; ${r.config.tokenBatches} batches × 100 calls): plain ${f(stub.plain.median)} µs, \`auth.fetch\` ${f(stub.tokenward.median)} µs per call (median; p90 ${f(stub.plain.p90)} / ${f(stub.tokenward.p90)} µs), so tokenward itself adds **${f(stub.tokenward.median - stub.plain.median)} µs** per request.`);
-    line();
-  }
-
-  if (r.token) {
-    const base = r.token.find((t) => t.name === TOKENWARD)?.us;
-    line(`### Getting the token on a warm session (${r.config.tokenBatches} batches × ${r.config.tokenPerBatch} sequential awaited calls; µs per call)`);
-    line();
-    line('| library | call | median µs | p10 | p90 | vs tokenward |');
-    line('|---|---|--:|--:|--:|--:|');
-    for (const t of r.token) {
-      const peer = r.peers.find((x) => x.name === t.name);
-      if (t.error) line(`| ${peer.pkg} | ${why(t.error)} | | | | |`);
-      else line(`| ${peer.pkg} | ${peer.token} | ${f(t.us.median)} | ${f(t.us.p10)} | ${f(t.us.p90)} | ${base ? `${(t.us.median / base.median).toFixed(1)}×` : '–'} |`);
-    }
-    line();
-  }
-
-  if (r.storm) {
-    line(`### Refresh storm: ${r.config.stormTabs} tabs × ${r.config.stormCalls} concurrent token calls at expiry, refresh-token rotation on`);
-    line();
-    line(`Counted at the token endpoint (oidc-provider: reusing a rotated refresh token answers \`invalid_grant\` and revokes the whole grant, i.e. signs the user out). ${r.config.stormRounds} rounds per library, one number per round.`);
-    line();
-    line('| library | refresh requests | `invalid_grant` answers | grants revoked | failed calls (of ' + (r.config.stormTabs * r.config.stormCalls) + ') | how it was set up |');
-    line('|---|--:|--:|--:|--:|---|');
-    for (const s of r.storm) {
-      const peer = r.peers.find((x) => x.name === s.name) ?? { pkg: s.name === 'tokenward-memory' ? 'tokenward' : s.name };
-      const label = s.name === TOKENWARD ? 'tokenward (`storage: "local"`)' : s.name === 'tokenward-memory' ? 'tokenward (`storage: "memory"`, the default)' : peer.pkg;
-      const list = (xs) => xs.join(' / ');
-      if (s.error) line(`| ${label} | ${why(s.error)} | | | | |`);
-      else line(`| ${label} | ${list(s.refreshRequests)} | ${list(s.invalidGrant)} | ${list(s.grantsRevoked)} | ${list(s.callsFailed)} | ${STORM_NOTES[s.name] ?? ''}${s.errors.length ? ` Errors: ${s.errors.map((e) => `\`${e.slice(0, 80)}\``).join(', ')}.` : ''} |`);
-    }
-    line();
-  }
-
-  if (r.memory) {
-    line(`### Memory: one page, ${r.config.memoryRequests} requests through \`fetch\`, then ${r.config.memoryRequests} through \`auth.fetch\``);
-    line();
-    line('JS heap: CDP `Runtime.getHeapUsage` after two forced GCs (`HeapProfiler.collectGarbage`). wasm: the byte length of tokenward\'s `WebAssembly.Memory` (captured when the page instantiates the module). Last column: `performance.measureUserAgentSpecificMemory()` (the page is cross-origin isolated), Chromium\'s own accounting, which leaves the wasm memory out.');
-    line();
-    line('| after | JS heap used KB | wasm memory KB | measureUserAgentSpecificMemory KB |');
-    line('|---|--:|--:|--:|');
-    for (const s of r.memory.samples) line(`| ${s.label} | ${kb(s.jsHeapUsed)} | ${kb(s.wasmBytes)} | ${s.uaMemory === null ? '–' : kb(s.uaMemory)} |`);
-    line();
-  }
-  line('### How these numbers were made');
-  line();
-  line('- `npm run bench` (about 4 minutes here) installs the peers at the exact versions pinned in `bench/package.json` on first use, bundles everything with esbuild, starts the test authorization server (oidc-provider, rotating refresh tokens) and API on loopback, and drives headless Chromium (`/usr/bin/chromium`, the e2e harness flags, plus host-resolver rules that leave only 127.0.0.1 reachable). `node bench/run.mjs --quick` is a smoke pass; `--only size,storm` runs some sections.');
-  line('- The bench page is served cross-origin isolated (COOP/COEP), so `performance.now()` ticks in 5 µs steps. Every library runs from its own esbuild bundle, the same file whose size is reported.');
-  line('- Start-up and token reads measure what each library does at that point, listed next to it: a constructor that does nothing until its first call is cheap at start-up and pays later. The peers\' caches were filled the way each library fills them itself (its storage key and format, or its own `storeUser` / `tokenManager.add`), so that the warm read never touches the network; the code is in `bench/page.js`.');
-  line('- Raw numbers: `bench/results/latest.json`. The refresh-storm counts are the authorization server\'s own (`auth.stats`).');
-  return `${out.join('\n')}\n`;
-}
-
-const STORM_NOTES = {
-  tokenward: 'One client per tab, session set in the first, restored from localStorage by the others; the clock (`now` option) moved 1 s past expiry in every tab at once; calls are `accessToken()`.',
-  'tokenward-memory': 'As above, but the other tabs get the session from the first over BroadcastChannel.',
-  'oidc-client-ts': '`UserManager` per tab, `automaticSilentRenew: false`, user in localStorage (shared), its `expires_at` moved into the past; each call is `getUser()` then `signinSilent()` (refresh-token grant) when expired.',
-  auth0: '`useRefreshTokens: true`, `cacheLocation: "localstorage"` (shared), cache entry moved past expiry; calls are `getTokenSilently()`. Against a second oidc-provider whose `iss` is the URL of a proxy (auth0-spa-js checks `iss` = `${domain}/`) that maps `/oauth/token` to the token endpoint and drops the `offline_access` it always asks for.',
-  keycloak: 'keycloak-js keeps tokens in memory per tab, so each tab has its own sign-in (its own grant); `timeSkew` moved past expiry; calls are `updateToken(5)`.',
-};
 
 main().catch((err) => {
   console.error(err);

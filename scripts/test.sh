@@ -104,9 +104,11 @@ fi
 
 step "rustfmt, and no source file over 500 lines"
 cargo fmt --check
-# One concept per file of the library, tests counted (the unit tests live beside the code):
-# a file of src/, js/ or scripts/ that grows past 500 lines is split.
-long=$(find src js scripts -type f \( -name '*.rs' -o -name '*.js' -o -name '*.mjs' -o -name '*.sh' -o -name '*.ts' \) -print | xargs wc -l | awk '$2 != "total" && $1 > 500')
+# One concept per file, tests counted (the unit tests live beside the code): a source file
+# of the library, its scripts, tests or benchmarks that grows past 500 lines is split.
+long=$(find src js scripts tests bench \( -name node_modules -o -name .cache -o -name results -o -name .venv \) -prune \
+  -o -type f \( -name '*.rs' -o -name '*.js' -o -name '*.mjs' -o -name '*.sh' -o -name '*.ts' -o -name '*.tsx' -o -name '*.py' \) -print \
+  | xargs wc -l | awk '$2 != "total" && $1 > 500')
 if [ -n "$long" ]; then
   printf 'source files over 500 lines (split them):\n%s\n' "$long" >&2
   exit 1
