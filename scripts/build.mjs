@@ -1,7 +1,7 @@
 // `npm run build`: the publishable files in dist/.
 // Release build of the crate for wasm32, wasm-bindgen (--target web, no default module
 // path: the entries say where the .wasm is), wasm-opt -Oz from the npm `binaryen`
-// package, short import/export names, then the JS entries, the types and the inlined-bytes module for dev servers.
+// package, short import/export names, functions ordered for gzip, then the JS entries, the types and the inlined-bytes module for dev servers.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +31,9 @@ const wasm = join(dist, 'tokenward_bg.wasm');
 run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--strip-producers', '--strip-target-features', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
 // Short import/export names in the .wasm and its glue (see scripts/minify-names.mjs).
 run('node', [join(root, 'scripts', 'minify-names.mjs'), wasm, join(dist, 'tokenward.js')]);
+// Functions with similar code next to each other, for gzip's window (see
+// scripts/order-functions.mjs; 812 B gzip when it came).
+run('node', [join(root, 'scripts', 'order-functions.mjs'), wasm]);
 // wasm-bindgen's snippets (`#[wasm_bindgen(module = …)]`, e.g. js/dpop.js under
 // dist/snippets/): whole-line comments and indentation dropped, nothing else changed.
 for (const f of readdirSync(join(dist, 'snippets'), { recursive: true })) {
