@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
+import { releaseEnv } from '../scripts/release-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(join(tmpdir(), 'tokenward-core-floor-'));
@@ -44,13 +45,13 @@ try {
   execFileSync(
     'cargo',
     ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown', '--no-default-features', '--quiet'],
-    { cwd: work, stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: target } },
+    { cwd: work, stdio: 'inherit', env: { ...releaseEnv(work), CARGO_TARGET_DIR: target } },
   );
   const built = join(target, 'wasm32-unknown-unknown', 'release', 'tokenward.wasm');
   const wasm = join(work, 'core.wasm');
   // The passes of scripts/build.mjs, then its function order.
   execFileSync(join(root, 'node_modules', '.bin', 'wasm-opt'), [
-    '--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--strip-producers',
+    '--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--converge', '--strip-producers',
     '--strip-target-features', '--strip-debug', '--enable-bulk-memory',
     '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-multivalue',
     '--enable-mutable-globals', built, '-o', wasm,

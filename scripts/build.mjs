@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { releaseEnv } from './release-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -14,7 +15,9 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 // Without the crate's `std` feature: no std in the .wasm (see src/lib.rs). opt-level z's
 // own inliner: the threshold 0 that was 350 B smaller is 58 B larger since `Error` is one
 // pointer wide (DESIGN.md, Size).
-run('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown', '--no-default-features']);
+// The dependencies' paths remapped (scripts/release-env.mjs).
+execFileSync('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown', '--no-default-features'],
+  { cwd: root, stdio: 'inherit', env: releaseEnv(root) });
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 // Cargo's build directory: $CARGO_TARGET_DIR (scripts/test.sh keeps one across clones) or target/.
@@ -27,8 +30,9 @@ const wasm = join(dist, 'tokenward_bg.wasm');
 // --flatten --rereloop, then -Oz twice: 465 B gzip smaller than one -Oz (DESIGN.md, Size).
 // --low-memory-unused lets small constant additions fold into load/store offsets; it
 // assumes no access wraps around into the first 1 KB, which Rust's pointers never do
-// (294 B gzip; DESIGN.md, Size).
-run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--strip-producers', '--strip-target-features', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
+// (294 B gzip; DESIGN.md, Size). --converge repeats the passes while the file shrinks
+// (80 B gzip after the function order below, for ~7 s of build time).
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--converge', '--strip-producers', '--strip-target-features', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
 // Short import/export names in the .wasm and its glue (see scripts/minify-names.mjs).
 run('node', [join(root, 'scripts', 'minify-names.mjs'), wasm, join(dist, 'tokenward.js')]);
 // Functions with similar code next to each other, for gzip's window (see
