@@ -1,12 +1,14 @@
-// The core-only size floor: `src/core/` compiled to wasm32 as the npm build compiles the
-// crate (release profile, no std, lol_alloc, the same wasm-opt passes), with no
-// wasm-bindgen, no web-sys and no shell, every public decision kept alive by
-// `bench/core-floor/harness/`. It is the lower bound of the `.wasm` for a design in which
-// the browser work is done in JavaScript. Prints raw and gzip -9 bytes.
+// The core alone: `src/core/` compiled to wasm32 as the npm build compiles the crate
+// (release profile, no std, lol_alloc, the same wasm-opt passes and function order), with
+// no wasm-bindgen, no web-sys and no shell, every public decision kept alive by
+// `bench/core-floor/harness/`. About what the `.wasm` would weigh with the browser work
+// done in JavaScript; somewhat more, since the harness keeps every decision and state
+// reachable and is counted too. Prints raw and gzip -9 bytes.
 //
 //   node bench/core-floor.mjs            (CARGO_TARGET_DIR defaults to a temporary one)
 //
-// Not part of `npm test` or `npm run bench`: it measures a build nobody ships.
+// Run by `npm run bench` (its size section), not by `npm test`: it measures a build
+// nobody ships.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

@@ -36,7 +36,7 @@ export function render(r) {
   line();
   const floor = r.size.coreFloor;
   if (floor) {
-    line(`The core alone (\`node bench/core-floor.mjs\`: \`src/core/\` compiled and optimized as the npm build is, without the shell or wasm-bindgen, every public decision kept reachable by a C-ABI harness that is counted too): ${kb(floor.raw)} KB raw, **${kb(floor.gzip)} KB gzip**, the floor of the \`.wasm\`.`);
+    line(`The core alone (\`node bench/core-floor.mjs\`: \`src/core/\` compiled and optimized as the npm build is, without the shell or wasm-bindgen, every public decision kept reachable by a C-ABI harness that is counted too): ${kb(floor.raw)} KB raw, **${kb(floor.gzip)} KB gzip**, about what the \`.wasm\` would weigh with the shell in JavaScript.`);
     line();
   }
 

@@ -147,8 +147,8 @@ async function bundleAll(installFailures) {
   return { bundles: rows, published, publishedTotal: add(...published) };
 }
 
-// The core alone (`bench/core-floor.mjs`), the floor of the `.wasm`; null when it cannot
-// be built here (the row is then left out of the report).
+// The core alone (`bench/core-floor.mjs`), about what the `.wasm` would weigh with the
+// shell in JavaScript; null when it cannot be built here (the line is then left out).
 function coreFloor() {
   log('size: the core alone (bench/core-floor.mjs)');
   const cache = process.env.TOKENWARD_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenward');

@@ -1,7 +1,8 @@
 // `npm run build`: the publishable files in dist/.
 // Release build of the crate for wasm32, wasm-bindgen (--target web, no default module
 // path: the entries say where the .wasm is), wasm-opt -Oz from the npm `binaryen`
-// package, short import/export names, functions ordered for gzip, then the JS entries, the types and the inlined-bytes module for dev servers.
+// package, short import/export names, functions ordered for gzip, then the JS entries,
+// the types and the inlined-bytes module for dev servers.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -35,6 +36,8 @@ const wasm = join(dist, 'tokenward_bg.wasm');
 run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--converge', '--strip-producers', '--strip-target-features', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
 // Short import/export names in the .wasm and its glue (see scripts/minify-names.mjs).
 run('node', [join(root, 'scripts', 'minify-names.mjs'), wasm, join(dist, 'tokenward.js')]);
+// The glue without the branches tokenward never takes (see scripts/trim-glue.mjs).
+run('node', [join(root, 'scripts', 'trim-glue.mjs'), join(dist, 'tokenward.js')]);
 // Functions with similar code next to each other, for gzip's window (see
 // scripts/order-functions.mjs; 812 B gzip when it came).
 run('node', [join(root, 'scripts', 'order-functions.mjs'), wasm]);

@@ -156,6 +156,7 @@ try {
   let current = original;
   for (let round = 0; round < ROUNDS; round += 1) {
     const { imported, bodies } = functions(current);
+    if (bodies.length < 2) break;
     const input = join(work, 'in.wasm');
     const output = join(work, 'out.wasm');
     writeFileSync(input, named(current, imported, chain(bodies)));
