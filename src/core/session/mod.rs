@@ -110,6 +110,9 @@ pub struct Session {
     /// The access token whose 401 already forced a refresh (or whose retry was answered
     /// 401 too): another 401 for it forces nothing.
     spent_401: Option<String>,
+    /// The start of the session that ended here: a record of it that arrives later (a
+    /// refresh another tab announced before it heard of the end) is not adopted.
+    ended: Option<f64>,
 }
 
 impl Session {
@@ -130,6 +133,7 @@ impl Session {
             last_error: None,
             ending_reported: false,
             spent_401: None,
+            ended: None,
         }
     }
 
@@ -273,10 +277,10 @@ impl Session {
     }
 
     fn end(&mut self, reason: Reason, announce: bool, out: &mut Vec<Action>) {
-        if self.tokens.is_none() {
+        let Some(tokens) = self.tokens.take() else {
             return;
-        }
-        self.tokens = None;
+        };
+        self.ended = Some(tokens.session_started_at);
         self.refresh_at = None;
         self.refreshing = None;
         self.failures = 0;

@@ -11,6 +11,11 @@ impl Session {
         let Ok(Some(tokens)) = TokenSet::from_record_for(record, self.cfg.app.as_deref()) else {
             return out;
         };
+        if self.tokens.is_none() && self.ended == Some(tokens.session_started_at) {
+            // The session ended here (signed out here or in another tab, which that
+            // tab's refresh did not know yet when it announced): not brought back.
+            return out;
+        }
         if let Some(current) = &self.tokens {
             // Within one session, a later refresh has a higher generation; a record of
             // another session (a new sign-in in another tab) replaces this one. No
@@ -71,6 +76,41 @@ mod tests {
     use super::super::testing::*;
     use super::*;
     use crate::core::error::ErrorCode;
+
+    #[test]
+    fn a_record_of_the_session_that_ended_is_not_adopted() {
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let mut b = Session::new(cfg(RefreshMode::Endpoint));
+        let record = |out: &[Action]| match out.first() {
+            Some(Action::Persist(r)) => r.clone(),
+            _ => unreachable!(),
+        };
+        let rec = record(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
+        b.adopt(1.0, &rec);
+        // A refreshes; B hears of a sign-out in a third tab before A's announcement.
+        a.wake(9_000.0);
+        let rec2 = record(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
+        b.remote_signed_out(Reason::User);
+        assert!(b.adopt(9_002.0, &rec2).is_empty());
+        assert!(b.adopt(9_003.0, &rec).is_empty());
+        assert_eq!(b.status(), Status::SignedOut);
+        // Signed out here, the same holds.
+        assert_eq!(
+            kinds(&a.sign_out()),
+            [
+                "clear",
+                "announce:signedOut:user",
+                "signedOut:user",
+                "change"
+            ]
+        );
+        assert!(a.adopt(9_004.0, &rec2).is_empty());
+        // A new sign-in (another tab) is a new session, and is adopted.
+        let mut c = Session::new(cfg(RefreshMode::Endpoint));
+        let rec3 = record(&c.set_tokens(10_000.0, resp("a3", Some("r3"), 10.0)));
+        assert_eq!(kinds(&b.adopt(10_001.0, &rec3)), ["persist", "change"]);
+        assert_eq!(b.tokens().unwrap().access_token, "a3");
+    }
 
     #[test]
     fn records_and_messages_of_another_app_are_ignored() {
