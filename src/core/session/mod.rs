@@ -420,6 +420,14 @@ pub(crate) mod testing {
         }
     }
 
+    /// The record a list of actions persists first (the test fails when it persists none).
+    pub(crate) fn persisted(actions: &[Action]) -> String {
+        match actions.first() {
+            Some(Action::Persist(r)) => r.clone(),
+            other => panic!("expected a persist first, got {other:?}"),
+        }
+    }
+
     pub(crate) fn kinds(actions: &[Action]) -> Vec<String> {
         actions
             .iter()

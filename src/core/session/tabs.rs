@@ -81,15 +81,11 @@ mod tests {
     fn a_record_of_the_session_that_ended_is_not_adopted() {
         let mut a = Session::new(cfg(RefreshMode::Endpoint));
         let mut b = Session::new(cfg(RefreshMode::Endpoint));
-        let record = |out: &[Action]| match out.first() {
-            Some(Action::Persist(r)) => r.clone(),
-            _ => unreachable!(),
-        };
-        let rec = record(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
+        let rec = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
         b.adopt(1.0, &rec);
         // A refreshes; B hears of a sign-out in a third tab before A's announcement.
         a.wake(9_000.0);
-        let rec2 = record(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
+        let rec2 = persisted(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
         b.remote_signed_out(Reason::User);
         assert!(b.adopt(9_002.0, &rec2).is_empty());
         assert!(b.adopt(9_003.0, &rec).is_empty());
@@ -107,7 +103,7 @@ mod tests {
         assert!(a.adopt(9_004.0, &rec2).is_empty());
         // A new sign-in (another tab) is a new session, and is adopted.
         let mut c = Session::new(cfg(RefreshMode::Endpoint));
-        let rec3 = record(&c.set_tokens(10_000.0, resp("a3", Some("r3"), 10.0)));
+        let rec3 = persisted(&c.set_tokens(10_000.0, resp("a3", Some("r3"), 10.0)));
         assert_eq!(kinds(&b.adopt(10_001.0, &rec3)), ["persist", "change"]);
         assert_eq!(b.tokens().unwrap().access_token, "a3");
     }
@@ -119,10 +115,7 @@ mod tests {
             ..cfg(RefreshMode::Endpoint)
         };
         let mut a = Session::new(app("aaaa"));
-        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
-            Action::Persist(r) => r.clone(),
-            _ => unreachable!(),
-        };
+        let rec = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
         assert!(rec.contains(r#""app":"aaaa""#));
         assert_eq!(a.record().as_deref(), Some(rec.as_str()));
         // Another app: neither adopted from a tab message nor restored, and not removed.
@@ -150,20 +143,14 @@ mod tests {
     fn adoption_from_other_tabs() {
         let mut a = Session::new(cfg(RefreshMode::Endpoint));
         let mut b = Session::new(cfg(RefreshMode::Endpoint));
-        let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
-            Action::Persist(r) => r.clone(),
-            _ => unreachable!(),
-        };
+        let rec = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
         assert_eq!(kinds(&b.adopt(1.0, &rec)), ["persist", "change"]);
         assert!(b.adopt(2.0, &rec).is_empty());
         // B is waiting for the lock to refresh; A refreshed meanwhile.
         b.wake(9_000.0);
         assert!(b.refresh_still_needed());
         a.wake(9_000.0);
-        let rec2 = match &a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0))))[0] {
-            Action::Persist(r) => r.clone(),
-            _ => unreachable!(),
-        };
+        let rec2 = persisted(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
         assert_eq!(
             kinds(&b.adopt(9_002.0, &rec2)),
             ["persist", "refresh", "change"]
@@ -184,17 +171,11 @@ mod tests {
         for failure in [Failure::Terminal, Failure::Transient(None)] {
             let mut a = Session::new(cfg(RefreshMode::Endpoint));
             let mut b = Session::new(cfg(RefreshMode::Endpoint));
-            let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
-                Action::Persist(r) => r.clone(),
-                _ => unreachable!(),
-            };
+            let rec = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
             b.adopt(1.0, &rec);
             b.wake(9_000.0);
             a.wake(9_000.0);
-            let rec2 = match &a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0))))[0] {
-                Action::Persist(r) => r.clone(),
-                _ => unreachable!(),
-            };
+            let rec2 = persisted(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
             b.adopt(9_002.0, &rec2);
             // B's own (hung) request comes back failed after all.
             let out = b.refresh_done(

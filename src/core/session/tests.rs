@@ -31,10 +31,7 @@ fn set_tokens_with_zero_lifetime_arms_no_zero_timer_storm() {
 #[test]
 fn restore_handles_good_expired_and_corrupt_records() {
     let mut a = Session::new(cfg(RefreshMode::Endpoint));
-    let rec = match &a.set_tokens(0.0, resp("a1", Some("r1"), 10.0))[0] {
-        Action::Persist(r) => r.clone(),
-        _ => unreachable!(),
-    };
+    let rec = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
     let mut s = Session::new(cfg(RefreshMode::Endpoint));
     assert_eq!(kinds(&s.restore(1.0, Some(&rec))), ["change"]);
     let mut s = Session::new(cfg(RefreshMode::Endpoint));

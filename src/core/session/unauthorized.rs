@@ -214,14 +214,10 @@ mod tests {
         // Tab B holds a1; tab A rotates a1 → a2 → a3 and the server deletes each old one.
         let mut a = Session::new(cfg(RefreshMode::Endpoint));
         let mut b = Session::new(cfg(RefreshMode::Endpoint));
-        let record = |out: &[Action]| match out.first() {
-            Some(Action::Persist(r)) => r.clone(),
-            _ => String::new(),
-        };
-        let rec1 = record(&a.set_tokens(0.0, resp("a1", Some("r1"), 3.0)));
+        let rec1 = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 3.0)));
         b.adopt(1.0, &rec1);
         a.wake(1_500.0);
-        let rec2 = record(&a.refresh_done(1_510.0, Some(Ok(resp("a2", Some("r2"), 3.0)))));
+        let rec2 = persisted(&a.refresh_done(1_510.0, Some(Ok(resp("a2", Some("r2"), 3.0)))));
         // B's call with a1 is answered 401; B has a2 by then: retry with it, no refresh.
         b.adopt(1_520.0, &rec2);
         assert!(b.unauthorized(1_600.0, "a1", None, false));
@@ -231,7 +227,7 @@ mod tests {
         // While that retry is under way A rotates again; the retry is answered 401: `fetch`
         // retries once, so that 401 is the answer, and a2 forces no refresh later.
         a.wake(3_100.0);
-        let rec3 = record(&a.refresh_done(3_110.0, Some(Ok(resp("a3", Some("r3"), 3.0)))));
+        let rec3 = persisted(&a.refresh_done(3_110.0, Some(Ok(resp("a3", Some("r3"), 3.0)))));
         b.adopt(3_120.0, &rec3);
         assert!(!b.unauthorized(3_200.0, "a2", None, true));
         // The next call goes out with a3.
