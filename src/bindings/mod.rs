@@ -5,6 +5,7 @@
 //! no policy: every decision is the core's.
 
 use crate::browser::client::{Done, FetchError, Listener, Options, RefreshFn, TokenClient};
+use crate::browser::http::Sent;
 use crate::browser::page::Described;
 use crate::browser::signin::{SignInParams, SignOutOptions};
 use crate::browser::storage::StorageKind;
@@ -274,8 +275,8 @@ impl WasmClient {
         challenge: Option<String>,
     ) -> Promise {
         let (promise, done) = deferred();
-        let done: Done<Result<JsValue, FetchError>> =
-            Box::new(move |r| done(r.map_err(fetch_error_to_js)));
+        let done: Done<Result<Sent, FetchError>> =
+            Box::new(move |r| done(r.map(|s| s.response).map_err(fetch_error_to_js)));
         match sent_with {
             Some(a) => self
                 .client

@@ -71,9 +71,19 @@ fn broken(e: JsValue) -> Error {
 
 /// The bytes a `js/dpop.js` promise resolves to (a `Uint8Array`), or its typed error.
 fn bytes_of(p: Promise, done: Done<Result<Vec<u8>, Error>>) {
+    settled_bytes(&p, broken, done);
+}
+
+/// The bytes a promise resolves to (a `Uint8Array`), or `fail` of what it rejected with:
+/// one callback type for every WebCrypto answer (DPoP's and sign-in's digest).
+pub(crate) fn settled_bytes(
+    p: &JsValue,
+    fail: fn(JsValue) -> Error,
+    done: Done<Result<Vec<u8>, Error>>,
+) {
     settled(
-        &p,
-        Box::new(move |r| done(r.map(|v| bytes(&v)).map_err(broken))),
+        p,
+        Box::new(move |r| done(r.map(|v| bytes(&v)).map_err(fail))),
     );
 }
 

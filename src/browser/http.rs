@@ -3,6 +3,7 @@
 //! a timeout, so a server that never answers cannot hold a refresh (or a lock) forever.
 
 use super::answer::ask;
+use super::client::FetchError;
 use super::dpop::Dpop;
 use super::Done;
 use crate::core::dpop;
@@ -222,18 +223,18 @@ pub(crate) struct Sent {
 
 /// Sends a request of `auth.fetch` through the page's fetch (`js/http.js`): as it is, or
 /// with `authorization` (and a DPoP `proof`) set on it. Fails with what the page's fetch
-/// rejected with.
+/// rejected with (`FetchError::Fetch`).
 pub(crate) fn send(
     request: &JsValue,
     authorization: Option<&str>,
     proof: Option<&str>,
-    done: Done<Result<Sent, JsValue>>,
+    done: Done<Result<Sent, FetchError>>,
 ) {
     ask(
         |sink, id| send_js(sink, id, request, authorization, proof),
         Box::new(move |answer| {
             let Some(status) = status(&answer) else {
-                return done(Err(at(&answer, 1)));
+                return done(Err(FetchError::Fetch(at(&answer, 1))));
             };
             done(Ok(Sent {
                 response: at(&answer, 1),

@@ -6,7 +6,6 @@
 //! token is right — is `crate::core::oidc`'s; this module only fetches, stores and
 //! navigates, in the order a sign-in needs.
 
-use super::answer::{bytes, settled};
 use super::http;
 use super::options::{url_option, Options};
 use super::page;
@@ -19,6 +18,7 @@ use crate::core::oidc::{self, AuthRequest, AuthResponse, Pending};
 use crate::core::tokens::TokenResponse;
 use crate::prelude::*;
 use alloc::rc::Rc;
+use wasm_bindgen::JsValue;
 
 /// What `signIn()` may change or add in the authorization request.
 #[derive(Debug, Clone, Default)]
@@ -286,15 +286,15 @@ fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
 
 /// SHA-256 with `crypto.subtle.digest` (only in secure contexts: HTTPS or localhost).
 fn sha256(data: &[u8], done: Done<Result<Vec<u8>, Error>>) {
-    settled(
-        &super::dpop::digest(data),
-        Box::new(move |digest| {
-            done(digest.map(|d| bytes(&d)).map_err(|e| {
-                Error::new(ErrorCode::Unsupported, "crypto.subtle is unavailable: sign-in needs a page served over HTTPS or from localhost")
-                    .with_cause(super::describe(&e))
-            }))
-        }),
-    );
+    super::dpop::settled_bytes(&super::dpop::digest(data), no_subtle, done);
+}
+
+fn no_subtle(e: JsValue) -> Error {
+    Error::new(
+        ErrorCode::Unsupported,
+        "crypto.subtle is unavailable: sign-in needs a page served over HTTPS or from localhost",
+    )
+    .with_cause(super::describe(&e))
 }
 
 /// The authorization response in the query of `href`, decoded by the browser's

@@ -216,7 +216,7 @@ impl Inner {
                     Box::new(move |sent| {
                         let sent = match sent {
                             Ok(s) => s,
-                            Err(e) => return done(Err(FetchError::Fetch(e))),
+                            Err(e) => return done(Err(e)),
                         };
                         let url = &target.0;
                         crate::browser::dpop::learn_nonce(url, sent.nonce.clone());
@@ -254,12 +254,7 @@ fn send(
     authorization: Option<&str>,
     done: Done<Result<http::Sent, FetchError>>,
 ) {
-    http::send(
-        request,
-        authorization,
-        None,
-        Box::new(move |r| done(r.map_err(FetchError::Fetch))),
-    );
+    http::send(request, authorization, None, done);
 }
 
 /// For the npm package's `auth.fetch` (`bindings`, wasm only).
@@ -278,10 +273,8 @@ impl TokenClient {
         &self,
         request: JsValue,
         described: Described<'_>,
-        done: Done<Result<JsValue, FetchError>>,
+        done: Done<Result<http::Sent, FetchError>>,
     ) {
-        let done: Done<Result<http::Sent, FetchError>> =
-            Box::new(move |sent| done(sent.map(|s| s.response)));
         if !attach::allowed(&self.inner.rules, described.url) {
             return send(&request, None, done);
         }
@@ -297,15 +290,15 @@ impl TokenClient {
     /// A request the npm package sent with `authorization` (as
     /// [`TokenClient::ready_authorization`] gave it) was answered 401 (`response`, with the
     /// `WWW-Authenticate` header `challenge`): as [`TokenClient::fetch_then`] would, the
-    /// core decides whether `replay` is sent again with a fresh token; `done` gets the
-    /// `Response` the caller sees.
+    /// core decides whether `replay` is sent again with a fresh token; `done` gets what
+    /// was sent last (its `Response` is what the caller sees).
     pub(crate) fn answered_401(
         &self,
         replay: JsValue,
         authorization: &str,
         response: JsValue,
         challenge: Option<String>,
-        done: Done<Result<JsValue, FetchError>>,
+        done: Done<Result<http::Sent, FetchError>>,
     ) {
         let sent = http::Sent {
             response,
@@ -315,16 +308,12 @@ impl TokenClient {
         };
         let token = match authorization.strip_prefix("Bearer ") {
             Some(t) if self.inner.dpop.is_none() => t.to_string(),
-            _ => return done(Ok(sent.response)),
+            _ => return done(Ok(sent)),
         };
         // Without DPoP the retry needs no URL or method (they only go into a proof).
         let target = Rc::new((String::new(), String::new()));
-        self.inner.clone().answered(
-            target,
-            Some(replay),
-            token,
-            sent,
-            Box::new(move |sent| done(sent.map(|s| s.response))),
-        );
+        self.inner
+            .clone()
+            .answered(target, Some(replay), token, sent, done);
     }
 }
