@@ -10,6 +10,7 @@
 
 use super::shell::{kind, Sink};
 use super::Done;
+use crate::core::error::Error;
 use crate::local::RefCell;
 use crate::prelude::*;
 use ::core::cell::Cell;
@@ -72,6 +73,19 @@ pub(crate) fn settled(promise: &JsValue, then: Done<Result<JsValue, JsValue>>) {
         promise,
         0.0,
         Box::new(move |r| then(r.map_err(|e| e.unwrap_or(JsValue::UNDEFINED)))),
+    );
+}
+
+/// The bytes a promise resolves to (a `Uint8Array`), or `fail` of what it rejected with:
+/// one callback type for every WebCrypto answer (DPoP's and sign-in's SHA-256).
+pub(crate) fn settled_bytes(
+    promise: &JsValue,
+    fail: fn(JsValue) -> Error,
+    done: Done<Result<Vec<u8>, Error>>,
+) {
+    settled(
+        promise,
+        Box::new(move |r| done(r.map(|v| bytes(&v)).map_err(fail))),
     );
 }
 

@@ -8,7 +8,7 @@
 //! operation, going on in the callback its promise settles; the private key never comes into the
 //! module, only the public key's raw bytes. What a proof says is `crate::core::dpop`'s.
 
-use super::answer::{bytes, settled};
+use super::answer::{settled, settled_bytes};
 use super::Done;
 use crate::core::dpop::{self, Claims, Mode, Nonces, PublicKey};
 use crate::core::error::{Error, ErrorCode};
@@ -72,19 +72,6 @@ fn broken(e: JsValue) -> Error {
 /// The bytes a `js/dpop.js` promise resolves to (a `Uint8Array`), or its typed error.
 fn bytes_of(p: Promise, done: Done<Result<Vec<u8>, Error>>) {
     settled_bytes(&p, broken, done);
-}
-
-/// The bytes a promise resolves to (a `Uint8Array`), or `fail` of what it rejected with:
-/// one callback type for every WebCrypto answer (DPoP's and sign-in's digest).
-pub(crate) fn settled_bytes(
-    p: &JsValue,
-    fail: fn(JsValue) -> Error,
-    done: Done<Result<Vec<u8>, Error>>,
-) {
-    settled(
-        p,
-        Box::new(move |r| done(r.map(|v| bytes(&v)).map_err(fail))),
-    );
 }
 
 fn random_id() -> Result<String, Error> {

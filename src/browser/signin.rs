@@ -286,7 +286,7 @@ fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
 
 /// SHA-256 with `crypto.subtle.digest` (only in secure contexts: HTTPS or localhost).
 fn sha256(data: &[u8], done: Done<Result<Vec<u8>, Error>>) {
-    super::dpop::settled_bytes(&super::dpop::digest(data), no_subtle, done);
+    super::answer::settled_bytes(&super::dpop::digest(data), no_subtle, done);
 }
 
 fn no_subtle(e: JsValue) -> Error {
