@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { releaseEnv } from '../scripts/release-env.mjs';
+import { FEATURES, PASSES } from '../scripts/wasm-opt-args.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(join(tmpdir(), 'tokenward-core-floor-'));
@@ -53,10 +54,7 @@ try {
   const wasm = join(work, 'core.wasm');
   // The passes of scripts/build.mjs, then its function order.
   execFileSync(join(root, 'node_modules', '.bin', 'wasm-opt'), [
-    '--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--converge', '--strip-producers',
-    '--strip-target-features', '--strip-debug', '--enable-bulk-memory',
-    '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-multivalue',
-    '--enable-mutable-globals', built, '-o', wasm,
+    ...PASSES, '--strip-producers', '--strip-target-features', '--strip-debug', ...FEATURES, built, '-o', wasm,
   ], { stdio: 'inherit' });
   execFileSync(process.execPath, [join(root, 'scripts', 'order-functions.mjs'), wasm], { stdio: 'ignore' });
   const bytes = readFileSync(wasm);

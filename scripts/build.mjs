@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { releaseEnv } from './release-env.mjs';
+import { FEATURES, PASSES } from './wasm-opt-args.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -33,7 +34,7 @@ const wasm = join(dist, 'tokenward_bg.wasm');
 // assumes no access wraps around into the first 1 KB, which Rust's pointers never do
 // (294 B gzip; DESIGN.md, Size). --converge repeats the passes while the file shrinks
 // (80 B gzip after the function order below, for ~7 s of build time).
-run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--converge', '--strip-producers', '--strip-target-features', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm]);
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), [...PASSES, '--strip-producers', '--strip-target-features', ...FEATURES, wasm, '-o', wasm]);
 // Short import/export names in the .wasm and its glue (see scripts/minify-names.mjs).
 run('node', [join(root, 'scripts', 'minify-names.mjs'), wasm, join(dist, 'tokenward.js')]);
 // The glue without the branches tokenward never takes (see scripts/trim-glue.mjs).

@@ -16,15 +16,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { FEATURES } from './wasm-opt-args.mjs';
 
 const ROUNDS = 3;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmOpt = join(root, 'node_modules', '.bin', 'wasm-opt');
 // The optimize and shrink levels of -Oz without its passes: binaryen then writes the
 // code through its stack IR optimizations as the build's -Oz did.
-const FLAGS = ['--optimize-level=2', '--shrink-level=2', '--strip-debug', '--strip-producers',
-  '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
-  '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals'];
+const FLAGS = ['--optimize-level=2', '--shrink-level=2', '--strip-debug', '--strip-producers', ...FEATURES];
 
 function readLeb(bytes, at) {
   let value = 0;
@@ -153,6 +152,7 @@ const gz = (b) => gzipSync(b, { level: 9 }).length;
 const work = mkdtempSync(join(tmpdir(), 'tokenward-order-'));
 try {
   let best = original;
+  let bestSize = gz(original);
   let current = original;
   for (let round = 0; round < ROUNDS; round += 1) {
     const { imported, bodies } = functions(current);
@@ -162,10 +162,11 @@ try {
     writeFileSync(input, named(current, imported, chain(bodies)));
     execFileSync(wasmOpt, ['--reorder-functions-by-name', ...FLAGS, input, '-o', output], { stdio: 'inherit' });
     current = readFileSync(output);
-    if (gz(current) < gz(best)) best = current;
+    const size = gz(current);
+    if (size < bestSize) [best, bestSize] = [current, size];
   }
   writeFileSync(file, best);
-  console.log(`order-functions: ${gz(original)} → ${gz(best)} B gzip -9`);
+  console.log(`order-functions: ${gz(original)} → ${bestSize} B gzip -9`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -3,7 +3,6 @@
 //! a timeout, so a server that never answers cannot hold a refresh (or a lock) forever.
 
 use super::answer::ask;
-use super::client::FetchError;
 use super::dpop::Dpop;
 use super::Done;
 use crate::core::dpop;
@@ -206,6 +205,27 @@ fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
         body,
         retry_after_ms,
     })
+}
+
+/// Why `fetch` failed.
+#[derive(Debug)]
+pub enum FetchError {
+    /// No token could be had (e.g. the refresh failed and the token expired).
+    Token(Error),
+    /// The request itself failed, as `window.fetch` would have (the browser's error).
+    Fetch(JsValue),
+}
+
+impl From<Error> for FetchError {
+    fn from(e: Error) -> FetchError {
+        FetchError::Token(e)
+    }
+}
+
+impl From<JsValue> for FetchError {
+    fn from(e: JsValue) -> FetchError {
+        FetchError::Fetch(e)
+    }
 }
 
 /// What `auth.fetch` got for one send: the page's `Response`, its status, and the

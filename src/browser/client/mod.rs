@@ -8,6 +8,7 @@
 use super::answer::oneshot;
 use super::dpop::Dpop;
 use super::http;
+pub use super::http::FetchError;
 pub use super::options::Options;
 use super::options::{parse_url, MakeRule};
 use super::page::{self, Url};
@@ -44,27 +45,6 @@ pub type RefreshFn = Rc<dyn Fn(Option<String>, Done<Result<TokenResponse, Error>
 
 /// A clock in ms since the epoch.
 pub type Clock = Rc<dyn Fn() -> f64>;
-
-/// Why `fetch` failed.
-#[derive(Debug)]
-pub enum FetchError {
-    /// No token could be had (e.g. the refresh failed and the token expired).
-    Token(Error),
-    /// The request itself failed, as `window.fetch` would have (the browser's error).
-    Fetch(JsValue),
-}
-
-impl From<Error> for FetchError {
-    fn from(e: Error) -> FetchError {
-        FetchError::Token(e)
-    }
-}
-
-impl From<JsValue> for FetchError {
-    fn from(e: JsValue) -> FetchError {
-        FetchError::Fetch(e)
-    }
-}
 
 struct Inner {
     session: RefCell<Session>,

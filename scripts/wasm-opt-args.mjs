@@ -1,0 +1,12 @@
+// The wasm-opt arguments the npm build uses, in one place: scripts/build.mjs runs them,
+// bench/core-floor.mjs runs the same on the core alone, and scripts/order-functions.mjs
+// writes its reordered file with the same features. DESIGN.md (Size) has what each pass
+// saves.
+
+/** The passes: --flatten --rereloop, then -Oz twice and --converge, after
+ * --low-memory-unused (constant additions folded into load/store offsets). */
+export const PASSES = ['--low-memory-unused', '--flatten', '--rereloop', '-Oz', '-Oz', '--converge'];
+
+/** The wasm features the Rust output uses (wasm-opt refuses what is not enabled). */
+export const FEATURES = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+  '--enable-reference-types', '--enable-multivalue', '--enable-mutable-globals'];
