@@ -292,7 +292,7 @@ impl Coordination {
             req,
             takeover,
             ..
-        } = self.refresh.clone()
+        } = self.refresh
         else {
             // Not waited for (any more): a late grant is given back at once.
             if granted && !self.holds(id) {
@@ -405,7 +405,8 @@ impl Coordination {
     }
 
     fn on_timer(&mut self, id: u32, ops: &mut Vec<Op>) {
-        match self.refresh.clone() {
+        // By value: the fields bound are `Copy`, so nothing is cloned.
+        match self.refresh {
             Refresh::Locking {
                 stage,
                 req,

@@ -284,44 +284,27 @@ impl Parser<'_> {
         }
     }
 
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
+    /// A number: the run of bytes a number can hold, checked against the grammar by
+    /// [`parse_number`] (one check of it, not two); an error points at its start.
     fn number(&mut self) -> Result<Json, JsonError> {
         let start = self.i;
-        if self.peek() == Some(b'-') {
+        while matches!(
+            self.peek(),
+            Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+        ) {
             self.i += 1;
         }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.err()),
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return Err(self.err());
+        let text = self
+            .s
+            .get(start..self.i)
+            .and_then(|t| ::core::str::from_utf8(t).ok());
+        match text.and_then(parse_number) {
+            Some(n) => Ok(Json::Num(n)),
+            None => {
+                self.i = start;
+                Err(self.err())
             }
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.err());
-            }
-        }
-        let text = self.s.get(start..self.i).ok_or_else(|| self.err())?;
-        let text = ::core::str::from_utf8(text).map_err(|_| self.err())?;
-        parse_number(text).map(Json::Num).ok_or_else(|| self.err())
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
@@ -407,6 +390,19 @@ mod tests {
     }
 
     #[test]
+    fn numbers_end_where_the_structure_goes_on() {
+        let v = Json::parse(r#"{"a":-0.5E-2,"b":[0,1e+2],"c":7}"#).unwrap();
+        assert_eq!(v.get("a").and_then(Json::as_f64), Some(-0.005));
+        assert_eq!(
+            v.get("b"),
+            Some(&Json::Arr(vec![Json::Num(0.0), Json::Num(100.0)]))
+        );
+        assert_eq!(v.get("c").and_then(Json::as_f64), Some(7.0));
+        // An error points at the number's start.
+        assert_eq!(Json::parse("[1,-01]"), Err(JsonError { offset: 3 }));
+    }
+
+    #[test]
     fn rejects_what_is_not_json() {
         for bad in [
             "",
@@ -423,6 +419,10 @@ mod tests {
             "1e999",
             "\"\\ud800\"",
             "{'a':1}",
+            "[1-2]",
+            "[1e+]",
+            "[+1]",
+            "[1.e5]",
         ] {
             assert!(Json::parse(bad).is_err(), "{bad:?}");
         }

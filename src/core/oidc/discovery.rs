@@ -134,8 +134,10 @@ impl Discovery {
             token_endpoint: token_endpoint.to_string(),
             end_session_endpoint: end_session_endpoint.map(str::to_string),
             revocation_endpoint: revocation_endpoint.map(str::to_string),
-            iss_parameter_supported: doc.get("authorization_response_iss_parameter_supported")
-                == Some(&Json::Bool(true)),
+            iss_parameter_supported: matches!(
+                doc.get("authorization_response_iss_parameter_supported"),
+                Some(Json::Bool(true))
+            ),
             issuer,
         })
     }

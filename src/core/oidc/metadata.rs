@@ -89,9 +89,10 @@ impl Discovery {
             merged.revocation_endpoint = endpoint("revocation_endpoint");
         }
         if !merged.iss_parameter_supported {
-            merged.iss_parameter_supported = doc
-                .get("authorization_response_iss_parameter_supported")
-                == Some(&Json::Bool(true));
+            merged.iss_parameter_supported = matches!(
+                doc.get("authorization_response_iss_parameter_supported"),
+                Some(Json::Bool(true))
+            );
         }
         MetadataOutcome::Merged(merged)
     }
