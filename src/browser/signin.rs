@@ -71,7 +71,7 @@ impl SignIn {
             .scope
             .clone()
             .unwrap_or_else(|| oidc::DEFAULT_SCOPE.to_string());
-        if scope.trim().is_empty() {
+        if scope.trim_ascii().is_empty() {
             return Err(Error::options("`scope` must not be empty"));
         }
         // An OpenID sign-in without an issuer could not check the ID token's `iss` (after

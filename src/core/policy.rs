@@ -61,79 +61,81 @@ impl Challenge {
     }
 }
 
-fn is_tchar(c: char) -> bool {
-    c.is_ascii_alphanumeric() || (c.is_ascii() && b"!#$%&'*+-.^_`|~/".contains(&(c as u8)))
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~/".contains(&c)
 }
 
 /// Reads a `WWW-Authenticate` header value (RFC 7235 §4.1, RFC 6750 §3): any number of
 /// challenges separated by commas, each a scheme followed by comma-separated
 /// `name=value` or `name="quoted \" value"` params. Never fails: what cannot be read
-/// is skipped.
+/// is skipped. Read as bytes: every delimiter is ASCII, so the text between two of them
+/// is whole characters (a quoted value's bytes are copied as they are).
 pub fn parse_challenges(header: &str) -> Vec<Challenge> {
-    let chars: Vec<char> = header.chars().collect();
-    let at = |i: usize| chars.get(i).copied();
+    let b = header.as_bytes();
+    let at = |i: usize| b.get(i).copied();
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let text = |from: usize, to: usize| header.get(from..to).unwrap_or_default().to_string();
     let mut out: Vec<Challenge> = Vec::new();
     let mut i = 0;
-    while i < chars.len() {
-        while at(i).is_some_and(|c| c == ',' || c.is_whitespace()) {
+    while i < b.len() {
+        while at(i).is_some_and(|c| c == b',' || c.is_ascii_whitespace()) {
             i += 1;
         }
         let start = i;
         while at(i).is_some_and(is_tchar) {
             i += 1;
         }
-        let token: String = chars
-            .get(start..i)
-            .map(|s| s.iter().collect())
-            .unwrap_or_default();
-        if token.is_empty() {
-            // Not a token: skip one character and go on.
+        if i == start {
+            // Not a token: skip one byte and go on.
             i += 1;
             continue;
         }
+        let token = text(start, i);
         let mut j = i;
-        while at(j).is_some_and(|c| c == ' ' || c == '\t') {
+        while at(j).is_some_and(blank) {
             j += 1;
         }
-        if at(j) == Some('=') {
+        if at(j) == Some(b'=') {
             // An auth-param of the current challenge.
             j += 1;
-            while at(j).is_some_and(|c| c == ' ' || c == '\t') {
+            while at(j).is_some_and(blank) {
                 j += 1;
             }
-            let mut value = String::new();
-            if at(j) == Some('"') {
+            let value = if at(j) == Some(b'"') {
                 j += 1;
+                let mut v = Vec::new();
                 while let Some(c) = at(j) {
                     j += 1;
                     match c {
-                        '"' => break,
-                        '\\' => {
+                        b'"' => break,
+                        b'\\' => {
                             if let Some(e) = at(j) {
-                                value.push(e);
+                                v.push(e);
                                 j += 1;
                             }
                         }
-                        _ => value.push(c),
+                        _ => v.push(c),
                     }
                 }
+                // Whole characters (an escaped byte is followed by the rest of its own).
+                String::from_utf8(v).unwrap_or_default()
             } else {
-                while let Some(c) = at(j).filter(|c| *c != ',' && !c.is_whitespace()) {
-                    value.push(c);
+                let from = j;
+                while at(j).is_some_and(|c| c != b',' && !c.is_ascii_whitespace()) {
                     j += 1;
                 }
-            }
+                text(from, j)
+            };
             if let Some(ch) = out.last_mut() {
                 ch.params.push((token.to_ascii_lowercase(), value));
             }
-            i = j;
         } else {
             out.push(Challenge {
                 scheme: token,
                 params: Vec::new(),
             });
-            i = j;
         }
+        i = j;
     }
     out
 }
@@ -145,7 +147,7 @@ pub fn parse_challenges(header: &str) -> Vec<Challenge> {
 /// the problem; `insufficient_scope` or `invalid_request` are not fixed by a new token,
 /// nor is a challenge for another scheme only.
 pub fn refresh_can_help(header: Option<&str>) -> bool {
-    let Some(h) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+    let Some(h) = header.map(str::trim_ascii).filter(|h| !h.is_empty()) else {
         return true;
     };
     let challenges = parse_challenges(h);
@@ -159,8 +161,9 @@ pub fn refresh_can_help(header: Option<&str>) -> bool {
             c.scheme.eq_ignore_ascii_case("bearer") || c.scheme.eq_ignore_ascii_case("dpop")
         })
         .any(|c| {
-            c.param("error")
-                .map_or(true, |e| e.trim().eq_ignore_ascii_case("invalid_token"))
+            c.param("error").map_or(true, |e| {
+                e.trim_ascii().eq_ignore_ascii_case("invalid_token")
+            })
         })
 }
 
@@ -203,7 +206,7 @@ pub const TABS_WAIT_MS: f64 = 1_000.0;
 /// (parsed by `parse_date`, ms since the epoch, NaN when it is not one). `None` for
 /// anything else; a date in the past is 0.
 pub fn retry_after_ms(value: &str, now: f64, parse_date: impl FnOnce(&str) -> f64) -> Option<f64> {
-    let v = value.trim();
+    let v = value.trim_ascii();
     if let Some(secs) = super::json::parse_number(v) {
         return Some(secs.max(0.0) * 1000.0);
     }
@@ -347,6 +350,12 @@ mod tests {
         assert_eq!(c[1].param("scope"), Some("x y"));
         let c = parse_challenges(r#"Bearer error="in\"valid""#);
         assert_eq!(c[0].param("error"), Some("in\"valid"));
+        // Characters beyond ASCII are kept whole, quoted (escaped too) or not.
+        let c =
+            parse_challenges("DPoP realm=\"r\u{e9}\\\u{e9}gion \u{1f511}\", x=\u{e9}t\u{e9}, é");
+        assert_eq!(c[0].scheme, "DPoP");
+        assert_eq!(c[0].param("realm"), Some("r\u{e9}\u{e9}gion \u{1f511}"));
+        assert_eq!(c[0].param("x"), Some("\u{e9}t\u{e9}"));
         for junk in [
             "",
             ",,,",

@@ -94,7 +94,7 @@ impl TokenResponse {
             None | Some(Json::Null) => None,
             Some(Json::Num(n)) => Some(*n),
             // Some servers send the number as text; it is still a number.
-            Some(Json::Str(s)) => Some(json::parse_number(s.trim()).ok_or_else(|| {
+            Some(Json::Str(s)) => Some(json::parse_number(s.trim_ascii()).ok_or_else(|| {
                 Error::token_response("`expires_in` must be a number of seconds")
             })?),
             Some(_) => {
@@ -122,7 +122,7 @@ impl TokenResponse {
         // nothing usable (Keycloak sends 0 for refresh tokens without a limit).
         let refresh_expires_in = match obj.get("refresh_expires_in") {
             Some(Json::Num(n)) => Some(*n),
-            Some(Json::Str(s)) => json::parse_number(s.trim()),
+            Some(Json::Str(s)) => json::parse_number(s.trim_ascii()),
             _ => None,
         }
         .filter(|n| n.is_finite() && *n > 0.0);
