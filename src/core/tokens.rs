@@ -55,6 +55,16 @@ fn opt_string<'a>(obj: &'a Json, name: &str) -> Result<Option<&'a str>, Error> {
     }
 }
 
+/// A finite number of seconds: a JSON number, or one sent as text (some servers do).
+fn seconds(v: &Json) -> Option<f64> {
+    match v {
+        Json::Num(n) => Some(*n),
+        Json::Str(s) => json::parse_number(s.trim_ascii()),
+        _ => None,
+    }
+    .filter(|n| n.is_finite())
+}
+
 impl TokenResponse {
     /// Reads a token response from JSON text (a token endpoint's body, or what the app passed).
     pub fn parse(text: &str) -> Result<TokenResponse, Error> {
@@ -92,24 +102,10 @@ impl TokenResponse {
         };
         let expires_in = match obj.get("expires_in") {
             None | Some(Json::Null) => None,
-            Some(Json::Num(n)) => Some(*n),
-            // Some servers send the number as text; it is still a number.
-            Some(Json::Str(s)) => Some(json::parse_number(s.trim_ascii()).ok_or_else(|| {
-                Error::token_response("`expires_in` must be a number of seconds")
+            Some(v) => Some(seconds(v).filter(|n| *n >= 0.0).ok_or_else(|| {
+                Error::token_response("`expires_in` must be a non-negative number of seconds")
             })?),
-            Some(_) => {
-                return Err(Error::token_response(
-                    "`expires_in` must be a number of seconds",
-                ))
-            }
         };
-        if let Some(n) = expires_in {
-            if !n.is_finite() || n < 0.0 {
-                return Err(Error::token_response(
-                    "`expires_in` must be a non-negative number of seconds",
-                ));
-            }
-        }
         let refresh_token = opt_string(obj, "refresh_token")?;
         if let Some(rt) = refresh_token {
             if rt.chars().any(char::is_control) {
@@ -120,12 +116,10 @@ impl TokenResponse {
         }
         // An extension field: a value that is not a positive number of seconds says
         // nothing usable (Keycloak sends 0 for refresh tokens without a limit).
-        let refresh_expires_in = match obj.get("refresh_expires_in") {
-            Some(Json::Num(n)) => Some(*n),
-            Some(Json::Str(s)) => json::parse_number(s.trim_ascii()),
-            _ => None,
-        }
-        .filter(|n| n.is_finite() && *n > 0.0);
+        let refresh_expires_in = obj
+            .get("refresh_expires_in")
+            .and_then(seconds)
+            .filter(|n| *n > 0.0);
         let id_token = opt_string(obj, "id_token")?;
         let scope = opt_string(obj, "scope")?;
         // Owned copies only once nothing can fail.
