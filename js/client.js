@@ -179,6 +179,8 @@ function optionListeners(on, l) {
   for (const [name, f] of members) l.on(name, f, true);
 }
 
+const parsed = (text) => (text === null ? null : JSON.parse(text));
+
 class TokenClient {
   #c;
   #l;
@@ -187,10 +189,10 @@ class TokenClient {
     this.#l = l;
     // Bound, so that `auth.fetch`, `auth.refresh` … work when passed around
     // (`const { refresh } = auth; refresh()`).
-    const retry = inner.retryOn401;
+    const retry = inner.state(5);
     this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : attached(inner, retry, input, init));
-    this.accessToken = () => inner.accessToken();
-    this.refresh = () => inner.refresh();
+    this.accessToken = () => inner.call(1);
+    this.refresh = () => inner.call(2);
     this.authorizationHeaders = (url, method) => inner.authorizationHeaders(url instanceof URL ? url.href : url, method);
     this.signOut = (options) => jsonOptions(options, 'the signOut options').then((o) => inner.signOut(o));
     // The page is navigating to the authorization server: the promise never settles
@@ -201,13 +203,16 @@ class TokenClient {
   }
   setTokens(response) { this.#c.setTokens(json(response, 'invalid_token_response', 'the token response')); }
   on(event, listener) { return this.#l.on(event, listener); }
-  get status() { return this.#c.status; }
-  get expiresAt() { return this.#c.expiresAt; }
-  get claims() { return this.#c.claims; }
-  get sessionEndsAt() { return this.#c.sessionEndsAt ?? null; }
-  dispose() { this.#c.dispose(); }
-  handleRedirect() { return this.#c.handleRedirect(); }
-  get idClaims() { return this.#c.idClaims; }
+  // The wasm's `call(which)` (0 started, 1 accessToken, 2 refresh, 3 handleRedirect,
+  // 4 dispose) and `state(which)`: 0 status, 1 expiresAt, 2 claims, 3 idClaims (JSON text,
+  // parsed here: a new object each time), 4 sessionEndsAt.
+  get status() { return this.#c.state(0); }
+  get expiresAt() { return this.#c.state(1); }
+  get claims() { return parsed(this.#c.state(2)); }
+  get sessionEndsAt() { return this.#c.state(4); }
+  dispose() { this.#c.call(4); }
+  handleRedirect() { return this.#c.call(3); }
+  get idClaims() { return parsed(this.#c.state(3)); }
 }
 
 export function makeCreate(wasm, load) {
@@ -241,7 +246,7 @@ export function makeCreate(wasm, load) {
     const l = listeners();
     optionListeners(given.on, l);
     const inner = wasm.WasmClient.create(text, textRefresh(given.refresh), given.now, l.emit);
-    await inner.started();
+    await inner.call(0);
     return new TokenClient(inner, l);
   };
 }

@@ -205,26 +205,12 @@ impl WasmClient {
         Ok(WasmClient { client })
     }
 
-    /// Resolves once start-up is done (`createTokenClient` waits for it).
-    pub fn started(&self) -> Promise {
-        let (promise, done) = deferred();
-        self.client
-            .when_started(Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
-        promise
-    }
-
     /// `setTokens(response)`, the response as JSON text.
     #[wasm_bindgen(js_name = setTokens)]
     pub fn set_tokens(&self, response: &str) -> Result<(), JsValue> {
         self.client
             .set_tokens_json(response)
             .map_err(|e| error_to_js(&e))
-    }
-
-    /// `accessToken()`.
-    #[wasm_bindgen(js_name = accessToken)]
-    pub fn access_token(&self) -> Promise {
-        promise(|done| self.client.access_token_then(done), JsValue::from)
     }
 
     /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add.
@@ -251,11 +237,6 @@ impl WasmClient {
             },
             to_js,
         )
-    }
-
-    /// `refresh()`.
-    pub fn refresh(&self) -> Promise {
-        promise(|done| self.client.refresh_then(done), undefined)
     }
 
     /// `auth.fetch` when `readyAuthorization` left the decision here, or after a 401.
@@ -298,12 +279,6 @@ impl WasmClient {
             .ready_authorization(Described::read(described).url)
     }
 
-    /// `retryOn401`.
-    #[wasm_bindgen(getter, js_name = retryOn401)]
-    pub fn retry_on_401(&self) -> bool {
-        self.client.retries_401()
-    }
-
     /// `signOut({ revoke, endSession, postLogoutRedirectUri })`, as JSON text. It never
     /// fails: what is not `false`, `true` or a string reads as the default.
     #[wasm_bindgen(js_name = signOut)]
@@ -326,40 +301,24 @@ impl WasmClient {
         promise
     }
 
-    /// `status`.
-    #[wasm_bindgen(getter)]
-    pub fn status(&self) -> String {
-        self.client.status().as_str().to_string()
-    }
-
-    /// `expiresAt`.
-    #[wasm_bindgen(getter, js_name = expiresAt)]
-    pub fn expires_at(&self) -> JsValue {
-        self.client
-            .expires_at()
-            .map_or(JsValue::NULL, JsValue::from)
-    }
-
-    /// `sessionEndsAt`.
-    #[wasm_bindgen(getter, js_name = sessionEndsAt)]
-    pub fn session_ends_at(&self) -> JsValue {
-        self.client
-            .session_ends_at()
-            .map_or(JsValue::NULL, JsValue::from)
-    }
-
-    /// `claims`.
-    #[wasm_bindgen(getter)]
-    pub fn claims(&self) -> JsValue {
-        self.client
-            .claims()
-            .and_then(|c| js_sys::JSON::parse(&c.json).ok())
-            .unwrap_or(JsValue::NULL)
-    }
-
-    /// `dispose()`.
-    pub fn dispose(&self) {
-        self.client.dispose();
+    /// The client's state, one value per `which` (one export for all of them):
+    /// 0 `status`, 1 `expiresAt`, 2 `claims` and 3 `idClaims` (as JSON text, which
+    /// `js/client.js` parses), 4 `sessionEndsAt`, 5 `retryOn401`; `null` for what is not
+    /// there.
+    pub fn state(&self, which: u32) -> JsValue {
+        let c = &self.client;
+        let text = |claims: Option<crate::core::jwt::Claims>| {
+            claims.map_or(JsValue::NULL, |c| JsValue::from_str(&c.json))
+        };
+        let number = |n: Option<f64>| n.map_or(JsValue::NULL, JsValue::from);
+        match which {
+            0 => JsValue::from_str(c.status().as_str()),
+            1 => number(c.expires_at()),
+            2 => text(c.claims()),
+            3 => text(c.id_claims()),
+            4 => number(c.session_ends_at()),
+            _ => JsValue::from_bool(c.retries_401()),
+        }
     }
 
     /// `signIn(options)`, as JSON text: resolves once the page is navigating away (`js/`
@@ -375,19 +334,25 @@ impl WasmClient {
         )
     }
 
-    /// `handleRedirect()`.
-    #[wasm_bindgen(js_name = handleRedirect)]
-    pub fn handle_redirect(&self) -> Promise {
-        promise(|done| self.client.handle_redirect_then(done), JsValue::from)
-    }
-
-    /// `idClaims`.
-    #[wasm_bindgen(getter, js_name = idClaims)]
-    pub fn id_claims(&self) -> JsValue {
-        self.client
-            .id_claims()
-            .and_then(|c| js_sys::JSON::parse(&c.json).ok())
-            .unwrap_or(JsValue::NULL)
+    /// The methods without arguments, one export for all of them: 0 `started` (resolves
+    /// once start-up is done; `createTokenClient` waits for it), 1 `accessToken()`,
+    /// 2 `refresh()`, 3 `handleRedirect()`, each a promise; 4 `dispose()` (`undefined`).
+    pub fn call(&self, which: u32) -> JsValue {
+        let c = &self.client;
+        match which {
+            0 => {
+                let (promise, done) = deferred();
+                c.when_started(Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
+                promise.into()
+            }
+            1 => promise(|done| c.access_token_then(done), JsValue::from).into(),
+            2 => promise(|done| c.refresh_then(done), undefined).into(),
+            3 => promise(|done| c.handle_redirect_then(done), JsValue::from).into(),
+            _ => {
+                c.dispose();
+                JsValue::UNDEFINED
+            }
+        }
     }
 }
 
