@@ -57,7 +57,7 @@ function attached(inner, retry, input, init) {
     if (r.headers.has('authorization')) return send(r);
     const u = new URL(r.url);
     d = `${u.protocol}\n${u.hostname}\n${u.origin}\n${u.pathname}\n${+!!(u.username || u.password)}\n${+!!(u.search || u.hash)}\n${u.href}\n${r.method}`;
-    a = inner.readyAuthorization(d);
+    a = inner.text(1, d);
     if (a === undefined) return inner.fetch(r, d);
     if (a === '') return send(r);
     if (retry) replay = copy(r);
@@ -194,17 +194,18 @@ class TokenClient {
     this.accessToken = () => inner.call(1);
     this.refresh = () => inner.call(2);
     this.authorizationHeaders = (url, method) => inner.authorizationHeaders(url instanceof URL ? url.href : url, method);
-    this.signOut = (options) => jsonOptions(options, 'the signOut options').then((o) => inner.signOut(o));
+    this.signOut = (options) => jsonOptions(options, 'the signOut options').then((o) => inner.text(2, o));
     // The page is navigating to the authorization server: the promise never settles
     // (it rejects when the sign-in cannot start).
     this.signIn = (options) => jsonOptions(options, 'the signIn options')
-      .then((o) => inner.signIn(o))
+      .then((o) => inner.text(3, o))
       .then(() => new Promise(() => {}));
   }
-  setTokens(response) { this.#c.setTokens(json(response, 'invalid_token_response', 'the token response')); }
+  setTokens(response) { this.#c.text(0, json(response, 'invalid_token_response', 'the token response')); }
   on(event, listener) { return this.#l.on(event, listener); }
   // The wasm's `call(which)` (0 started, 1 accessToken, 2 refresh, 3 handleRedirect,
-  // 4 dispose) and `state(which)`: 0 status, 1 expiresAt, 2 claims, 3 idClaims (JSON text,
+  // 4 dispose), `text(which, text)` (0 setTokens, 1 readyAuthorization, 2 signOut,
+  // 3 signIn) and `state(which)`: 0 status, 1 expiresAt, 2 claims, 3 idClaims (JSON text,
   // parsed here: a new object each time), 4 sessionEndsAt.
   get status() { return this.#c.state(0); }
   get expiresAt() { return this.#c.state(1); }
@@ -221,7 +222,8 @@ export function makeCreate(wasm, load) {
     if (!ready) {
       ready = load().then(
         () => {
-          wasm.setErrorClass((code, message, server, error, description, status, cause) => {
+          nativeFetch = globalThis.fetch;
+          wasm.setup((code, message, server, error, description, status, cause) => {
             let options;
             if (server) {
               const answer = { error, error_description: description };
@@ -229,9 +231,7 @@ export function makeCreate(wasm, load) {
               options = { cause: answer };
             } else if (cause !== undefined) options = { cause };
             return new TokenwardError(code, message, options);
-          });
-          nativeFetch = globalThis.fetch;
-          wasm.setSender(send);
+          }, send);
         },
         (e) => {
           ready = null;

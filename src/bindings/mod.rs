@@ -1,7 +1,7 @@
 //! The JavaScript API of the npm package: a thin layer over [`crate::TokenClient`].
 //!
 //! It converts JS options to [`Options`], errors to `TokenwardError` (the class defined in
-//! `js/` and handed over once with `setErrorClass`), and events to plain objects. It holds
+//! `js/` and handed over once with `setup`), and events to plain objects. It holds
 //! no policy: every decision is the core's.
 
 use crate::browser::client::{Done, FetchError, Listener, Options, RefreshFn, TokenClient};
@@ -26,11 +26,14 @@ mod options;
 use crate::core::json::Json;
 use options::{object, opt_string, options_from_js};
 
-/// Hands over the function that makes a `TokenwardError`:
-/// `make(code, message, isServerAnswer, error, errorDescription, status, cause)`.
-#[wasm_bindgen(js_name = setErrorClass)]
-pub fn set_error_class(make: Function) {
+/// Hands over, once, the function that makes a `TokenwardError`
+/// (`make(code, message, isServerAnswer, error, errorDescription, status, cause)`) and
+/// the one that sends tokenward's own requests (see [`crate::browser::set_sender`]): one
+/// export for both.
+#[wasm_bindgen]
+pub fn setup(make: Function, send: Function) {
     ERROR_CLASS.with(|c| *c.borrow_mut() = Some(make));
+    crate::browser::set_sender(send);
 }
 
 #[wasm_bindgen]
@@ -54,13 +57,6 @@ extern "C" {
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
-
-/// Hands over the function that sends tokenward's own requests (see
-/// [`crate::browser::set_sender`]).
-#[wasm_bindgen(js_name = setSender)]
-pub fn set_sender(send: Function) {
-    crate::browser::set_sender(send);
 }
 
 /// Converts an [`Error`] into a `TokenwardError` (made by `js/client.js`).
@@ -205,14 +201,6 @@ impl WasmClient {
         Ok(WasmClient { client })
     }
 
-    /// `setTokens(response)`, the response as JSON text.
-    #[wasm_bindgen(js_name = setTokens)]
-    pub fn set_tokens(&self, response: &str) -> Result<(), JsValue> {
-        self.client
-            .set_tokens_json(response)
-            .map_err(|e| error_to_js(&e))
-    }
-
     /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add.
     #[wasm_bindgen(js_name = authorizationHeaders)]
     pub fn authorization_headers(&self, url: JsValue, method: JsValue) -> Promise {
@@ -269,36 +257,18 @@ impl WasmClient {
         promise
     }
 
-    /// `auth.fetch`'s first step: the `Authorization` value, `""` or `undefined`.
-    // For a request `js/client.js` describes (see `Described`): `""` when its URL is not
-    // in `attachTo` (it is sent untouched), the `Authorization` value when a token is
-    // ready, `undefined` when `fetch` must decide.
-    #[wasm_bindgen(js_name = readyAuthorization)]
-    pub fn ready_authorization(&self, described: &str) -> Option<String> {
-        self.client
-            .ready_authorization(Described::read(described).url)
-    }
-
-    /// `signOut({ revoke, endSession, postLogoutRedirectUri })`, as JSON text. It never
-    /// fails: what is not `false`, `true` or a string reads as the default.
-    #[wasm_bindgen(js_name = signOut)]
-    pub fn sign_out(&self, options: &str) -> Promise {
-        let o = Json::parse(options).unwrap_or(Json::Null);
-        let revoke = !matches!(o.get("revoke"), Some(Json::Bool(false)));
-        let end_session = matches!(o.get("endSession"), Some(Json::Bool(true)));
-        let post_logout_redirect_uri = o
-            .get("postLogoutRedirectUri")
-            .and_then(Json::as_str)
-            .map(String::from);
-        let (promise, done) = deferred();
-        let options = SignOutOptions {
-            revoke,
-            end_session,
-            post_logout_redirect_uri,
-        };
-        self.client
-            .sign_out_then(options, Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
-        promise
+    /// The methods that take one text, one export for all of them: 0 `setTokens(response)`
+    /// (`undefined`, or it throws), 1 `readyAuthorization(described)` (a string or
+    /// `undefined`), 2 `signOut(options)` and 3 `signIn(options)` (promises).
+    pub fn text(&self, which: u32, text: &str) -> Result<JsValue, JsValue> {
+        match which {
+            0 => self.set_tokens(text).map(|()| JsValue::UNDEFINED),
+            1 => Ok(self
+                .ready_authorization(text)
+                .map_or(JsValue::UNDEFINED, |a| JsValue::from_str(&a))),
+            2 => Ok(self.sign_out(text).into()),
+            _ => Ok(self.sign_in(text).into()),
+        }
     }
 
     /// The client's state, one value per `which` (one export for all of them):
@@ -321,19 +291,6 @@ impl WasmClient {
         }
     }
 
-    /// `signIn(options)`, as JSON text: resolves once the page is navigating away (`js/`
-    /// turns that into a promise that never settles).
-    #[wasm_bindgen(js_name = signIn)]
-    pub fn sign_in(&self, options: &str) -> Promise {
-        promise(
-            |done| match sign_in_params_from_js(options) {
-                Ok(params) => self.client.sign_in_then(params, done),
-                Err(e) => done(Err(e)),
-            },
-            undefined,
-        )
-    }
-
     /// The methods without arguments, one export for all of them: 0 `started` (resolves
     /// once start-up is done; `createTokenClient` waits for it), 1 `accessToken()`,
     /// 2 `refresh()`, 3 `handleRedirect()`, each a promise; 4 `dispose()` (`undefined`).
@@ -353,6 +310,58 @@ impl WasmClient {
                 JsValue::UNDEFINED
             }
         }
+    }
+}
+
+/// The methods behind [`WasmClient::text`].
+impl WasmClient {
+    /// `setTokens(response)`, the response as JSON text.
+    fn set_tokens(&self, response: &str) -> Result<(), JsValue> {
+        self.client
+            .set_tokens_json(response)
+            .map_err(|e| error_to_js(&e))
+    }
+
+    /// `auth.fetch`'s first step: the `Authorization` value, `""` or `undefined`.
+    // For a request `js/client.js` describes (see `Described`): `""` when its URL is not
+    // in `attachTo` (it is sent untouched), the `Authorization` value when a token is
+    // ready, `undefined` when `fetch` must decide.
+    fn ready_authorization(&self, described: &str) -> Option<String> {
+        self.client
+            .ready_authorization(Described::read(described).url)
+    }
+
+    /// `signOut({ revoke, endSession, postLogoutRedirectUri })`, as JSON text. It never
+    /// fails: what is not `false`, `true` or a string reads as the default.
+    fn sign_out(&self, options: &str) -> Promise {
+        let o = Json::parse(options).unwrap_or(Json::Null);
+        let revoke = !matches!(o.get("revoke"), Some(Json::Bool(false)));
+        let end_session = matches!(o.get("endSession"), Some(Json::Bool(true)));
+        let post_logout_redirect_uri = o
+            .get("postLogoutRedirectUri")
+            .and_then(Json::as_str)
+            .map(String::from);
+        let (promise, done) = deferred();
+        let options = SignOutOptions {
+            revoke,
+            end_session,
+            post_logout_redirect_uri,
+        };
+        self.client
+            .sign_out_then(options, Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
+        promise
+    }
+
+    /// `signIn(options)`, as JSON text: resolves once the page is navigating away (`js/`
+    /// turns that into a promise that never settles).
+    fn sign_in(&self, options: &str) -> Promise {
+        promise(
+            |done| match sign_in_params_from_js(options) {
+                Ok(params) => self.client.sign_in_then(params, done),
+                Err(e) => done(Err(e)),
+            },
+            undefined,
+        )
     }
 }
 
