@@ -193,7 +193,11 @@ class TokenClient {
     this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : attached(inner, retry, input, init));
     this.accessToken = () => inner.call(1);
     this.refresh = () => inner.call(2);
-    this.authorizationHeaders = (url, method) => inner.authorizationHeaders(url instanceof URL ? url.href : url, method);
+    this.authorizationHeaders = (url, method) => {
+      const args = [url instanceof URL ? url.href : url];
+      if (method !== undefined) args.push(method);
+      return jsonOptions(args, 'the authorizationHeaders arguments').then((a) => inner.text(4, a));
+    };
     this.signOut = (options) => jsonOptions(options, 'the signOut options').then((o) => inner.text(2, o));
     // The page is navigating to the authorization server: the promise never settles
     // (it rejects when the sign-in cannot start).
@@ -205,7 +209,7 @@ class TokenClient {
   on(event, listener) { return this.#l.on(event, listener); }
   // The wasm's `call(which)` (0 started, 1 accessToken, 2 refresh, 3 handleRedirect,
   // 4 dispose), `text(which, text)` (0 setTokens, 1 readyAuthorization, 2 signOut,
-  // 3 signIn) and `state(which)`: 0 status, 1 expiresAt, 2 claims, 3 idClaims (JSON text,
+  // 3 signIn, 4 authorizationHeaders) and `state(which)`: 0 status, 1 expiresAt, 2 claims, 3 idClaims (JSON text,
   // parsed here: a new object each time), 4 sessionEndsAt.
   get status() { return this.#c.state(0); }
   get expiresAt() { return this.#c.state(1); }

@@ -201,32 +201,6 @@ impl WasmClient {
         Ok(WasmClient { client })
     }
 
-    /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add.
-    #[wasm_bindgen(js_name = authorizationHeaders)]
-    pub fn authorization_headers(&self, url: JsValue, method: JsValue) -> Promise {
-        let to_js = |headers: Vec<(&'static str, String)>| {
-            let out = Object::new();
-            for (name, value) in headers {
-                set(&out, name, &JsValue::from_str(&value));
-            }
-            out.into()
-        };
-        promise(
-            |done| {
-                let Some(url) = url.as_string() else {
-                    return done(Err(Error::options("`url` must be a string")));
-                };
-                let method = match method.as_string() {
-                    Some(m) => m,
-                    None if method.is_undefined() => "GET".to_string(),
-                    None => return done(Err(Error::options("`method` must be a string"))),
-                };
-                self.client.authorization_headers_then(&url, &method, done)
-            },
-            to_js,
-        )
-    }
-
     /// `auth.fetch` when `readyAuthorization` left the decision here, or after a 401.
     // `request` has no `authorization`; `js/client.js` describes it (see `Described`). The
     // token is waited for (a refresh), proved (DPoP) or not there (signed out: the
@@ -259,7 +233,8 @@ impl WasmClient {
 
     /// The methods that take one text, one export for all of them: 0 `setTokens(response)`
     /// (`undefined`, or it throws), 1 `readyAuthorization(described)` (a string or
-    /// `undefined`), 2 `signOut(options)` and 3 `signIn(options)` (promises).
+    /// `undefined`), 2 `signOut(options)`, 3 `signIn(options)` and 4
+    /// `authorizationHeaders` (its arguments as a JSON array) (promises).
     pub fn text(&self, which: u32, text: &str) -> Result<JsValue, JsValue> {
         match which {
             0 => self.set_tokens(text).map(|()| JsValue::UNDEFINED),
@@ -267,7 +242,8 @@ impl WasmClient {
                 .ready_authorization(text)
                 .map_or(JsValue::UNDEFINED, |a| JsValue::from_str(&a))),
             2 => Ok(self.sign_out(text).into()),
-            _ => Ok(self.sign_in(text).into()),
+            3 => Ok(self.sign_in(text).into()),
+            _ => Ok(self.authorization_headers(text).into()),
         }
     }
 
@@ -315,6 +291,37 @@ impl WasmClient {
 
 /// The methods behind [`WasmClient::text`].
 impl WasmClient {
+    /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add. The
+    /// arguments as a JSON array, `[url]` or `[url, method]`.
+    fn authorization_headers(&self, args: &str) -> Promise {
+        let to_js = |headers: Vec<(&'static str, String)>| {
+            let out = Object::new();
+            for (name, value) in headers {
+                set(&out, name, &JsValue::from_str(&value));
+            }
+            out.into()
+        };
+        let args = Json::parse(args).unwrap_or(Json::Null);
+        let at = |i| match &args {
+            Json::Arr(a) => a.get(i),
+            _ => None,
+        };
+        promise(
+            |done| {
+                let Some(url) = at(0).and_then(Json::as_str) else {
+                    return done(Err(Error::options("`url` must be a string")));
+                };
+                let method = match at(1) {
+                    None => "GET",
+                    Some(Json::Str(m)) => m,
+                    Some(_) => return done(Err(Error::options("`method` must be a string"))),
+                };
+                self.client.authorization_headers_then(url, method, done)
+            },
+            to_js,
+        )
+    }
+
     /// `setTokens(response)`, the response as JSON text.
     fn set_tokens(&self, response: &str) -> Result<(), JsValue> {
         self.client
