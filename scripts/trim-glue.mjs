@@ -8,6 +8,8 @@
 //   both entries (`index.js`, `index.dev.js`) pass `{ module_or_path }`.
 // - The `TextEncoder.encodeInto` polyfill: every engine that has Web Locks and
 //   BroadcastChannel, which tokenward needs, has `encodeInto`.
+// - `passStringToWasm0`'s branch for a caller without `realloc`: every call passes one
+//   (checked).
 // - The import object's repeated keys: after minify-names every import from one snippet
 //   module sits under one letter, listed once per `import * as importN` wasm-bindgen
 //   wrote, all the same module namespace; the first of each stays.
@@ -39,6 +41,21 @@ export function trim(js) {
     };
 }
 `, '', 'the encodeInto polyfill');
+  // Every string crosses with wasm-bindgen's realloc (`passStringToWasm0(s, malloc,
+  // realloc)`): the branch for a caller without one is never taken.
+  const calls = js.match(/passStringToWasm0\([^)]*\)/g) ?? [];
+  if (calls.length < 2 || !calls.every((c) => /^passStringToWasm0\(\w+, (wasm\.\w+, wasm\.\w+|malloc, realloc)\)$/.test(c))) {
+    throw new Error('trim-glue: a string passed without realloc: has wasm-bindgen changed?');
+  }
+  cut(`    if (realloc === undefined) {
+        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+    }
+
+`, '', "passStringToWasm0's branch without realloc");
   const seen = new Map();
   const before = js;
   js = js.replace(/^ {8}([a-z]+): (import\d+),\n/gm, (line, key, value) => {
