@@ -209,8 +209,9 @@ class TokenClient {
   on(event, listener) { return this.#l.on(event, listener); }
   // The wasm's `call(which)` (0 started, 1 accessToken, 2 refresh, 3 handleRedirect,
   // 4 dispose), `text(which, text)` (0 setTokens, 1 readyAuthorization, 2 signOut,
-  // 3 signIn, 4 authorizationHeaders) and `state(which)`: 0 status, 1 expiresAt, 2 claims, 3 idClaims (JSON text,
-  // parsed here: a new object each time), 4 sessionEndsAt.
+  // 3 signIn, 4 authorizationHeaders) and `state(which)` (0 status, 1 expiresAt,
+  // 2 claims and 3 idClaims as JSON text, parsed here into a new object each time,
+  // 4 sessionEndsAt, 5 retryOn401): one export each instead of one per member.
   get status() { return this.#c.state(0); }
   get expiresAt() { return this.#c.state(1); }
   get claims() { return parsed(this.#c.state(2)); }

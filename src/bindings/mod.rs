@@ -233,8 +233,8 @@ impl WasmClient {
 
     /// The methods that take one text, one export for all of them: 0 `setTokens(response)`
     /// (`undefined`, or it throws), 1 `readyAuthorization(described)` (a string or
-    /// `undefined`), 2 `signOut(options)`, 3 `signIn(options)` and 4
-    /// `authorizationHeaders` (its arguments as a JSON array) (promises).
+    /// `undefined`); promises from 2 `signOut(options)`, 3 `signIn(options)` and 4
+    /// `authorizationHeaders` (its arguments as a JSON array, `[url]` or `[url, method]`).
     pub fn text(&self, which: u32, text: &str) -> Result<JsValue, JsValue> {
         match which {
             0 => self.set_tokens(text).map(|()| JsValue::UNDEFINED),
@@ -281,10 +281,12 @@ impl WasmClient {
             1 => promise(|done| c.access_token_then(done), JsValue::from).into(),
             2 => promise(|done| c.refresh_then(done), undefined).into(),
             3 => promise(|done| c.handle_redirect_then(done), JsValue::from).into(),
-            _ => {
+            4 => {
                 c.dispose();
                 JsValue::UNDEFINED
             }
+            // No such method: nothing happens.
+            _ => JsValue::UNDEFINED,
         }
     }
 }
