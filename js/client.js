@@ -221,6 +221,16 @@ class TokenClient {
   get idClaims() { return parsed(this.#c.state(3)); }
 }
 
+function makeError(code, message, server, error, description, status, cause) {
+  let options;
+  if (server) {
+    const answer = { error, error_description: description };
+    if (status !== undefined) answer.status = status;
+    options = { cause: answer };
+  } else if (cause !== undefined) options = { cause };
+  return new TokenwardError(code, message, options);
+}
+
 export function makeCreate(wasm, load) {
   let ready = null;
   return async function createTokenClient(options) {
@@ -228,15 +238,6 @@ export function makeCreate(wasm, load) {
       ready = load().then(
         () => {
           nativeFetch = globalThis.fetch;
-          wasm.setup((code, message, server, error, description, status, cause) => {
-            let options;
-            if (server) {
-              const answer = { error, error_description: description };
-              if (status !== undefined) answer.status = status;
-              options = { cause: answer };
-            } else if (cause !== undefined) options = { cause };
-            return new TokenwardError(code, message, options);
-          }, send);
         },
         (e) => {
           ready = null;
@@ -250,7 +251,7 @@ export function makeCreate(wasm, load) {
     const text = json(options, 'invalid_options', 'the options', given);
     const l = listeners();
     optionListeners(given.on, l);
-    const inner = wasm.WasmClient.create(text, textRefresh(given.refresh), given.now, l.emit);
+    const inner = wasm.WasmClient.create(text, textRefresh(given.refresh), given.now, l.emit, makeError, send);
     await inner.call(0);
     return new TokenClient(inner, l);
   };

@@ -1,7 +1,7 @@
 //! The JavaScript API of the npm package: a thin layer over [`crate::TokenClient`].
 //!
 //! It converts JS options to [`Options`], errors to `TokenwardError` (the class defined in
-//! `js/` and handed over once with `setup`), and events to plain objects. It holds
+//! `js/` and handed over with `create`), and events to plain objects. It holds
 //! no policy: every decision is the core's.
 
 use crate::browser::client::{Done, FetchError, Listener, Options, RefreshFn, TokenClient};
@@ -25,16 +25,6 @@ crate::local::local! {
 mod options;
 use crate::core::json::Json;
 use options::{object, opt_string, options_from_js};
-
-/// Hands over, once, the function that makes a `TokenwardError`
-/// (`make(code, message, isServerAnswer, error, errorDescription, status, cause)`) and
-/// the one that sends tokenward's own requests (see [`crate::browser::set_sender`]): one
-/// export for both.
-#[wasm_bindgen]
-pub fn setup(make: Function, send: Function) {
-    ERROR_CLASS.with(|c| *c.borrow_mut() = Some(make));
-    crate::browser::set_sender(send);
-}
 
 #[wasm_bindgen]
 extern "C" {
@@ -187,14 +177,22 @@ fn undefined<T>(_: T) -> JsValue {
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// `createTokenClient(options)`: the client, restoring the session (see `started`).
-    /// The options come as JSON text, with the `refresh` and `now` functions beside it.
+    /// `createTokenClient(options)`: the client, restoring the session (see `call`'s
+    /// `started`). The options come as JSON text, with the `refresh` and `now` functions
+    /// beside it, `js/client.js`'s `emit`, and the page's two helpers, the same for every
+    /// client: `make(code, message, isServerAnswer, error, errorDescription, status,
+    /// cause)` makes a `TokenwardError`, `send(request)` sends tokenward's own requests
+    /// (see [`crate::browser::set_sender`]).
     pub fn create(
         options: &str,
         refresh: JsValue,
         now: JsValue,
         emit: JsValue,
+        make: Function,
+        send: Function,
     ) -> Result<WasmClient, JsValue> {
+        ERROR_CLASS.with(|c| *c.borrow_mut() = Some(make));
+        crate::browser::set_sender(send);
         let options = options_from_js(options, refresh, now, emit.unchecked_into())
             .map_err(|e| error_to_js(&e))?;
         let client = TokenClient::create(options).map_err(|e| error_to_js(&e))?;
