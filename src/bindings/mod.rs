@@ -211,10 +211,13 @@ impl WasmClient {
         &self,
         request: JsValue,
         described: &str,
-        sent_with: Option<String>,
+        sent_with: JsValue,
         response: JsValue,
-        challenge: Option<String>,
+        challenge: JsValue,
     ) -> Promise {
+        // Strings or `undefined`, read here: as `Option<String>` parameters each would
+        // have its own copying and clean-up code in the glue (DESIGN.md, Size).
+        let (sent_with, challenge) = (sent_with.as_string(), challenge.as_string());
         let (promise, done) = deferred();
         let done: Done<Result<Sent, FetchError>> =
             Box::new(move |r| done(r.map(|s| s.response).map_err(fetch_error_to_js)));
