@@ -190,3 +190,13 @@ export function dropParams(names) {
 }
 // `n` bytes from `crypto.getRandomValues` (throws where there is no WebCrypto).
 export const random = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+
+// One string member of a thrown value (`undefined` otherwise, also when reading throws).
+export function field(e, k) {
+  try {
+    const v = e[k];
+    return typeof v === 'string' ? v : undefined;
+  } catch (x) {
+    return undefined;
+  }
+}

@@ -89,12 +89,8 @@ fn code_from_str(code: &str) -> ErrorCode {
 /// Reads what an app's `refresh` function threw: a `TokenwardError` (or anything with a
 /// string `code`) keeps its code; anything else is a transient `network` failure.
 fn error_from_js(value: &JsValue) -> Error {
-    let code = Reflect::get(value, &"code".into())
-        .ok()
-        .and_then(|c| c.as_string());
-    let message = Reflect::get(value, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string());
+    let code = crate::browser::field(value, "code");
+    let message = crate::browser::field(value, "message");
     match code {
         Some(code) => Error::new(
             code_from_str(&code),

@@ -23,18 +23,24 @@ pub use http::set_sender;
 /// Rust futures (see DESIGN.md).
 pub type Done<T> = Box<dyn FnOnce(T)>;
 
+#[wasm_bindgen(module = "/js/shell.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = field)]
+    fn field_js(err: &JsValue, name: &str) -> JsValue;
+}
+
 /// A short, secret-free description of a JS exception (its name and message).
 pub(crate) fn describe(err: &JsValue) -> String {
     // Read by name, not `instanceof Error`: errors from another frame count too.
-    let field = |k: &str| {
-        js_sys::Reflect::get(err, &JsValue::from_str(k))
-            .ok()
-            .and_then(|v| v.as_string())
-    };
-    match (field("name"), field("message")) {
+    match (field(err, "name"), field(err, "message")) {
         (Some(name), Some(message)) => crate::core::error::cat(&[&name, ": ", &message]),
         _ => err
             .as_string()
             .unwrap_or_else(|| "unknown error".to_string()),
     }
+}
+
+/// The string member `name` of a thrown value, if it has one (`js/shell.js`'s `field`).
+pub(crate) fn field(err: &JsValue, name: &str) -> Option<String> {
+    field_js(err, name).as_string()
 }
