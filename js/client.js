@@ -196,7 +196,7 @@ class TokenClient {
     this.authorizationHeaders = (url, method) => {
       const args = [url instanceof URL ? url.href : url];
       if (method !== undefined) args.push(method);
-      return jsonOptions(args, 'the authorizationHeaders arguments').then((a) => inner.text(4, a));
+      return jsonOptions(args, 'the authorizationHeaders arguments').then((a) => inner.text(4, a)).then(JSON.parse);
     };
     this.signOut = (options) => jsonOptions(options, 'the signOut options').then((o) => inner.text(2, o));
     // The page is navigating to the authorization server: the promise never settles

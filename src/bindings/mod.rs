@@ -15,7 +15,7 @@ use crate::core::tokens::TokenResponse;
 use crate::local::RefCell;
 use crate::prelude::*;
 use alloc::rc::Rc;
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 crate::local::local! {
@@ -43,10 +43,6 @@ extern "C" {
         status: Option<u16>,
         cause: Option<&str>,
     ) -> JsValue;
-}
-
-fn set(obj: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
 /// Converts an [`Error`] into a `TokenwardError` (made by `js/client.js`).
@@ -293,12 +289,13 @@ impl WasmClient {
     /// `authorizationHeaders(url, method = 'GET')`: the headers `fetch` would add. The
     /// arguments as a JSON array, `[url]` or `[url, method]`.
     fn authorization_headers(&self, args: &str) -> Promise {
+        // As JSON text, which `js/client.js` parses into the object it resolves with.
         let to_js = |headers: Vec<(&'static str, String)>| {
-            let out = Object::new();
+            let mut out = crate::core::json::ObjWriter::new();
             for (name, value) in headers {
-                set(&out, name, &JsValue::from_str(&value));
+                out.str(name, &value);
             }
-            out.into()
+            JsValue::from_str(&out.finish())
         };
         let args = Json::parse(args).unwrap_or(Json::Null);
         let at = |i| match &args {
