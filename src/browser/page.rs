@@ -98,7 +98,7 @@ impl<'a> Described<'a> {
     pub(crate) fn read(text: &'a str) -> Described<'a> {
         let mut rest = text;
         let mut next = || {
-            let (field, tail) = rest.split_once('\n').unwrap_or((rest, ""));
+            let (field, tail) = crate::core::ascii::cut(rest, b'\n').unwrap_or((rest, ""));
             rest = tail;
             field
         };

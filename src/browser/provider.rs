@@ -33,7 +33,7 @@ impl Provider {
                 .ok_or_else(|| Error::options("`issuer` must be an absolute URL"))?;
             if !matches!(url.protocol.as_str(), "http:" | "https:")
                 || url.query_or_fragment
-                || issuer.contains('#')
+                || crate::core::ascii::has(issuer.as_bytes(), b'#')
             {
                 return Err(Error::options(
                     "`issuer` must be an http(s) URL without query or fragment",

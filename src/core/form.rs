@@ -44,11 +44,10 @@ fn percent_encode(s: &str, out: &mut String) {
 /// that are not UTF-8 become U+FFFD. A leading `?` is skipped.
 pub fn form_decode(query: &str) -> Vec<(String, String)> {
     let query = query.strip_prefix('?').unwrap_or(query);
-    query
-        .split('&')
+    crate::core::ascii::pieces(query, b'&')
         .filter(|part| !part.is_empty())
         .map(|part| {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let (k, v) = crate::core::ascii::cut(part, b'=').unwrap_or((part, ""));
             (percent_decode(k), percent_decode(v))
         })
         .collect()
@@ -90,32 +89,7 @@ pub(crate) fn percent_decode_bytes(s: &[u8], plus_is_space: bool) -> Vec<u8> {
 }
 
 fn percent_decode(s: &str) -> String {
-    utf8_lossy(&percent_decode_bytes(s.as_bytes(), true))
-}
-
-/// `bytes` as text, each maximal invalid UTF-8 sequence replaced by U+FFFD (the Encoding
-/// Standard's decoder, as `String::from_utf8_lossy`, which costs the `.wasm` its own
-/// iterator).
-fn utf8_lossy(mut bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    loop {
-        match ::core::str::from_utf8(bytes) {
-            Ok(text) => {
-                out.push_str(text);
-                return out;
-            }
-            Err(e) => {
-                let valid = e.valid_up_to();
-                let text = bytes.get(..valid).unwrap_or_default();
-                out.push_str(::core::str::from_utf8(text).unwrap_or_default());
-                out.push('\u{fffd}');
-                bytes = match e.error_len() {
-                    Some(bad) => bytes.get(valid + bad..).unwrap_or_default(),
-                    None => &[],
-                };
-            }
-        }
-    }
+    crate::core::utf8::lossy(&percent_decode_bytes(s.as_bytes(), true))
 }
 
 #[cfg(test)]
@@ -155,7 +129,10 @@ mod tests {
             b"\xed\xa0\x80z",
             b"\xc0\xaf\xe2\x9c\x93",
         ] {
-            assert_eq!(utf8_lossy(bytes), String::from_utf8_lossy(bytes));
+            assert_eq!(
+                crate::core::utf8::lossy(bytes),
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 }

@@ -43,7 +43,7 @@ impl Claims {
 /// Decodes the payload of a compact JWS (`header.payload.signature`). Anything else —
 /// an opaque token, a JWE, bad base64url, a payload that is not a JSON object — is `None`.
 pub fn decode(token: &str) -> Option<Claims> {
-    let mut parts = token.split('.');
+    let mut parts = crate::core::ascii::pieces(token, b'.');
     let header = parts.next()?;
     let payload = parts.next()?;
     let _signature = parts.next()?;
@@ -51,7 +51,7 @@ pub fn decode(token: &str) -> Option<Claims> {
         return None;
     }
     let bytes = base64url_decode(payload)?;
-    let json = String::from_utf8(bytes).ok()?;
+    let json = crate::core::utf8::text(&bytes)?;
     let value = Json::parse(&json).ok()?;
     if !matches!(value, Json::Obj(_)) {
         return None;

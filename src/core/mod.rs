@@ -3,6 +3,7 @@
 //! It is given the time and what happened and returns what to do; the browser shell
 //! (`crate::browser`) performs it. Everything here runs and is tested natively.
 
+pub mod ascii;
 pub mod attach;
 pub mod config;
 pub mod coordination;
@@ -24,6 +25,7 @@ pub mod session;
 pub mod signout;
 pub mod tab_message;
 pub mod tokens;
+pub mod utf8;
 
 pub use error::{Error, ErrorCode};
 pub use session::{Action, Event, EventKind, Reason, Session, Status};

@@ -61,8 +61,9 @@ impl Challenge {
     }
 }
 
+/// A byte of an auth scheme or parameter name (a `tchar`), or `/` (which `token68` allows).
 fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~/".contains(&c)
+    crate::core::ascii::is_tchar(c) || c == b'/'
 }
 
 /// Reads a `WWW-Authenticate` header value (RFC 7235 §4.1, RFC 6750 §3): any number of
@@ -118,7 +119,7 @@ pub fn parse_challenges(header: &str) -> Vec<Challenge> {
                     }
                 }
                 // Whole characters (an escaped byte is followed by the rest of its own).
-                String::from_utf8(v).unwrap_or_default()
+                crate::core::utf8::text(&v).unwrap_or_default()
             } else {
                 let from = j;
                 while at(j).is_some_and(|c| c != b',' && !c.is_ascii_whitespace()) {

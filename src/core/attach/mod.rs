@@ -104,17 +104,17 @@ pub fn after_scheme(url: &str) -> Option<usize> {
 /// without userinfo and port, lowercased; `None` when it has none.
 pub fn host_of(url: &str) -> Option<String> {
     let rest = url.get(after_scheme(url)?..)?;
-    let authority = rest.split(['/', '?', '#', '\\']).next()?;
+    let authority = crate::core::ascii::before(rest, b"/?#\\");
     // After the last `@` (userinfo may hold more); bytes, not `rsplit`, which is larger.
     let host_port = match authority.bytes().rposition(|b| b == b'@') {
         Some(at) => authority.get(at + 1..)?,
         None => authority,
     };
     let host = if host_port.starts_with('[') {
-        let end = host_port.find(']')?;
+        let end = crate::core::ascii::find(host_port, b"]")?;
         host_port.get(..=end)?
     } else {
-        host_port.split(':').next()?
+        crate::core::ascii::before(host_port, b":")
     };
     if host.is_empty() {
         None
@@ -158,7 +158,7 @@ pub fn has_encoded_separator(path: &str) -> bool {
         if has_raw_encoded_separator(&current) {
             return true;
         }
-        if !current.contains(&b'%') {
+        if !crate::core::ascii::has(&current, b'%') {
             return false;
         }
         let decoded = percent_decode_bytes(&current, false);
@@ -167,7 +167,7 @@ pub fn has_encoded_separator(path: &str) -> bool {
         }
         current = decoded;
     }
-    current.contains(&b'%')
+    crate::core::ascii::has(&current, b'%')
 }
 
 impl AttachRule {

@@ -84,8 +84,7 @@ pub fn ath(sha256_of_token: &[u8]) -> String {
 /// The `htu` of a request to `url` (already absolute and normalised by the browser's
 /// URL parser): the URL without query and fragment (RFC 9449 §4.2).
 pub fn htu(url: &str) -> &str {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    url.get(..end).unwrap_or(url)
+    crate::core::ascii::before(url, b"?#")
 }
 
 /// The origin (`scheme://host[:port]`) of an absolute URL: nonces are kept per origin.
@@ -93,7 +92,7 @@ pub fn origin(url: &str) -> &str {
     let start = after_scheme(url).unwrap_or(0);
     let end = url
         .get(start..)
-        .and_then(|rest| rest.find(['/', '?', '#']))
+        .and_then(|rest| crate::core::ascii::find(rest, b"/?#"))
         .map_or(url.len(), |i| start + i);
     url.get(..end).unwrap_or(url)
 }
@@ -103,11 +102,7 @@ pub fn origin(url: &str) -> &str {
 /// written. `None` for text that is not a method.
 pub fn method(m: &str) -> Option<String> {
     const NORMALISED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
-    if m.is_empty()
-        || !m
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    {
+    if m.is_empty() || !m.bytes().all(crate::core::ascii::is_tchar) {
         return None;
     }
     Some(

@@ -49,7 +49,7 @@ impl Nonces {
     /// Remembers the `DPoP-Nonce` header of an answer from `url` (every answer that
     /// carries one replaces the last, RFC 9449 §8.2); an invalid value is ignored.
     pub fn learn(&mut self, url: &str, header: Option<&str>) {
-        let Some(n) = header.map(str::trim).filter(|n| valid_nonce(n)) else {
+        let Some(n) = header.map(str::trim_ascii).filter(|n| valid_nonce(n)) else {
             return;
         };
         let o = origin(url);
@@ -113,7 +113,12 @@ mod tests {
         n.learn("https://a.test/token", Some("bad nonce"));
         n.learn("https://a.test/token", Some("\"quoted\""));
         n.learn("https://a.test/token", Some(&"x".repeat(MAX_NONCE_LEN + 1)));
+        // A header value is ASCII: whitespace beyond it is not trimmed but refused.
+        n.learn("https://a.test/token", Some("\u{a0}three\u{3000}"));
         assert_eq!(n.get("https://a.test/token"), Some("two"));
+        n.learn("https://a.test/token", Some("\t four \t"));
+        assert_eq!(n.get("https://a.test/token"), Some("four"));
+        n.learn("https://a.test/token", Some("two"));
         for i in 0..(MAX_NONCE_ORIGINS + 4) {
             n.learn(&format!("https://h{i}.test/"), Some("n"));
         }

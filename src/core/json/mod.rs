@@ -58,6 +58,7 @@ impl Json {
     /// Parses a whole document; trailing non-space bytes are an error.
     pub fn parse(text: &str) -> Result<Json, JsonError> {
         let mut p = Parser {
+            text,
             s: text.as_bytes(),
             i: 0,
         };
@@ -188,6 +189,8 @@ pub fn parse_number(text: &str) -> Option<f64> {
 }
 
 struct Parser<'a> {
+    /// The text, and its bytes.
+    text: &'a str,
     s: &'a [u8],
     i: usize,
 }
@@ -294,11 +297,7 @@ impl Parser<'_> {
         ) {
             self.i += 1;
         }
-        let text = self
-            .s
-            .get(start..self.i)
-            .and_then(|t| ::core::str::from_utf8(t).ok());
-        match text.and_then(parse_number) {
+        match self.text.get(start..self.i).and_then(parse_number) {
             Some(n) => Ok(Json::Num(n)),
             None => {
                 self.i = start;
@@ -359,7 +358,7 @@ impl Parser<'_> {
                 Some(c) => out.push(c),
             }
         }
-        String::from_utf8(out).map_err(|_| self.err())
+        crate::core::utf8::text(&out).ok_or_else(|| self.err())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::prelude::*;
 /// trailing `/`, followed by `/.well-known/openid-configuration`.
 pub fn discovery_url(issuer: &str) -> String {
     cat(&[
-        issuer.trim_end_matches('/'),
+        crate::core::ascii::trim_end(issuer, b'/'),
         "/.well-known/openid-configuration",
     ])
 }

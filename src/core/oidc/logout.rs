@@ -37,7 +37,7 @@ pub fn end_session_url(
         pairs.push(("post_logout_redirect_uri", p));
     }
     if pairs.is_empty() {
-        return endpoint.split('#').next().unwrap_or(endpoint).to_string();
+        return crate::core::ascii::before(endpoint, b"#").to_string();
     }
     with_query(endpoint, &pairs)
 }

@@ -19,7 +19,7 @@ pub fn metadata_urls(issuer: &str) -> Vec<String> {
     if !is_http_url(issuer) {
         return Vec::new();
     }
-    let issuer = issuer.trim_end_matches('/');
+    let issuer = crate::core::ascii::trim_end(issuer, b'/');
     // Bytes, not `str::find` or slicing by `split_at`: those pull panicking paths and the
     // formatting machinery (Unicode tables, about 6 KB gzip) into the wasm.
     let https = issuer

@@ -72,14 +72,14 @@ fn is_http_url(s: &str) -> bool {
 
 /// Whether a space-separated scope contains `openid` (then an ID token is required).
 pub fn scope_has_openid(scope: &str) -> bool {
-    scope.split(' ').any(|s| s == "openid")
+    crate::core::ascii::pieces(scope, b' ').any(|s| s == "openid")
 }
 
 /// Appends form-encoded `pairs` to `endpoint`, keeping its query (RFC 6749 §3.1: "MUST be
 /// retained when adding additional query parameters") and dropping any fragment.
 fn with_query(endpoint: &str, pairs: &[(&str, &str)]) -> String {
-    let base = endpoint.split('#').next().unwrap_or(endpoint);
-    let sep = if !base.as_bytes().contains(&b'?') {
+    let base = crate::core::ascii::before(endpoint, b"#");
+    let sep = if !crate::core::ascii::has(base.as_bytes(), b'?') {
         "?"
     } else if base.ends_with('?') || base.ends_with('&') {
         ""

@@ -10,8 +10,7 @@ use crate::prelude::*;
 /// Strips the query and the fragment from a URL: what decides whether a page is the
 /// redirect URI.
 pub fn without_query(url: &str) -> &str {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    url.get(..end).unwrap_or(url)
+    crate::core::ascii::before(url, b"?#")
 }
 
 /// An authorization response, as it arrives in the redirect URI's query (RFC 6749
