@@ -63,7 +63,9 @@ pub struct Asked {
 #[derive(Debug)]
 pub struct SignOut {
     asked: Asked,
-    steps: Vec<Step>,
+    /// The steps decided so far; those before `next` were polled.
+    steps: Vec<Option<Step>>,
+    next: usize,
     /// The revocation's failure, reported once the session has ended.
     failed: Option<Error>,
 }
@@ -74,19 +76,27 @@ impl SignOut {
         let mut s = SignOut {
             asked,
             steps: Vec::new(),
+            next: 0,
             failed: None,
         };
         if s.asked.revoke && s.asked.refresh_token.is_some() {
-            s.steps.push(Step::FindRevocationEndpoint);
+            s.push(Step::FindRevocationEndpoint);
         } else {
             s.after_revocation();
         }
         s
     }
 
+    /// Queues a step after those decided so far.
+    fn push(&mut self, step: Step) {
+        self.steps.push(Some(step));
+    }
+
     /// The next step; `None` when the sign-out is over.
     pub fn poll(&mut self) -> Option<Step> {
-        (!self.steps.is_empty()).then(|| self.steps.remove(0))
+        let step = self.steps.get_mut(self.next)?.take();
+        self.next += 1;
+        step
     }
 
     /// What finding the revocation endpoint gave: one, none, or why it could not be found
@@ -101,17 +111,17 @@ impl SignOut {
         match (found, &self.asked.refresh_token) {
             (Ok(Some(url)), Some(rt)) => {
                 let form = grant::revocation_form(rt, self.asked.client_id.as_deref());
-                self.steps.push(Step::Revoke { url, form });
+                self.push(Step::Revoke { url, form });
                 return reported;
             }
             (Ok(None), _) if self.asked.has_issuer => {
                 if let Some(e) = oidc::no_revocation_endpoint(reported) {
-                    self.steps.push(Step::Report(e));
+                    self.push(Step::Report(e));
                 }
                 self.after_revocation();
                 return true;
             }
-            (Err(e), _) => self.steps.push(Step::Report(e)),
+            (Err(e), _) => self.push(Step::Report(e)),
             _ => {}
         }
         self.after_revocation();
@@ -127,32 +137,32 @@ impl SignOut {
     /// What finding the end-session endpoint gave.
     pub fn end_session_endpoint(&mut self, found: Result<String, Error>) {
         match found {
-            Ok(endpoint) => self.steps.push(Step::Navigate(oidc::end_session_url(
+            Ok(endpoint) => self.push(Step::Navigate(oidc::end_session_url(
                 &endpoint,
                 self.asked.id_token.as_deref(),
                 self.asked.client_id.as_deref(),
                 self.asked.post_logout_redirect_uri.as_deref(),
             ))),
-            Err(e) => self.steps.push(Step::Report(e)),
+            Err(e) => self.push(Step::Report(e)),
         }
     }
 
     /// The page could not be sent to the end-session endpoint (`cause`: what the browser
     /// said).
     pub fn navigation_failed(&mut self, cause: String) {
-        self.steps.push(Step::Report(
+        self.push(Step::Report(
             Error::options("the end-session endpoint could not be opened").with_cause(cause),
         ));
     }
 
     fn after_revocation(&mut self) {
-        self.steps.push(Step::SignOutLocally);
-        self.steps.push(Step::DeleteKey);
+        self.push(Step::SignOutLocally);
+        self.push(Step::DeleteKey);
         if let Some(e) = self.failed.take() {
-            self.steps.push(Step::Report(e));
+            self.push(Step::Report(e));
         }
         if self.asked.end_session {
-            self.steps.push(Step::FindEndSessionEndpoint);
+            self.push(Step::FindEndSessionEndpoint);
         }
     }
 }

@@ -53,10 +53,12 @@ impl Nonces {
             return;
         };
         let o = origin(url);
-        self.by_origin.retain(|(k, _)| k != o);
-        if self.by_origin.len() >= MAX_NONCE_ORIGINS {
-            self.by_origin.remove(0);
-        }
+        // One pass: this origin's old nonce goes, and the oldest one when the table is full.
+        let full = self.by_origin.len() >= MAX_NONCE_ORIGINS
+            && !self.by_origin.iter().any(|(k, _)| k == o);
+        let mut first = full;
+        self.by_origin
+            .retain(|(k, _)| k != o && !::core::mem::take(&mut first));
         self.by_origin.push((o.to_string(), n.to_string()));
     }
 }
