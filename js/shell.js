@@ -169,14 +169,6 @@ export function url(text, relative) {
 export const href = () => page()?.href;
 // Throws what `location.assign` threw.
 export const assign = (to) => page().assign(to);
-// The values of the query parameters `names` (separated by spaces) in `at`, as
-// [name, value, …].
-export function params(at, names) {
-  const out = [];
-  const q = new URL(at).searchParams;
-  for (const n of names.split(' ')) for (const v of q.getAll(n)) out.push(n, v);
-  return out;
-}
 // Removes the query parameters `names` (separated by spaces) from the address bar, keeping
 // the rest of the URL and the history entry's state.
 export function dropParams(names) {

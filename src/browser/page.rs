@@ -15,8 +15,6 @@ extern "C" {
     fn href_js() -> Option<String>;
     #[wasm_bindgen(js_name = assign, catch)]
     fn assign_js(to: &str) -> Result<(), JsValue>;
-    #[wasm_bindgen(js_name = params, catch)]
-    fn params_js(at: &str, names: &str) -> Result<js_sys::Array, JsValue>;
     #[wasm_bindgen(js_name = dropParams, catch)]
     fn drop_params_js(names: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = random, catch)]
@@ -127,19 +125,6 @@ pub(crate) fn href() -> Option<String> {
 /// Sends the page to `to`; fails with what the browser threw.
 pub(crate) fn assign(to: &str) -> Result<(), JsValue> {
     assign_js(to)
-}
-
-/// The authorization response's parameters in the query of `at`, as name–value pairs.
-pub(crate) fn response_params(at: &str) -> Vec<(String, String)> {
-    let Ok(flat) = params_js(at, oidc::RESPONSE_PARAM_LIST) else {
-        return Vec::new();
-    };
-    (0..flat.length() / 2)
-        .filter_map(|i| {
-            let name = flat.get(2 * i).as_string()?;
-            Some((name, flat.get(2 * i + 1).as_string().unwrap_or_default()))
-        })
-        .collect()
 }
 
 /// Removes the authorization response's parameters from the address bar.

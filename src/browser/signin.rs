@@ -297,8 +297,9 @@ fn no_subtle(e: JsValue) -> Error {
     .with_cause(super::describe(&e))
 }
 
-/// The authorization response in the query of `href`, decoded by the browser's
-/// `URLSearchParams`.
+/// The authorization response in the query of `href` (the page's URL as the browser
+/// wrote it), decoded as the browser's `URLSearchParams` does (`core::form`).
 fn response_in(href: &str) -> Option<AuthResponse> {
-    AuthResponse::from_pairs(page::response_params(href))
+    let url = crate::core::ascii::before(href, b"#");
+    AuthResponse::parse(crate::core::ascii::cut(url, b'?').map_or("", |(_, q)| q))
 }

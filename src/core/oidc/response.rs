@@ -41,8 +41,8 @@ impl AuthResponse {
         AuthResponse::from_pairs(form_decode(query))
     }
 
-    /// Reads the response from name/value pairs already decoded (the shell uses the
-    /// browser's `URLSearchParams`); the same rules as [`AuthResponse::parse`].
+    /// Reads the response from name/value pairs already decoded; the same rules as
+    /// [`AuthResponse::parse`].
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Option<AuthResponse> {
         let mut r = AuthResponse::default();
         for (k, v) in pairs {
