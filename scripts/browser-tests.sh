@@ -72,7 +72,7 @@ fi
 
 if [[ $selected == *,firefox,* ]]; then
   if [ -x /usr/bin/firefox-esr ] && [ -x "$GECKODRIVER_BIN" ]; then
-    run_pass Firefox Firefox "$(/usr/bin/firefox-esr --version 2>/dev/null), $("$GECKODRIVER_BIN" --version | head -1)" \
+    run_pass Firefox Firefox "$(/usr/bin/firefox-esr --version 2>/dev/null), $("$GECKODRIVER_BIN" --version | sed -n 1p)" \
       GECKODRIVER="$GECKODRIVER_BIN"
   else
     skip Firefox "$(why_missing firefox 'firefox-esr or geckodriver')"
