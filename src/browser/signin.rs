@@ -195,7 +195,7 @@ impl SignIn {
         let Some(href) = page::href() else {
             return false;
         };
-        let Some(response) = response_in(&href) else {
+        let Some(response) = AuthResponse::in_url(&href) else {
             return false;
         };
         let redirect_uri = self.redirect_uri.clone().unwrap_or_else(|| href.clone());
@@ -248,7 +248,7 @@ impl SignIn {
         let Some(href) = page::href() else {
             return Ok(None);
         };
-        let Some(response) = response_in(&href) else {
+        let Some(response) = AuthResponse::in_url(&href) else {
             return Ok(None);
         };
         page::drop_response_params();
@@ -295,11 +295,4 @@ fn no_subtle(e: JsValue) -> Error {
         "crypto.subtle is unavailable: sign-in needs a page served over HTTPS or from localhost",
     )
     .with_cause(super::describe(&e))
-}
-
-/// The authorization response in the query of `href` (the page's URL as the browser
-/// wrote it), decoded as the browser's `URLSearchParams` does (`core::form`).
-fn response_in(href: &str) -> Option<AuthResponse> {
-    let url = crate::core::ascii::before(href, b"#");
-    AuthResponse::parse(crate::core::ascii::cut(url, b'?').map_or("", |(_, q)| q))
 }

@@ -53,12 +53,12 @@ impl Nonces {
             return;
         };
         let o = origin(url);
-        // One pass: this origin's old nonce goes, and the oldest one when the table is full.
-        let full = self.by_origin.len() >= MAX_NONCE_ORIGINS
+        // One pass: this origin's old nonce goes, and the oldest one (the first) when the
+        // table is full of other origins.
+        let mut drop_oldest = self.by_origin.len() >= MAX_NONCE_ORIGINS
             && !self.by_origin.iter().any(|(k, _)| k == o);
-        let mut first = full;
         self.by_origin
-            .retain(|(k, _)| k != o && !::core::mem::take(&mut first));
+            .retain(|(k, _)| k != o && !::core::mem::take(&mut drop_oldest));
         self.by_origin.push((o.to_string(), n.to_string()));
     }
 }

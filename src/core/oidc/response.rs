@@ -3,6 +3,7 @@
 
 use super::authorize::Pending;
 use super::same_secret;
+use crate::core::ascii;
 use crate::core::error::{cat, Error, ErrorCode, ServerCause};
 use crate::core::form::form_decode;
 use crate::prelude::*;
@@ -10,7 +11,7 @@ use crate::prelude::*;
 /// Strips the query and the fragment from a URL: what decides whether a page is the
 /// redirect URI.
 pub fn without_query(url: &str) -> &str {
-    crate::core::ascii::before(url, b"?#")
+    ascii::before(url, b"?#")
 }
 
 /// An authorization response, as it arrives in the redirect URI's query (RFC 6749
@@ -38,14 +39,8 @@ impl AuthResponse {
     /// when the query carries neither `code` nor `error`: then it is no authorization
     /// response.
     pub fn parse(query: &str) -> Option<AuthResponse> {
-        AuthResponse::from_pairs(form_decode(query))
-    }
-
-    /// Reads the response from name/value pairs already decoded; the same rules as
-    /// [`AuthResponse::parse`].
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Option<AuthResponse> {
         let mut r = AuthResponse::default();
-        for (k, v) in pairs {
+        for (k, v) in form_decode(query) {
             let slot = match k.as_str() {
                 "code" => &mut r.code,
                 "state" => &mut r.state,
@@ -64,6 +59,13 @@ impl AuthResponse {
             return None;
         }
         Some(r)
+    }
+
+    /// Reads the response from the query of `url`, an absolute URL as the browser's parser
+    /// writes it (the page's `href`): what follows the first `?`, up to the fragment.
+    pub fn in_url(url: &str) -> Option<AuthResponse> {
+        let url = ascii::before(url, b"#");
+        AuthResponse::parse(ascii::cut(url, b'?').map_or("", |(_, query)| query))
     }
 }
 
@@ -206,6 +208,20 @@ mod tests {
                 .unwrap()
                 .repeated
         );
+    }
+
+    #[test]
+    fn the_response_in_a_page_url_is_its_query_only() {
+        let r = AuthResponse::in_url("https://app.example/cb?code=c1&state=s#code=c2").unwrap();
+        assert_eq!(r.code.as_deref(), Some("c1"));
+        // A `?` in the fragment is not the query.
+        assert_eq!(
+            AuthResponse::in_url("https://app.example/cb#x?code=c2&state=s"),
+            None
+        );
+        assert_eq!(AuthResponse::in_url("https://app.example/cb"), None);
+        let e = AuthResponse::in_url("https://app.example/?error=access_denied").unwrap();
+        assert_eq!(e.error.as_deref(), Some("access_denied"));
     }
 
     #[test]
