@@ -41,8 +41,7 @@ pub extern "C" fn floor_sign_in() {
     keep(oidc::without_query(text()));
     for r in [
         AuthResponse::parse(text()),
-        AuthResponse::from_pairs(form::form_decode(text())),
-        AuthResponse::from_pairs(black_box(Vec::new())),
+        AuthResponse::in_url(text()),
     ]
     .into_iter()
     .flatten()
