@@ -183,6 +183,9 @@ export function dropParams(names) {
 // `n` bytes from `crypto.getRandomValues` (throws where there is no WebCrypto).
 export const random = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n));
 
+// `v` when it is a string, `undefined` otherwise: read as `Option<String>` by the wasm,
+// whose glue then copies it without the `Box<[u8]>` path of `JsValue::as_string`.
+export const str = (v) => (typeof v === 'string' ? v : undefined);
 // One string member of a thrown value (`undefined` otherwise, also when reading throws).
 export function field(e, k) {
   try {

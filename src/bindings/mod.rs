@@ -209,7 +209,8 @@ impl WasmClient {
     ) -> Promise {
         // Strings or `undefined`, read here: as `Option<String>` parameters each would
         // have its own copying and clean-up code in the glue (DESIGN.md, Size).
-        let (sent_with, challenge) = (sent_with.as_string(), challenge.as_string());
+        let text = crate::browser::text;
+        let (sent_with, challenge) = (text(&sent_with), text(&challenge));
         let (promise, done) = deferred();
         let done: Done<Result<Sent, FetchError>> =
             Box::new(move |r| done(r.map(|s| s.response).map_err(fetch_error_to_js)));

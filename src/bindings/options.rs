@@ -114,7 +114,9 @@ fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> R
                     Box::new(move |value| {
                         done(match value {
                             // `js/client.js` resolves it with the response's JSON text.
-                            Ok(v) => TokenResponse::parse(&v.as_string().unwrap_or_default()),
+                            Ok(v) => {
+                                TokenResponse::parse(&crate::browser::text(&v).unwrap_or_default())
+                            }
                             Err(Some(e)) => Err(error_from_js(&e)),
                             Err(None) => Err(grant::app_refresh_unsettled()),
                         })

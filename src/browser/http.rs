@@ -183,7 +183,7 @@ fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
                 .with_cause(super::describe(&at(&answer, 1))),
         );
     };
-    super::dpop::learn_nonce(url, at(&answer, 3).as_string());
+    super::dpop::learn_nonce(url, super::text(&at(&answer, 3)));
     let body = at(&answer, 1);
     let body = match body.dyn_ref::<js_sys::JsString>() {
         Some(s) => {
@@ -193,12 +193,11 @@ fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
                 ErrorCode::Network,
                 "the authorization server's answer is too large",
             )?;
-            String::from(s)
+            super::text(s).unwrap_or_default()
         }
         None => String::new(),
     };
-    let retry_after_ms = at(&answer, 2)
-        .as_string()
+    let retry_after_ms = super::text(&at(&answer, 2))
         .and_then(|v| policy::retry_after_ms(&v, js_sys::Date::now(), js_sys::Date::parse));
     Ok(Answer {
         status,
@@ -259,8 +258,8 @@ pub(crate) fn send(
             done(Ok(Sent {
                 response: at(&answer, 1),
                 status,
-                challenge: at(&answer, 2).as_string(),
-                nonce: at(&answer, 3).as_string(),
+                challenge: super::text(&at(&answer, 2)),
+                nonce: super::text(&at(&answer, 3)),
             }))
         }),
     );

@@ -26,7 +26,15 @@ pub type Done<T> = Box<dyn FnOnce(T)>;
 #[wasm_bindgen(module = "/js/shell.js")]
 extern "C" {
     #[wasm_bindgen(js_name = field)]
-    fn field_js(err: &JsValue, name: &str) -> JsValue;
+    fn field_js(err: &JsValue, name: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = str)]
+    fn str_js(value: &JsValue) -> Option<String>;
+}
+
+/// `value` when it is a string (`js/shell.js`'s `str`): `JsValue::as_string`, whose glue
+/// intrinsic brings in `Box<[u8]>`'s conversion and `Vec::into_boxed_slice` (DESIGN.md, Size).
+pub(crate) fn text(value: &JsValue) -> Option<String> {
+    str_js(value)
 }
 
 /// A short, secret-free description of a JS exception (its name and message).
@@ -34,13 +42,11 @@ pub(crate) fn describe(err: &JsValue) -> String {
     // Read by name, not `instanceof Error`: errors from another frame count too.
     match (field(err, "name"), field(err, "message")) {
         (Some(name), Some(message)) => crate::core::error::cat(&[&name, ": ", &message]),
-        _ => err
-            .as_string()
-            .unwrap_or_else(|| "unknown error".to_string()),
+        _ => text(err).unwrap_or_else(|| "unknown error".to_string()),
     }
 }
 
 /// The string member `name` of a thrown value, if it has one (`js/shell.js`'s `field`).
 pub(crate) fn field(err: &JsValue, name: &str) -> Option<String> {
-    field_js(err, name).as_string()
+    field_js(err, name)
 }

@@ -88,7 +88,7 @@ impl Store {
             ErrorCode::Storage,
             "the stored session is too large to be a tokenward record",
         )?;
-        Ok(Some(String::from(text)))
+        Ok(super::text(text))
     }
 
     /// Writes the record.

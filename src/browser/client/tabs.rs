@@ -26,14 +26,14 @@ impl Inner {
                 count: value.as_f64().unwrap_or(0.0).max(0.0) as usize,
             }),
             kind::MESSAGE => {
-                if let Some(text) = value.as_string() {
+                if let Some(text) = crate::browser::text(&value) {
                     self.on_tab_message(&text);
                 }
             }
             kind::VISIBLE => self.step(|s, now| s.wake(now)),
             kind::ONLINE => self.step(|s, now| s.online(now)),
             kind::STORAGE => {
-                let new_value = value.as_string();
+                let new_value = crate::browser::text(&value);
                 self.step(|s, _| s.storage_changed(id == 1, new_value.as_deref()));
             }
             _ => {}
