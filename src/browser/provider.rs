@@ -149,11 +149,11 @@ fn discover(mut discovering: oidc::Discovering, done: Done<Result<Discovery, Err
     http::get(
         &url,
         Box::new(move |answer| {
-            let fed = match &answer {
+            let fed = match answer {
                 Ok(a) => discovering.answer(Ok((a.status, a.body.as_str()))),
-                Err(e) => discovering.answer(Err(e
-                    .clone()
-                    .with_message("the discovery document could not be fetched"))),
+                Err(e) => discovering.answer(Err(
+                    e.with_message("the discovery document could not be fetched")
+                )),
             };
             match fed {
                 Err(e) => done(Err(e)),

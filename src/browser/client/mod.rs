@@ -123,8 +123,8 @@ impl TokenClient {
         options.storage_key = Some(storage_key.clone());
         // The default is the page's own origin, allowed even over http (see
         // `AttachRule::page_origin`); explicit entries must be https or loopback.
-        let (attach_to, make_rule): (Vec<String>, MakeRule) = match &options.attach_to {
-            Some(list) => (list.clone(), AttachRule::new),
+        let (attach_to, make_rule): (Vec<String>, MakeRule) = match options.attach_to.take() {
+            Some(list) => (list, AttachRule::new),
             None => match page::href().and_then(|h| Url::parse(&h, false)) {
                 Some(u) if u.origin != "null" => (vec![u.origin], AttachRule::page_origin),
                 _ => (Vec::new(), AttachRule::new),
@@ -154,10 +154,10 @@ impl TokenClient {
             app,
             store: Store::new(options.storage, &storage_key),
             provider: provider.clone(),
-            refresh_fn: options.refresh.clone(),
+            refresh_fn: options.refresh.take(),
             rules,
             retry_on_401: options.retry_on_401,
-            clock: options.now.clone(),
+            clock: options.now.take(),
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
             wake_at: Cell::new(None),
@@ -175,7 +175,7 @@ impl TokenClient {
             dpop,
         });
         let client = TokenClient { inner };
-        for (kind, listener) in options.on.iter().cloned() {
+        for (kind, listener) in ::core::mem::take(&mut options.on) {
             client.on_listener(kind, listener);
         }
         client.start(&options);
