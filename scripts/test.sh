@@ -2,8 +2,9 @@
 # `npm test`: every test, on a fresh machine too. Installs what is missing (wasm target,
 # the pinned wasm-bindgen CLI, Chromium + ChromeDriver, Firefox ESR + geckodriver, WebKitGTK
 # from apt when root, npm packages), then runs, stopping at the first failure: rustfmt,
-# clippy, native tests, the build, the size budget, `npm pack` installed into a throw-away
-# app, the type test (tsc --strict against the installed package), then the browser tests
+# clippy, native tests, the build, the size budget, the core alone's build
+# (bench/core-floor), `npm pack` installed into a throw-away app, the type test (tsc
+# --strict against the installed package), then the browser tests
 # (wasm-bindgen-test in three engines) beside the end-to-end tests against real
 # authorization servers (oidc-provider, Django OAuth Toolkit), both always run to the end.
 # Prints each step's time at the end.
@@ -132,6 +133,12 @@ if [ -f bench/size-budget.mjs ]; then
   step "size budget"
   node bench/size-budget.mjs
 fi
+
+# The core alone, as bench/core-floor.mjs measures it (its figure is printed, not judged):
+# built here so that a change to the core's API cannot break the bench unseen. Its own
+# target directory: the crate it builds has the same name as this one.
+step "the core alone builds (bench/core-floor.mjs)"
+CARGO_TARGET_DIR="$cache/core-floor-target" node bench/core-floor.mjs
 
 step "npm pack, installed into a throw-away app"
 app=$(mktemp -d)/app
