@@ -29,8 +29,8 @@ run('wasm-bindgen', [
   '--out-dir', dist, '--target', 'web', '--omit-default-module-path', '--no-typescript',
 ]);
 const wasm = join(dist, 'tokenward_bg.wasm');
-// Functions only a dead vtable names, stubbed while the names are there (see
-// scripts/stub-dead.mjs).
+// Functions never run that the function table keeps, stubbed while the names are there
+// (see scripts/stub-dead.mjs).
 run('node', [join(root, 'scripts', 'stub-dead.mjs'), wasm]);
 // --flatten --rereloop, then -Oz twice: 465 B gzip smaller than one -Oz (DESIGN.md, Size).
 // --low-memory-unused lets small constant additions fold into load/store offsets; it

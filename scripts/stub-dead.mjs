@@ -1,6 +1,7 @@
 // `node scripts/stub-dead.mjs dist/tokenward_bg.wasm`: replaces with `unreachable` the
-// bodies of functions that only a dead vtable still names, before wasm-opt runs (DESIGN.md,
-// Size). Run on wasm-bindgen's output, which still has the name section.
+// bodies of functions that are never run but that the function table keeps, before
+// wasm-opt runs (DESIGN.md, Size): wasm-opt keeps every table entry, and what it calls.
+// Run on wasm-bindgen's output, which still has the name section.
 //
 // js-sys links its JSPI task machinery (`js_sys::futures::jspi`): the `__wbg_jspi_task_poll`
 // export polls a task, and polling makes a `Waker` from a static vtable of four functions.
@@ -50,11 +51,13 @@ for (const c of m.emitText().matchAll(/\((?:call|return_call|ref\.func) \$("(?:[
 }
 let waker = 0;
 let shims = 0;
+let kept = 0;
 for (let i = m.getNumFunctions() - 1; i >= 0; i -= 1) {
   const f = binaryen.getFunctionInfo(m.getFunctionByIndex(i));
   if (f.module !== '') continue;
   const dead = jspi && DEAD.some((p) => f.name.startsWith(p));
   const shim = f.name.startsWith(SHIMS) && !used.has(f.name);
+  if (f.name.startsWith(SHIMS) && !shim) kept += 1;
   if (!dead && !shim) continue;
   m.removeFunction(f.name);
   m.addFunction(f.name, f.params, f.results, [], m.unreachable());
@@ -65,6 +68,12 @@ if (jspi && waker !== 4) {
   console.error(`stub-dead: expected the 4 JSPI waker functions, found ${waker}: has js-sys changed?`);
   process.exit(1);
 }
+// The page's one closure type is called through a shim: none found used means the names
+// were not read right, and stubbing them all would break every callback.
+if (kept === 0) {
+  console.error('stub-dead: no closure shim is exported or called: has wasm-bindgen changed?');
+  process.exit(1);
+}
 writeFileSync(file, m.emitBinary());
 m.dispose();
-console.log(`stub-dead: the JSPI waker's ${waker} functions and ${shims} closure shims stubbed`);
+console.log(`stub-dead: the JSPI waker's ${waker} functions and ${shims} closure shims stubbed (${kept} kept)`);

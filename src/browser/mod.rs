@@ -31,8 +31,9 @@ extern "C" {
     fn str_js(value: &JsValue) -> Option<String>;
 }
 
-/// `value` when it is a string (`js/shell.js`'s `str`): `JsValue::as_string`, whose glue
-/// intrinsic brings in `Box<[u8]>`'s conversion and `Vec::into_boxed_slice` (DESIGN.md, Size).
+/// `value` when it is a string, read by `js/shell.js`'s `str` instead of
+/// `JsValue::as_string`, whose glue intrinsic brings in `Box<[u8]>`'s conversion and
+/// `Vec::into_boxed_slice` (DESIGN.md, Size).
 pub(crate) fn text(value: &JsValue) -> Option<String> {
     str_js(value)
 }
