@@ -2,22 +2,30 @@
 // each other in the .wasm, so that gzip finds their repeats within its 32 KB window.
 // Nothing but the order changes (binaryen renumbers every call, table entry and export).
 //
-// The order is a greedy chain: start at one function, then always take the remaining
-// function whose code shares the most 4-byte sequences with the last one (cosine of the
-// two sets). The chain is made from 8 starting functions spread over the file
-// (`ORDER_STARTS` changes the number), each refined for a few rounds, and the smallest
-// result of all is kept: which start is best is the luck of the greedy walk (the spread
-// is about ±200 B); 8 starts gave 201 B less than the first function alone, 16 only 24 B
-// more for 20 s more. The order is handed to binaryen as a name section ("f000000",
-// "f000001", …) and applied by `wasm-opt --reorder-functions-by-name`, which strips the
-// names again on writing. The chain is recomputed on its own result (call indices change
-// with the order) for a few rounds; the smallest gzip -9 result of every start and round
-// is kept, and the file is left as it was when no order beats it. Deterministic: the same input gives the same
-// output. See DESIGN.md, Size.
+// First a greedy chain: start at one function, then always take the remaining function
+// whose code shares the most 4-byte sequences with the last one (cosine of the two sets).
+// The chain is made from 8 starting functions spread over the file (`ORDER_STARTS`
+// changes the number), each refined for a few rounds, and the smallest result is kept:
+// which start is best is the luck of the greedy walk (the spread is about ±200 B). The
+// order is handed to binaryen as a name section ("f000000", "f000001", …) and applied by
+// `wasm-opt --reorder-functions-by-name`, which strips the names again on writing.
+//
+// Then a local search on the chain's best: a run of 1–20 functions moved by up to 200
+// places, kept when the whole file's gzip -9 shrinks (the bodies permuted as they are,
+// without renumbering the calls, which is what makes a try cheap: ~3 ms). Each round of
+// `ORDER_SEARCH_TRIES` tries is applied by binaryen and measured for real; the rounds
+// stop after `ORDER_SEARCH_ROUNDS` or when one does not shrink the file. The file is
+// left as it was when no order beats it.
+//
+// Deterministic: the same input, knobs, binaryen and zlib give the same output (the search
+// draws from a seeded generator). The result is cached under the cargo target directory
+// (`order-cache/`, keyed by all of those and this script's source), so a rebuild of
+// unchanged code takes no time. See DESIGN.md, Size.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { FEATURES } from './wasm-opt-args.mjs';
@@ -25,6 +33,9 @@ import { FEATURES } from './wasm-opt-args.mjs';
 const ROUNDS = 3;
 /** Starting functions tried (DESIGN.md, Size). */
 const STARTS = Number(process.env.ORDER_STARTS || 8);
+/** Local-search rounds after the chain, and the tries in each (DESIGN.md, Size). */
+const SEARCH_ROUNDS = Number(process.env.ORDER_SEARCH_ROUNDS ?? 6);
+const SEARCH_TRIES = Number(process.env.ORDER_SEARCH_TRIES ?? 4000);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmOpt = join(root, 'node_modules', '.bin', 'wasm-opt');
 // The optimize and shrink levels of -Oz without its passes: binaryen then writes the
@@ -148,35 +159,123 @@ function named(bytes, imported, order) {
   return Buffer.concat([bytes, Buffer.from([0, ...leb(payload.length), ...payload])]);
 }
 
+const gz = (b) => gzipSync(b, { level: 9 }).length;
+
+/** The bytes before the first body, each body with its size, and the bytes after the last. */
+function split(bytes) {
+  let at = 8;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    let size;
+    [size, at] = readLeb(bytes, at + 1);
+    if (id === 10) {
+      let [count, p] = readLeb(bytes, at);
+      const first = p;
+      const pieces = [];
+      for (; count > 0; count -= 1) {
+        const [len, body] = readLeb(bytes, p);
+        pieces.push(bytes.subarray(p, body + len));
+        p = body + len;
+      }
+      return { head: bytes.subarray(0, first), pieces, tail: bytes.subarray(p) };
+    }
+    at += size;
+  }
+  return { head: bytes, pieces: [], tail: bytes.subarray(bytes.length) };
+}
+
+/**
+ * The order (indices into the file's bodies) that the local search finds in `tries` moves
+ * of a run of functions, each kept when the file with the bodies so permuted compresses
+ * smaller.
+ */
+function search(bytes, tries) {
+  const { head, pieces, tail } = split(bytes);
+  const n = pieces.length;
+  let order = [...pieces.keys()];
+  const size = (o) => gz(Buffer.concat([head, ...o.map((k) => pieces[k]), tail]));
+  let best = size(order);
+  let seed = 1;
+  const random = (below) => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return Math.floor((seed / 2 ** 32) * below);
+  };
+  for (let t = 0; t < tries && n > 2; t += 1) {
+    const run = 1 + random(random(2) ? 3 : 20);
+    if (run >= n) continue;
+    const from = random(n - run + 1);
+    const to = Math.min(n - run, Math.max(0, from + random(401) - 200));
+    if (to === from) continue;
+    const rest = order.slice(0, from).concat(order.slice(from + run));
+    const next = rest.slice(0, to).concat(order.slice(from, from + run), rest.slice(to));
+    const s = size(next);
+    if (s < best) [order, best] = [next, s];
+  }
+  return order;
+}
+
+/** `bytes` in `order` (indices into its bodies), applied and optimized by binaryen. */
+function reorder(bytes, order, work) {
+  const { imported } = functions(bytes);
+  const input = join(work, 'in.wasm');
+  const output = join(work, 'out.wasm');
+  writeFileSync(input, named(bytes, imported, order));
+  execFileSync(wasmOpt, ['--reorder-functions-by-name', ...FLAGS, input, '-o', output], { stdio: 'inherit' });
+  return readFileSync(output);
+}
+
+function bestOrder(original, work) {
+  let best = original;
+  let bestSize = gz(original);
+  const count = functions(original).bodies.length;
+  if (count < 2) return best;
+  const starts = [...new Set(Array.from({ length: STARTS }, (_, k) => Math.floor((k * count) / STARTS)))];
+  for (const start of starts) {
+    let current = original;
+    for (let round = 0; round < ROUNDS; round += 1) {
+      current = reorder(current, chain(functions(current).bodies, round === 0 ? start : 0), work);
+      const size = gz(current);
+      if (size < bestSize) [best, bestSize] = [current, size];
+    }
+  }
+  for (let round = 0; round < SEARCH_ROUNDS; round += 1) {
+    const next = reorder(best, search(best, SEARCH_TRIES), work);
+    const size = gz(next);
+    if (size >= bestSize) break;
+    [best, bestSize] = [next, size];
+  }
+  return best;
+}
+
 const file = process.argv[2];
 if (!file) {
   console.error('usage: node scripts/order-functions.mjs file.wasm');
   process.exit(2);
 }
 const original = readFileSync(file);
-const gz = (b) => gzipSync(b, { level: 9 }).length;
-const work = mkdtempSync(join(tmpdir(), 'tokenward-order-'));
+const binaryen = JSON.parse(readFileSync(join(root, 'node_modules', 'binaryen', 'package.json'), 'utf8')).version;
+const key = createHash('sha256')
+  .update(original)
+  .update(readFileSync(fileURLToPath(import.meta.url)))
+  .update(JSON.stringify([STARTS, SEARCH_ROUNDS, SEARCH_TRIES, FLAGS, binaryen, process.versions.zlib]))
+  .digest('hex');
+const cacheDir = join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'order-cache');
+const cached = join(cacheDir, `${key}.wasm`);
+let best;
 try {
-  let best = original;
-  let bestSize = gz(original);
-  const count = functions(original).bodies.length;
-  const starts = [...new Set(Array.from({ length: STARTS }, (_, k) => Math.floor((k * count) / STARTS)))];
-  for (const start of starts) {
-    let current = original;
-    for (let round = 0; round < ROUNDS; round += 1) {
-      const { imported, bodies } = functions(current);
-      if (bodies.length < 2) break;
-      const input = join(work, 'in.wasm');
-      const output = join(work, 'out.wasm');
-      writeFileSync(input, named(current, imported, chain(bodies, round === 0 ? start : 0)));
-      execFileSync(wasmOpt, ['--reorder-functions-by-name', ...FLAGS, input, '-o', output], { stdio: 'inherit' });
-      current = readFileSync(output);
-      const size = gz(current);
-      if (size < bestSize) [best, bestSize] = [current, size];
-    }
+  best = readFileSync(cached);
+} catch {
+  const work = mkdtempSync(join(tmpdir(), 'tokenward-order-'));
+  try {
+    best = bestOrder(original, work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  writeFileSync(file, best);
-  console.log(`order-functions: ${gz(original)} → ${bestSize} B gzip -9`);
-} finally {
-  rmSync(work, { recursive: true, force: true });
+  // Written beside and renamed, so that a build cut off or run alongside leaves no half file.
+  mkdirSync(cacheDir, { recursive: true });
+  const part = `${cached}.${process.pid}`;
+  writeFileSync(part, best);
+  renameSync(part, cached);
 }
+writeFileSync(file, best);
+console.log(`order-functions: ${gz(original)} → ${gz(best)} B gzip -9`);
