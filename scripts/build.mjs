@@ -1,8 +1,8 @@
 // `npm run build`: the publishable files in dist/.
 // Release build of the crate for wasm32, wasm-bindgen (--target web, no default module
 // path: the entries say where the .wasm is), wasm-opt -Oz from the npm `binaryen`
-// package, short import/export names, functions ordered for gzip, then the JS entries,
-// the types and the inlined-bytes module for dev servers.
+// package, short import/export names, functions ordered for gzip, dead text zeroed, then
+// the JS entries, the types and the inlined-bytes module for dev servers.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -45,6 +45,9 @@ run('node', [join(root, 'scripts', 'trim-glue.mjs'), join(dist, 'tokenward.js')]
 // Functions with similar code next to each other, for gzip's window (see
 // scripts/order-functions.mjs; 812 B gzip when it came, 498 more with its local search).
 run('node', [join(root, 'scripts', 'order-functions.mjs'), wasm]);
+// Text in the data that nothing refers to any more (panic messages and tables whose code
+// wasm-opt removed) zeroed in place (see scripts/blank-dead-data.mjs).
+run('node', [join(root, 'scripts', 'blank-dead-data.mjs'), wasm]);
 // wasm-bindgen's snippets (`#[wasm_bindgen(module = …)]`, e.g. js/dpop.js under
 // dist/snippets/): whole-line comments and indentation dropped, nothing else changed.
 for (const f of readdirSync(join(dist, 'snippets'), { recursive: true })) {

@@ -20,6 +20,9 @@
 // The JSPI stub is only written when the export is gone; when a name is not found (a new
 // js-sys) the build stops, so that a changed js-sys is looked at, not silently left as it
 // was.
+//
+// With KEEP_NAMES=1 the output keeps the name section, for profiling a build by hand
+// (wasm-bindgen --keep-debug, this, then wasm-opt -g, then twiggy).
 import binaryen from 'binaryen';
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -74,6 +77,7 @@ if (kept === 0) {
   console.error('stub-dead: no closure shim is exported or called: has wasm-bindgen changed?');
   process.exit(1);
 }
+if (process.env.KEEP_NAMES) binaryen.setDebugInfo(true);
 writeFileSync(file, m.emitBinary());
 m.dispose();
 console.log(`stub-dead: the JSPI waker's ${waker} functions and ${shims} closure shims stubbed (${kept} kept)`);

@@ -1,0 +1,113 @@
+// `node scripts/blank-dead-data.mjs dist/tokenward_bg.wasm`: zeroes the text in the data
+// segments that nothing can reach any more, after wasm-opt (DESIGN.md, Size).
+//
+// wasm-opt removes dead code but never data: a message whose only reader was a panic path
+// that the npm build's panic handler turns into a trap, or a table whose code wasm-opt
+// removed (`core::fmt`'s two-digit table, `RefCell`'s "already borrowed" messages, the
+// allocation-failure message), stays in the `.wasm` as text that gzip must carry. The
+// bytes keep their place (addresses do not move); zeroes cost gzip almost nothing.
+//
+// Blanked: a run of printable ASCII bytes (at least 4) such that no address from 8 bytes
+// before the run to its last byte appears anywhere as a possible reference: not as an
+// `i32.const` or a load/store `offset=` in any function or global (binaryen's text of the
+// module), and not as a 4-byte little-endian word at any byte position of the data (a
+// pointer in a vtable, a location record or a `&str` in a static). wasm32's code only
+// reaches static data through such constants (it is not position-independent, so LLVM
+// makes no table of offsets relative to a base), so a run with no constant pointing into
+// it has no reader. The 8 bytes before cover a small header of a static that holds its
+// text inline. Only text is considered: binary tables are never touched.
+//
+// The build stops when the data section is not what this reads (active segments at an
+// `i32.const` offset, in one memory).
+import binaryen from 'binaryen';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: node scripts/blank-dead-data.mjs file.wasm');
+  process.exit(2);
+}
+const bytes = Buffer.from(readFileSync(file));
+const fail = (why) => {
+  console.error(`blank-dead-data: ${why}`);
+  process.exit(1);
+};
+
+// The data segments, read from the binary's data section (id 11).
+const segments = [];
+let at = 8;
+const leb = () => {
+  let n = 0;
+  let shift = 0;
+  let b;
+  do {
+    b = bytes[at++];
+    n += (b & 127) * 2 ** shift;
+    shift += 7;
+  } while (b & 128);
+  return n;
+};
+const sleb32 = () => {
+  let n = 0;
+  let shift = 0;
+  let b;
+  do {
+    b = bytes[at++];
+    n |= (b & 127) << shift;
+    shift += 7;
+  } while (b & 128);
+  if (shift < 32 && b & 64) n |= -1 << shift;
+  return n >>> 0;
+};
+while (at < bytes.length) {
+  const id = bytes[at++];
+  const size = leb();
+  const end = at + size;
+  if (id === 11) {
+    for (let count = leb(); count > 0; count -= 1) {
+      if (leb() !== 0) fail('a data segment that is not active in memory 0');
+      if (bytes[at++] !== 0x41) fail('a data segment whose offset is not an i32.const');
+      const address = sleb32();
+      if (bytes[at++] !== 0x0b) fail('a data segment offset longer than one i32.const');
+      const length = leb();
+      segments.push({ address, start: at, length });
+      at += length;
+    }
+  }
+  at = end;
+}
+
+// Every value that could be an address.
+const refs = new Set();
+const text = binaryen.readBinary(bytes).emitText();
+for (const m of text.matchAll(/i32\.const (-?\d+)/g)) refs.add(Number(m[1]) >>> 0);
+for (const m of text.matchAll(/offset=(\d+)/g)) refs.add(Number(m[1]));
+for (const s of segments) {
+  for (let i = s.start; i + 4 <= s.start + s.length; i += 1) refs.add(bytes.readUInt32LE(i));
+}
+
+const printable = (b) => b >= 32 && b < 127;
+let runs = 0;
+let blanked = 0;
+for (const s of segments) {
+  const end = s.start + s.length;
+  for (let i = s.start; i < end; ) {
+    if (!printable(bytes[i])) {
+      i += 1;
+      continue;
+    }
+    let j = i;
+    while (j < end && printable(bytes[j])) j += 1;
+    const from = s.address + (i - s.start);
+    let reached = false;
+    for (let a = from - 8; a < from + (j - i) && !reached; a += 1) reached = refs.has(a >>> 0);
+    if (!reached && j - i >= 4) {
+      bytes.fill(0, i, j);
+      runs += 1;
+      blanked += j - i;
+    }
+    i = j;
+  }
+}
+writeFileSync(file, bytes);
+console.log(`blank-dead-data: ${blanked} bytes of text in ${runs} runs that nothing refers to zeroed`);
