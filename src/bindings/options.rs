@@ -90,6 +90,13 @@ pub(super) fn options_from_js(
     Ok(o)
 }
 
+/// Puts `v` in `slot`, which holds its default (`None`): the old value owns nothing, so
+/// no code to drop it is compiled in (an assignment would drop it, at every call).
+fn put<T>(slot: &mut Option<T>, v: Option<T>) {
+    debug_assert!(slot.is_none());
+    ::core::mem::forget(::core::mem::replace(slot, v));
+}
+
 /// [`options_from_js`]'s reading of the members into `o`.
 fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> Result<(), Error> {
     if let Some(s) = opt_string(js, "storage")? {
@@ -97,11 +104,14 @@ fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> R
             .ok_or_else(|| Error::options("`storage` must be 'memory', 'session' or 'local'"))?;
     }
     if let Some(k) = opt_string(js, "storageKey")? {
-        o.storage_key = Some(k);
+        put(&mut o.storage_key, Some(k));
     }
-    o.token_endpoint = opt_string(js, "tokenEndpoint")?;
-    o.client_id = opt_string(js, "clientId")?;
-    o.revocation_endpoint = opt_string(js, "revocationEndpoint")?;
+    put(&mut o.token_endpoint, opt_string(js, "tokenEndpoint")?);
+    put(&mut o.client_id, opt_string(js, "clientId")?);
+    put(
+        &mut o.revocation_endpoint,
+        opt_string(js, "revocationEndpoint")?,
+    );
     if let Some(f) = opt_function(js, "refresh", refresh)? {
         let f: RefreshFn = Rc::new(move |rt: Option<String>, done: Done<_>| {
             let arg = rt.map_or(JsValue::NULL, |t| JsValue::from_str(&t));
@@ -124,7 +134,7 @@ fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> R
                 ),
             }
         });
-        o.refresh = Some(f);
+        put(&mut o.refresh, Some(f));
     }
     match member(js, "attachTo") {
         None => {}
@@ -137,7 +147,7 @@ fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> R
                         .to_string(),
                 );
             }
-            o.attach_to = Some(list);
+            put(&mut o.attach_to, Some(list));
         }
         Some(_) => {
             return Err(Error::options(
@@ -155,19 +165,28 @@ fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> R
     o.retry_on_401 = opt_bool(js, "retryOn401", true)?;
     o.cross_tab = opt_bool(js, "crossTab", true)?;
     if let Some(f) = opt_function(js, "now", now)? {
-        o.now = Some(Rc::new(move || {
-            f.call0(&JsValue::UNDEFINED)
-                .ok()
-                .and_then(|v| v.as_f64())
-                .filter(|n| n.is_finite())
-                .unwrap_or_else(js_sys::Date::now)
-        }));
+        put(
+            &mut o.now,
+            Some(Rc::new(move || {
+                f.call0(&JsValue::UNDEFINED)
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .filter(|n| n.is_finite())
+                    .unwrap_or_else(js_sys::Date::now)
+            })),
+        );
     }
-    o.issuer = opt_string(js, "issuer")?;
-    o.authorization_endpoint = opt_string(js, "authorizationEndpoint")?;
-    o.end_session_endpoint = opt_string(js, "endSessionEndpoint")?;
-    o.redirect_uri = opt_string(js, "redirectUri")?;
-    o.scope = opt_string(js, "scope")?;
+    put(&mut o.issuer, opt_string(js, "issuer")?);
+    put(
+        &mut o.authorization_endpoint,
+        opt_string(js, "authorizationEndpoint")?,
+    );
+    put(
+        &mut o.end_session_endpoint,
+        opt_string(js, "endSessionEndpoint")?,
+    );
+    put(&mut o.redirect_uri, opt_string(js, "redirectUri")?);
+    put(&mut o.scope, opt_string(js, "scope")?);
     o.dpop = match member(js, "dpop") {
         None | Some(Json::Bool(false)) => None,
         Some(Json::Bool(true)) => Some(crate::core::dpop::Mode::default()),

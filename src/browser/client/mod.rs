@@ -102,7 +102,13 @@ impl TokenClient {
 
     /// [`TokenClient::new`] without waiting: the client is made and starts restoring the
     /// session; [`TokenClient::when_started`] says when that is done.
-    pub fn create(options: Options) -> Result<TokenClient, Error> {
+    pub fn create(mut options: Options) -> Result<TokenClient, Error> {
+        // The options are dropped here once, not at each of `assemble`'s exits.
+        Self::assemble(&mut options)
+    }
+
+    /// [`TokenClient::create`], taking what it keeps out of `options`.
+    fn assemble(options: &mut Options) -> Result<TokenClient, Error> {
         let seed = (js_sys::Math::random() * 9.0e15) as u64;
         let checked = config::check(
             &config::Given {
@@ -119,7 +125,6 @@ impl TokenClient {
         )?;
         let storage_key = checked.storage_key;
         let app = checked.config.app.clone();
-        let mut options = options;
         options.storage_key = Some(storage_key.clone());
         // The default is the page's own origin, allowed even over http (see
         // `AttachRule::page_origin`); explicit entries must be https or loopback.
@@ -139,8 +144,8 @@ impl TokenClient {
         }
         // Everything that can fail comes before the client is assembled, so that a failure
         // drops only what was made so far (one drop each, not one per exit).
-        let provider = Rc::new(Provider::new(&options)?);
-        let signin = Rc::new(SignIn::new(&options, provider.clone())?);
+        let provider = Rc::new(Provider::new(options)?);
+        let signin = Rc::new(SignIn::new(options, provider.clone())?);
         let dpop = match options.dpop {
             Some(m) => Some(Rc::new(Dpop::new(
                 m,
@@ -178,7 +183,7 @@ impl TokenClient {
         for (kind, listener) in ::core::mem::take(&mut options.on) {
             client.on_listener(kind, listener);
         }
-        client.start(&options);
+        client.start(options);
         Ok(client)
     }
 
