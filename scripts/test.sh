@@ -2,7 +2,7 @@
 # `npm test`: every test, on a fresh machine too. Installs what is missing (wasm target,
 # the pinned wasm-bindgen CLI, Chromium + ChromeDriver, Firefox ESR + geckodriver, WebKitGTK
 # from apt when root, npm packages), then runs, stopping at the first failure: rustfmt,
-# clippy, native tests, the build, the size budget, the core alone's build
+# clippy, rustdoc, native tests, the build, the size budget, the core alone's build
 # (bench/core-floor), `npm pack` installed into a throw-away app, the type test (tsc
 # --strict against the installed package), then the browser tests
 # (wasm-bindgen-test in three engines) beside the end-to-end tests against real
@@ -115,11 +115,14 @@ if [ -n "$long" ]; then
   exit 1
 fi
 
-step "clippy (native and wasm32)"
+step "clippy (native and wasm32), and rustdoc"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 # The npm build: no std (`--no-default-features`).
 cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+# The doc comments' links resolve, for Rust users and for the npm build's own items.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet --target wasm32-unknown-unknown --no-default-features
 
 step "native tests (core)"
 cargo test

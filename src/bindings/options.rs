@@ -91,13 +91,14 @@ pub(super) fn options_from_js(
 }
 
 /// Puts `v` in `slot`, which holds its default (`None`): the old value owns nothing, so
-/// no code to drop it is compiled in (an assignment would drop it, at every call).
+/// no code to drop it is compiled in (an assignment would drop it, at every call). Were
+/// the slot ever `Some`, its value would be leaked, never misread: `v` is what it holds.
 fn put<T>(slot: &mut Option<T>, v: Option<T>) {
-    debug_assert!(slot.is_none());
     ::core::mem::forget(::core::mem::replace(slot, v));
 }
 
-/// [`options_from_js`]'s reading of the members into `o`.
+/// [`options_from_js`]'s reading of the members into `o`, which is [`Options::default`]
+/// (every slot [`put`] fills is `None` there), each member read once.
 fn read_options(js: &Json, refresh: JsValue, now: JsValue, o: &mut Options) -> Result<(), Error> {
     if let Some(s) = opt_string(js, "storage")? {
         o.storage = StorageKind::parse(&s)
