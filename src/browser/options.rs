@@ -9,7 +9,8 @@ use crate::core::error::Error;
 use crate::core::events::EventKind;
 use crate::prelude::*;
 
-/// Options for [`TokenClient::new`](crate::TokenClient::new); the README describes each one (same names in camelCase in JS).
+/// Options for [`TokenClient::new`](crate::TokenClient::new); the README describes each one
+/// (same names in camelCase in JS).
 #[derive(Clone)]
 pub struct Options {
     /// Where the session is kept.

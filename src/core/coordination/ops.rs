@@ -54,7 +54,8 @@ pub enum Op {
     },
     /// The refresh may go ahead: the lock is held (or cannot be had) and the barrier passed.
     Ready,
-    /// The answer to [`Coordination::ask`](super::Coordination::ask): another tab's record, if one had a session.
+    /// The answer to [`Coordination::ask`](super::Coordination::ask): another tab's record, if
+    /// one had a session.
     Answer(Option<String>),
 }
 
