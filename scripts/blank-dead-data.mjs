@@ -21,6 +21,7 @@
 // `i32.const` offset, in one memory).
 import binaryen from 'binaryen';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Reader } from './wasm-reader.mjs';
 
 const file = process.argv[2];
 if (!file) {
@@ -35,51 +36,30 @@ const fail = (why) => {
 
 // The data segments, read from the binary's data section (id 11).
 const segments = [];
-let at = 8;
-const leb = () => {
-  let n = 0;
-  let shift = 0;
-  let b;
-  do {
-    b = bytes[at++];
-    n += (b & 127) * 2 ** shift;
-    shift += 7;
-  } while (b & 128);
-  return n;
-};
-const sleb32 = () => {
-  let n = 0;
-  let shift = 0;
-  let b;
-  do {
-    b = bytes[at++];
-    n |= (b & 127) << shift;
-    shift += 7;
-  } while (b & 128);
-  if (shift < 32 && b & 64) n |= -1 << shift;
-  return n >>> 0;
-};
-while (at < bytes.length) {
-  const id = bytes[at++];
-  const size = leb();
-  const end = at + size;
+const r = new Reader(bytes, 8);
+while (r.p < bytes.length) {
+  const id = r.byte();
+  const size = r.u32();
+  const end = r.p + size;
   if (id === 11) {
-    for (let count = leb(); count > 0; count -= 1) {
-      if (leb() !== 0) fail('a data segment that is not active in memory 0');
-      if (bytes[at++] !== 0x41) fail('a data segment whose offset is not an i32.const');
-      const address = sleb32();
-      if (bytes[at++] !== 0x0b) fail('a data segment offset longer than one i32.const');
-      const length = leb();
-      segments.push({ address, start: at, length });
-      at += length;
+    for (let count = r.u32(); count > 0; count -= 1) {
+      if (r.u32() !== 0) fail('a data segment that is not active in memory 0');
+      if (r.byte() !== 0x41) fail('a data segment whose offset is not an i32.const');
+      const address = r.s32() >>> 0;
+      if (r.byte() !== 0x0b) fail('a data segment offset longer than one i32.const');
+      const length = r.u32();
+      segments.push({ address, start: r.p, length });
+      r.bytes(length);
     }
   }
-  at = end;
+  r.p = end;
 }
 
 // Every value that could be an address.
 const refs = new Set();
-const text = binaryen.readBinary(bytes).emitText();
+const module = binaryen.readBinary(bytes);
+const text = module.emitText();
+module.dispose();
 for (const m of text.matchAll(/i32\.const (-?\d+)/g)) refs.add(Number(m[1]) >>> 0);
 for (const m of text.matchAll(/offset=(\d+)/g)) refs.add(Number(m[1]));
 for (const s of segments) {

@@ -13,29 +13,7 @@
 //
 //   node scripts/minify-names.mjs dist/tokenward_bg.wasm dist/tokenward.js
 import { readFileSync, writeFileSync } from 'node:fs';
-
-class Reader {
-  constructor(bytes, pos = 0) { this.b = bytes; this.p = pos; }
-  byte() {
-    if (this.p >= this.b.length) throw new Error('minify-names: unexpected end of the module');
-    return this.b[this.p++];
-  }
-  u32() {
-    let result = 0; let shift = 0;
-    for (;;) {
-      const byte = this.byte();
-      result |= (byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return result >>> 0;
-      shift += 7;
-      if (shift > 35) throw new Error('minify-names: LEB128 too long');
-    }
-  }
-  bytes(n) {
-    if (this.p + n > this.b.length) throw new Error('minify-names: unexpected end of the module');
-    const out = this.b.subarray(this.p, this.p + n); this.p += n; return out;
-  }
-  name() { return Buffer.from(this.bytes(this.u32())).toString('utf8'); }
-}
+import { Reader } from './wasm-reader.mjs';
 
 function leb(n) {
   const out = [];
