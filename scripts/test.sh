@@ -52,6 +52,23 @@ cache=${TOKENWARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tokenward}
 export TOKENWARD_CACHE="$cache"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 mkdir -p "$CARGO_TARGET_DIR"
+# Cargo rebuilds by the sources' times, not by which checkout they are in: a checkout whose
+# files are older than another checkout's last build would reuse that build (another
+# commit's code, and a .wasm that names the other checkout, where wasm-bindgen then looks
+# for package.json). So when another checkout built last, this crate's own artifacts (not
+# its dependencies') are dropped, in both target directories (the core-floor bench's crate
+# has the same name).
+here=$(pwd -P)
+for dir in "$CARGO_TARGET_DIR" "$cache/core-floor-target"; do
+  mark="$dir/.tokenward-checkout"
+  if [ -d "$dir" ] && [ "$(cat "$mark" 2>/dev/null)" != "$here" ]; then
+    for args in "" "--release" "--target wasm32-unknown-unknown" "--release --target wasm32-unknown-unknown"; do
+      # shellcheck disable=SC2086 # $args is several words
+      cargo clean --quiet -p tokenward --target-dir "$dir" $args
+    done
+  fi
+  mkdir -p "$dir" && printf '%s\n' "$here" > "$mark"
+done
 
 step "set-up: toolchain and browsers"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
