@@ -17,7 +17,8 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 // Without the crate's `std` feature: no std in the .wasm (see src/lib.rs). opt-level z's
 // own inliner: the threshold 0 that was 350 B smaller is 58 B larger since `Error` is one
 // pointer wide (DESIGN.md, Size).
-// The dependencies' paths remapped (scripts/release-env.mjs).
+// The dependencies' paths remapped, and LLVM's inliner with a call penalty of 40
+// (scripts/release-env.mjs).
 execFileSync('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknown-unknown', '--no-default-features'],
   { cwd: root, stdio: 'inherit', env: releaseEnv(root) });
 rmSync(dist, { recursive: true, force: true });
