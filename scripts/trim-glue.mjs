@@ -1,8 +1,8 @@
 // `node scripts/trim-glue.mjs dist/tokenward.js`: drops what wasm-bindgen's glue carries
 // for callers and browsers tokenward does not have (150 B gzip for an app when it came,
-// 336 B more with its own loader; DESIGN.md, Size). Run after scripts/minify-names.mjs. Each edit must
-// find its text, or the build stops: a new wasm-bindgen version is then looked at, not
-// silently half-trimmed.
+// 336 B more with its own loader; DESIGN.md, Size). Run after scripts/minify-names.mjs.
+// Each edit must find its text, or the build stops: a new wasm-bindgen version is then
+// looked at, not silently half-trimmed.
 //
 // - The `TextEncoder.encodeInto` polyfill: every engine that has Web Locks and
 //   BroadcastChannel, which tokenward needs, has `encodeInto`.
@@ -52,8 +52,8 @@ export function trim(js) {
   const noRegistry = `(typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : `;
-  if (js.split(noRegistry).length !== 3) throw new Error('trim-glue: the two FinalizationRegistry fallbacks not found: has wasm-bindgen changed?');
-  js = js.replaceAll(noRegistry, '');
+  cut(noRegistry, '', 'the first FinalizationRegistry fallback');
+  cut(noRegistry, '', 'the second FinalizationRegistry fallback');
   js = loader(js);
   // `free()` and `[Symbol.dispose]`: `js/client.js` never frees its `WasmClient` by hand
   // (`dispose()` ends the client through `call`); the registry frees it once the page
