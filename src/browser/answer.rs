@@ -113,8 +113,8 @@ pub(crate) fn settled_within(
 /// The bytes a promise resolves to (a `Uint8Array`), read byte by byte: `to_vec` asserts
 /// the length and pulls in panic formatting.
 pub(crate) fn bytes(value: &JsValue) -> Vec<u8> {
-    let array = js_sys::Uint8Array::new(value);
-    (0..array.length()).map(|i| array.get_index(i)).collect()
+    let array = value.unchecked_ref::<super::Indexed>();
+    (0..array.length()).map(|i| array.byte(i)).collect()
 }
 
 /// What an `async` Rust API method waits on: a value another callback gives once.

@@ -185,15 +185,15 @@ fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
     };
     super::dpop::learn_nonce(url, super::text(&at(&answer, 3)));
     let body = at(&answer, 1);
-    let body = match body.dyn_ref::<js_sys::JsString>() {
-        Some(s) => {
+    let body = match super::text_length(&body) {
+        Some(length) => {
             limits::check(
-                s.length() as usize,
+                length,
                 MAX_HTTP_BODY,
                 ErrorCode::Network,
                 "the authorization server's answer is too large",
             )?;
-            super::text(s).unwrap_or_default()
+            super::text(&body).unwrap_or_default()
         }
         None => String::new(),
     };

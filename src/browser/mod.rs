@@ -31,6 +31,26 @@ extern "C" {
     fn str_js(value: &JsValue) -> Option<String>;
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A string or a `Uint8Array`, read through one `length` import for both (js-sys's
+    /// `JsString` and `Uint8Array` each bring their own).
+    pub(crate) type Indexed;
+    /// Its `length`: UTF-16 units for a string, bytes for a `Uint8Array`.
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn length(this: &Indexed) -> u32;
+    /// Byte `i` of a `Uint8Array`.
+    #[wasm_bindgen(method, indexing_getter)]
+    pub(crate) fn byte(this: &Indexed, i: u32) -> u8;
+}
+
+/// The length of `value` when it is a string (UTF-16 units), `None` otherwise.
+pub(crate) fn text_length(value: &JsValue) -> Option<usize> {
+    value
+        .is_string()
+        .then(|| value.unchecked_ref::<Indexed>().length() as usize)
+}
+
 /// `value` when it is a string, read by `js/shell.js`'s `str` instead of
 /// `JsValue::as_string`, whose glue intrinsic brings in `Box<[u8]>`'s conversion and
 /// `Vec::into_boxed_slice` (DESIGN.md, Size).

@@ -79,16 +79,16 @@ impl Store {
         let value = get_item(area, &self.key).map_err(|e| {
             Error::storage("the stored session could not be read").with_cause(super::describe(&e))
         })?;
-        let Some(text) = value.dyn_ref::<js_sys::JsString>() else {
+        let Some(length) = super::text_length(&value) else {
             return Ok(None);
         };
         limits::check(
-            text.length() as usize,
+            length,
             MAX_RECORD,
             ErrorCode::Storage,
             "the stored session is too large to be a tokenward record",
         )?;
-        Ok(super::text(text))
+        Ok(super::text(&value))
     }
 
     /// Writes the record.
