@@ -17,6 +17,14 @@
 // it has no reader. The 8 bytes before cover a small header of a static that holds its
 // text inline. Only text is considered: binary tables are never touched.
 //
+// Also blanked, though a pointer to them exists: text that only a panic reads. The npm
+// build's panic handler (`src/lib.rs`) traps without looking at its `PanicInfo`, so the
+// source paths in location records (`src/…`, `crates/…` after the dependencies' remapping,
+// and the standard library's `/rustc/<commit>/library/….rs`, which `--remap-path-prefix`
+// does not reach) and the standard library's own panic messages listed in `PANIC_TEXT` have
+// no reader. Each only when no possible reference points inside it (a substring of it read
+// by other code), and the crate uses no `file!()` or `Location` of its own.
+//
 // The build stops when the data section is not what this reads (active segments at an
 // `i32.const` offset, in one memory).
 import binaryen from 'binaryen';
@@ -89,5 +97,25 @@ for (const s of segments) {
     i = j;
   }
 }
+// Text only a panic reads (see the header): source paths, and these messages of the
+// standard library's panics (allocation and `RawVec`).
+const PANIC_TEXT = ['capacity overflow', 'Tried to shrink to a larger capacity', 'memory allocation of '];
+const SOURCE_PATH = /(?:\/rustc\/[0-9a-f]{40}\/|crates\/|src\/)[A-Za-z0-9_.\/-]*?\.rs/g;
+let panicText = 0;
+for (const s of segments) {
+  const data = bytes.subarray(s.start, s.start + s.length).toString('latin1');
+  const found = [...data.matchAll(SOURCE_PATH)].map((m) => [m.index, m[0].length]);
+  for (const t of PANIC_TEXT) {
+    for (let at = data.indexOf(t); at >= 0; at = data.indexOf(t, at + t.length)) found.push([at, t.length]);
+  }
+  for (const [at, length] of found) {
+    const from = s.address + at;
+    let inside = false;
+    for (let a = from + 1; a < from + length && !inside; a += 1) inside = refs.has(a >>> 0);
+    if (inside) continue;
+    bytes.fill(0, s.start + at, s.start + at + length);
+    panicText += length;
+  }
+}
 writeFileSync(file, bytes);
-console.log(`blank-dead-data: ${blanked} bytes of text in ${runs} runs that nothing refers to zeroed`);
+console.log(`blank-dead-data: ${blanked} bytes of text in ${runs} runs that nothing refers to zeroed, and ${panicText} bytes that only a panic reads`);

@@ -13,8 +13,9 @@
 // Then a local search on the chain's best: a run of 1–20 functions moved by up to 200
 // places, kept when the whole file's gzip -9 shrinks (the bodies permuted as they are,
 // without renumbering the calls, which is what makes a try cheap: ~3 ms). Each round of
-// `ORDER_SEARCH_TRIES` tries is applied by binaryen and measured for real; the rounds
-// stop after `ORDER_SEARCH_ROUNDS` or when one does not shrink the file. The file is
+// `ORDER_SEARCH_TRIES` tries is applied by binaryen and measured for real; each round draws
+// its own moves (its own seed: one seed for all rounds replayed the same moves on the new
+// order); the rounds stop after `ORDER_SEARCH_ROUNDS` or when one does not shrink the file. The file is
 // left as it was when no order beats it.
 //
 // Deterministic: the same input, knobs, binaryen and zlib give the same output (the search
@@ -187,15 +188,15 @@ function split(bytes) {
 /**
  * The order (indices into the file's bodies) that the local search finds in `tries` moves
  * of a run of functions, each kept when the file with the bodies so permuted compresses
- * smaller.
+ * smaller; the moves are drawn from the seed `first`.
  */
-function search(bytes, tries) {
+function search(bytes, tries, first) {
   const { head, pieces, tail } = split(bytes);
   const n = pieces.length;
   let order = [...pieces.keys()];
   const size = (o) => gz(Buffer.concat([head, ...o.map((k) => pieces[k]), tail]));
   let best = size(order);
-  let seed = 1;
+  let seed = first;
   const random = (below) => {
     seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
     return Math.floor((seed / 2 ** 32) * below);
@@ -239,7 +240,7 @@ function bestOrder(original, work) {
     }
   }
   for (let round = 0; round < SEARCH_ROUNDS; round += 1) {
-    const next = reorder(best, search(best, SEARCH_TRIES), work);
+    const next = reorder(best, search(best, SEARCH_TRIES, round + 1), work);
     const size = gz(next);
     if (size >= bestSize) break;
     [best, bestSize] = [next, size];

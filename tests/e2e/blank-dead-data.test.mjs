@@ -96,6 +96,37 @@ test('text that code or data points at, at its start, inside, or just before it,
   assert.equal(readFileSync(file).length, before.length, 'nothing moves');
 });
 
+test('text only a panic reads (source paths, the standard library\'s panic messages) is zeroed though pointed at, unless something points inside it', () => {
+  const hash = '0123456789abcdef0123456789abcdef01234567';
+  const pieces = [
+    ['ours', TEXT('src/local.rs')],
+    ['dep', TEXT('crates/js-sys-0.3.107/src/futures/jspi.rs')],
+    ['std', TEXT(`/rustc/${hash}/library/alloc/src/raw_vec/mod.rs`)],
+    ['message', TEXT('capacity overflow')],
+    [' gap1', new Uint8Array([0, 0, 0, 0])],
+    ['read', TEXT('kept: src/ is named in this message')],
+    [' gap2', new Uint8Array([0, 0, 0, 0])],
+    ['pathInside', TEXT('src/core/json/mod.rs')],
+    [' gap3', new Uint8Array([0, 0, 0, 0])],
+    ['messageInside', TEXT('memory allocation of ')],
+  ];
+  const { file } = build({
+    pieces,
+    code: (a) => [a.ours, a.dep, a.std, a.message, a.read, a.pathInside, a.pathInside + 4, a.messageInside + 7],
+  });
+  const before = readFileSync(file);
+  const r = run(file);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /0 bytes of text in 0 runs .*, and 150 bytes that only a panic reads/);
+  const after = readFileSync(file);
+  for (const [name, bytes] of pieces) {
+    if (name.startsWith(' ')) continue;
+    const gone = ['ours', 'dep', 'std', 'message'].includes(name);
+    assert.equal(after.includes(Buffer.from(bytes)), !gone, `${name} is ${gone ? 'zeroed' : 'kept'}`);
+  }
+  assert.equal(after.length, before.length, 'nothing moves');
+});
+
 test('a module with a passive data segment stops the build', () => {
   const { file } = build({ pieces: [['t', TEXT('some text here')]], passive: true });
   const r = run(file);
@@ -121,5 +152,15 @@ test('the built .wasm keeps every message the client reports (dist/)', () => {
     'closure invoked recursively or after being dropped',
     'attempted to take ownership of Rust value while it was borrowed',
   ]) assert.ok(bytes.includes(Buffer.from(m)), `"${m}" is in the .wasm`);
+  // What only a panic reads is gone: no source path, no allocation panic message. That is
+  // sound while the npm build's panic handler ignores its `PanicInfo` and no code of the
+  // crate reads a source path (`file!()`, `Location`).
+  assert.match(readFileSync(join(root, 'src', 'lib.rs'), 'utf8'), /#\[panic_handler\]\s*fn panic\(_: &/);
+  const sources = execFileSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.rs'));
+  for (const f of sources) {
+    assert.doesNotMatch(readFileSync(join(root, f), 'utf8'), /\bfile!\(|Location::caller|panic::Location/, `${f} reads no source path`);
+  }
+  assert.doesNotMatch(bytes.toString('latin1'), /[A-Za-z0-9_]\.rs(?![A-Za-z0-9_])/, 'no source path is left');
+  assert.ok(!bytes.includes(Buffer.from('capacity overflow')), 'no standard library panic message is left');
   execFileSync(process.execPath, ['-e', 'new WebAssembly.Module(require("fs").readFileSync(process.argv[1]))', wasm]);
 });
