@@ -110,8 +110,9 @@ pub(crate) fn settled_within(
     );
 }
 
-/// The bytes a promise resolves to (a `Uint8Array`), read byte by byte: `to_vec` asserts
-/// the length and pulls in panic formatting.
+/// The bytes a promise resolves to (a `Uint8Array`, as every `js/` snippet gives), read in
+/// place byte by byte: `to_vec` asserts the length and pulls in panic formatting. A value
+/// without a numeric `length` would read as no bytes.
 pub(crate) fn bytes(value: &JsValue) -> Vec<u8> {
     let array = value.unchecked_ref::<super::Indexed>();
     (0..array.length()).map(|i| array.byte(i)).collect()
