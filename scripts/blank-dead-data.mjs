@@ -74,6 +74,12 @@ for (const s of segments) {
   for (let i = s.start; i + 4 <= s.start + s.length; i += 1) refs.add(bytes.readUInt32LE(i));
 }
 
+/** Whether any possible reference names an address from `lo` up to (not including) `hi`. */
+const named = (lo, hi) => {
+  for (let a = lo; a < hi; a += 1) if (refs.has(a >>> 0)) return true;
+  return false;
+};
+
 const printable = (b) => b >= 32 && b < 127;
 let runs = 0;
 let blanked = 0;
@@ -87,9 +93,7 @@ for (const s of segments) {
     let j = i;
     while (j < end && printable(bytes[j])) j += 1;
     const from = s.address + (i - s.start);
-    let reached = false;
-    for (let a = from - 8; a < from + (j - i) && !reached; a += 1) reached = refs.has(a >>> 0);
-    if (!reached && j - i >= 4) {
+    if (!named(from - 8, from + (j - i)) && j - i >= 4) {
       bytes.fill(0, i, j);
       runs += 1;
       blanked += j - i;
@@ -110,9 +114,7 @@ for (const s of segments) {
   }
   for (const [at, length] of found) {
     const from = s.address + at;
-    let inside = false;
-    for (let a = from + 1; a < from + length && !inside; a += 1) inside = refs.has(a >>> 0);
-    if (inside) continue;
+    if (named(from + 1, from + length)) continue;
     bytes.fill(0, s.start + at, s.start + at + length);
     panicText += length;
   }

@@ -13,10 +13,10 @@
 // Then a local search on the chain's best: a run of 1–20 functions moved by up to 200
 // places, kept when the whole file's gzip -9 shrinks (the bodies permuted as they are,
 // without renumbering the calls, which is what makes a try cheap: ~3 ms). Each round of
-// `ORDER_SEARCH_TRIES` tries is applied by binaryen and measured for real; each round draws
-// its own moves (its own seed: one seed for all rounds replayed the same moves on the new
-// order); the rounds stop after `ORDER_SEARCH_ROUNDS` or when one does not shrink the file. The file is
-// left as it was when no order beats it.
+// `ORDER_SEARCH_TRIES` tries is applied by binaryen and measured for real, and draws its
+// own moves (its own seed: one seed for all rounds replayed the same moves on the new
+// order); the rounds stop after `ORDER_SEARCH_ROUNDS` or when one does not shrink the
+// file. The file is left as it was when no order beats it.
 //
 // Deterministic: the same input, knobs, binaryen and zlib give the same output (the search
 // draws from a seeded generator). The result is cached under the cargo target directory

@@ -55,6 +55,23 @@ function build({ pieces, code = () => [], loads = () => [], extra = () => [], pa
 const run = (file) => spawnSync(process.execPath, [script, file], { encoding: 'utf8' });
 const textAt = (file, s) => Buffer.from(readFileSync(file)).includes(Buffer.from(s));
 
+// Runs the step on `file`, which must succeed and print what matches `says`; then each of
+// `pieces` (gaps, named with a leading space, aside) is zeroed when `gone` names it and
+// kept otherwise, and the file keeps its length.
+function blanks(file, pieces, says, gone) {
+  const before = readFileSync(file);
+  const r = run(file);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, says);
+  const after = readFileSync(file);
+  for (const [name, bytes] of pieces) {
+    if (name.startsWith(' ')) continue;
+    const zeroed = gone.includes(name);
+    assert.equal(after.includes(Buffer.from(bytes)), !zeroed, `${name} is ${zeroed ? 'zeroed' : 'kept'}`);
+  }
+  assert.equal(after.length, before.length, 'nothing moves');
+}
+
 test('text that code or data points at, at its start, inside, or just before it, is kept; text nothing points at is zeroed', () => {
   const pieces = [
     ['byConst', TEXT('kept: its address is an i32.const')],
@@ -83,17 +100,7 @@ test('text that code or data points at, at its start, inside, or just before it,
       return [{ offset: m.i32.const(8192), data: word, passive: false }];
     },
   });
-  const before = readFileSync(file);
-  const r = run(file);
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /33 bytes of text in 1 runs/);
-  for (const [name, bytes] of pieces) {
-    if (name.startsWith(' ')) continue;
-    const s = Buffer.from(bytes);
-    if (name === 'dead') assert.ok(!readFileSync(file).includes(s), 'the unreferenced text is gone');
-    else assert.ok(readFileSync(file).includes(s), `${name} is kept`);
-  }
-  assert.equal(readFileSync(file).length, before.length, 'nothing moves');
+  blanks(file, pieces, /33 bytes of text in 1 runs/, ['dead']);
 });
 
 test('text only a panic reads (source paths, the standard library\'s panic messages) is zeroed though pointed at, unless something points inside it', () => {
@@ -114,17 +121,7 @@ test('text only a panic reads (source paths, the standard library\'s panic messa
     pieces,
     code: (a) => [a.ours, a.dep, a.std, a.message, a.read, a.pathInside, a.pathInside + 4, a.messageInside + 7],
   });
-  const before = readFileSync(file);
-  const r = run(file);
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /0 bytes of text in 0 runs .*, and 150 bytes that only a panic reads/);
-  const after = readFileSync(file);
-  for (const [name, bytes] of pieces) {
-    if (name.startsWith(' ')) continue;
-    const gone = ['ours', 'dep', 'std', 'message'].includes(name);
-    assert.equal(after.includes(Buffer.from(bytes)), !gone, `${name} is ${gone ? 'zeroed' : 'kept'}`);
-  }
-  assert.equal(after.length, before.length, 'nothing moves');
+  blanks(file, pieces, /0 bytes of text in 0 runs .*, and 150 bytes that only a panic reads/, ['ours', 'dep', 'std', 'message']);
 });
 
 test('a module with a passive data segment stops the build', () => {
