@@ -10,6 +10,8 @@
 //   (checked).
 // - The loader (see `loader` below), the `FinalizationRegistry` fallbacks and
 //   `WasmClient.free`.
+// - `getDataViewMemory0`'s `detached` test: the buffer comparison it falls back to
+//   says the same in every engine.
 // - The import object's repeated keys: after minify-names every import from one snippet
 //   module sits under one letter, listed once per `import * as importN` wasm-bindgen
 //   wrote, all the same module namespace; the first of each stays.
@@ -54,6 +56,12 @@ export function trim(js) {
     : `;
   cut(noRegistry, '', 'the first FinalizationRegistry fallback');
   cut(noRegistry, '', 'the second FinalizationRegistry fallback');
+  // The DataView's check for a grown memory: growing detaches the old buffer and gives
+  // the memory a new one, so comparing the buffers says it in every engine, without the
+  // `detached` test that engines with `ArrayBuffer.prototype.detached` take first.
+  const view = /cachedDataViewMemory0 === null \|\| cachedDataViewMemory0\.buffer\.detached === true \|\| \(cachedDataViewMemory0\.buffer\.detached === undefined && (cachedDataViewMemory0\.buffer !== wasm\.\w+\.buffer)\)/;
+  if (!view.test(js)) throw new Error('trim-glue: the DataView check not found: has wasm-bindgen changed?');
+  js = js.replace(view, 'cachedDataViewMemory0 === null || $1');
   js = loader(js);
   // `free()` and `[Symbol.dispose]`: `js/client.js` never frees its `WasmClient` by hand
   // (`dispose()` ends the client through `call`); the registry frees it once the page
