@@ -27,19 +27,27 @@ export class TokenwardError extends Error {
 // `auth.fetch` (`window.fetch = auth.fetch`) or a wrapper around it, such a request comes
 // back into `auth.fetch`: it already carries what tokenward adds, and goes to the fetch the
 // page had when tokenward loaded, instead of round in a loop.
+// A wrapper that copies the request (`(i, init) => auth.fetch(new Request(i, init))`)
+// hands `auth.fetch` a request it has never seen; one that comes while tokenward's own call
+// to the global `fetch` is still on the stack (`sending`) is that copy, and goes to the
+// page's fetch too.
 const sent = new WeakSet();
 let nativeFetch = null;
+let sending = 0;
 function send(request) {
   sent.add(request);
+  sending += 1;
   try {
     return Promise.resolve(globalThis.fetch(request));
   } catch (e) {
     return Promise.reject(e);
+  } finally {
+    sending -= 1;
   }
 }
-function ownFetch(input, init) {
+function ownFetch(...a) {
   try {
-    return Promise.resolve(nativeFetch.call(globalThis, input, init));
+    return Promise.resolve(nativeFetch.apply(globalThis, a));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -96,13 +104,14 @@ const noFollow = (r) => (r.redirect === 'follow' ? new Request(r, { redirect: 'e
 const odd = (v) => (typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint');
 function json(value, code, what, beside = null) {
   try {
+    // `undefined` when the value's own `toJSON` gives nothing: `[0]` as well.
     return JSON.stringify(value ?? null, function (k, v) {
       if (this === value && beside && Object.hasOwn(beside, k)) {
         beside[k] = v;
         if (k === 'on' || typeof v === 'function') return undefined;
       }
       return odd(v) ? [0] : v;
-    });
+    }) ?? '[0]';
   } catch (e) {
     throw new TokenwardError(code, `${what} could not be read`, { cause: e });
   }
@@ -183,14 +192,24 @@ const parsed = (text) => (text === null ? null : JSON.parse(text));
 
 class TokenClient {
   #c;
-  #l;
   constructor(inner, l) {
     this.#c = inner;
-    this.#l = l;
-    // Bound, so that `auth.fetch`, `auth.refresh` … work when passed around
-    // (`const { refresh } = auth; refresh()`).
+    // Every method bound, so that `auth.fetch`, `auth.refresh` … work when passed around
+    // (`const { refresh, setTokens } = auth; refresh()`).
     const retry = inner.state(5);
-    this.fetch = (input, init) => (sent.has(input) ? ownFetch(input, init) : attached(inner, retry, input, init));
+    this.setTokens = (response) => {
+      inner.text(0, json(response, 'invalid_token_response', 'the token response'));
+    };
+    this.on = (event, listener) => l.on(event, listener);
+    this.dispose = () => {
+      inner.call(4);
+    };
+    this.handleRedirect = () => inner.call(3);
+    // With no argument at all, the page's `fetch` says what is wrong, as `window.fetch` would.
+    this.fetch = (...a) => {
+      const [input, init] = a;
+      return a.length === 0 || sending > 0 || sent.has(input) ? ownFetch(...a) : attached(inner, retry, input, init);
+    };
     this.accessToken = () => inner.call(1);
     this.refresh = () => inner.call(2);
     this.authorizationHeaders = (url, method) => {
@@ -205,8 +224,6 @@ class TokenClient {
       .then((o) => inner.text(3, o))
       .then(() => new Promise(() => {}));
   }
-  setTokens(response) { this.#c.text(0, json(response, 'invalid_token_response', 'the token response')); }
-  on(event, listener) { return this.#l.on(event, listener); }
   // The wasm's `call(which)` (0 started, 1 accessToken, 2 refresh, 3 handleRedirect,
   // 4 dispose), `text(which, text)` (0 setTokens, 1 readyAuthorization, 2 signOut,
   // 3 signIn, 4 authorizationHeaders) and `state(which)` (0 status, 1 expiresAt,
@@ -216,8 +233,6 @@ class TokenClient {
   get expiresAt() { return this.#c.state(1); }
   get claims() { return parsed(this.#c.state(2)); }
   get sessionEndsAt() { return this.#c.state(4); }
-  dispose() { this.#c.call(4); }
-  handleRedirect() { return this.#c.call(3); }
   get idClaims() { return parsed(this.#c.state(3)); }
 }
 

@@ -24,7 +24,7 @@ crate::local::local! {
 
 mod options;
 use crate::core::json::Json;
-use options::{object, opt_string, options_from_js};
+use options::{object, opt_bool, opt_string, options_from_js};
 
 #[wasm_bindgen]
 extern "C" {
@@ -335,25 +335,18 @@ impl WasmClient {
             .ready_authorization(Described::read(described).url)
     }
 
-    /// `signOut({ revoke, endSession, postLogoutRedirectUri })`, as JSON text. It never
-    /// fails: what is not `false`, `true` or a string reads as the default.
+    /// `signOut({ revoke, endSession, postLogoutRedirectUri })`, as JSON text: rejects with
+    /// `invalid_options` (signing nothing out) for options of the wrong type.
     fn sign_out(&self, options: &str) -> Promise {
-        let o = Json::parse(options).unwrap_or(Json::Null);
-        let revoke = !matches!(o.get("revoke"), Some(Json::Bool(false)));
-        let end_session = matches!(o.get("endSession"), Some(Json::Bool(true)));
-        let post_logout_redirect_uri = o
-            .get("postLogoutRedirectUri")
-            .and_then(Json::as_str)
-            .map(String::from);
-        let (promise, done) = deferred();
-        let options = SignOutOptions {
-            revoke,
-            end_session,
-            post_logout_redirect_uri,
-        };
-        self.client
-            .sign_out_then(options, Box::new(move |()| done(Ok(JsValue::UNDEFINED))));
-        promise
+        promise(
+            |done| match sign_out_options_from_js(options) {
+                Ok(options) => self
+                    .client
+                    .sign_out_then(options, Box::new(move |()| done(Ok(())))),
+                Err(e) => done(Err(e)),
+            },
+            undefined,
+        )
     }
 
     /// `signIn(options)`, as JSON text: resolves once the page is navigating away (`js/`
@@ -369,6 +362,17 @@ impl WasmClient {
     }
 }
 
+/// Reads `signOut()`'s options: `revoke` (default `true`) and `endSession` (default
+/// `false`), booleans, and `postLogoutRedirectUri`, a string.
+fn sign_out_options_from_js(text: &str) -> Result<SignOutOptions, Error> {
+    let js = object(text, "signOut() options")?;
+    Ok(SignOutOptions {
+        revoke: opt_bool(&js, "revoke", true)?,
+        end_session: opt_bool(&js, "endSession", false)?,
+        post_logout_redirect_uri: opt_string(&js, "postLogoutRedirectUri")?,
+    })
+}
+
 /// Reads `signIn()`'s options: `scope`, `prompt`, `loginHint` and `extraParams` (strings).
 fn sign_in_params_from_js(text: &str) -> Result<SignInParams, Error> {
     let js = object(text, "signIn() options")?;
@@ -378,6 +382,13 @@ fn sign_in_params_from_js(text: &str) -> Result<SignInParams, Error> {
         login_hint: opt_string(&js, "loginHint")?,
         extra_params: Vec::new(),
     };
+    // As for the `scope` option: an empty scope would ask for nothing.
+    if p.scope
+        .as_deref()
+        .is_some_and(|s| s.trim_ascii().is_empty())
+    {
+        return Err(Error::options("`scope` must not be empty"));
+    }
     match js.get("extraParams") {
         None | Some(Json::Null) => {}
         Some(Json::Obj(members)) => {

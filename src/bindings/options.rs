@@ -33,7 +33,7 @@ pub(super) fn opt_string(obj: &Json, key: &str) -> Result<Option<String>, Error>
     }
 }
 
-fn opt_bool(obj: &Json, key: &str, default: bool) -> Result<bool, Error> {
+pub(super) fn opt_bool(obj: &Json, key: &str, default: bool) -> Result<bool, Error> {
     match obj.get(key) {
         None => Ok(default),
         Some(Json::Bool(b)) => Ok(*b),

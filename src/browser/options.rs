@@ -104,12 +104,13 @@ pub(crate) fn url_option(name: &str, value: &Option<String>) -> Result<Option<St
     Ok(Some(url.href))
 }
 
-/// [`url_option`] for an endpoint that tokens travel to: https only, except loopback hosts.
+/// [`url_option`] for an endpoint that tokens travel to: https only, except loopback hosts,
+/// and no user name or password.
 pub(crate) fn endpoint_option(name: &str, value: &Option<String>) -> Result<Option<String>, Error> {
     let Some(href) = url_option(name, value)? else {
         return Ok(None);
     };
     let url = parse_url(&href).ok_or_else(|| Error::option(name, "` is not a URL"))?;
-    attach::require_secure(name, &url.protocol, &url.hostname)?;
+    attach::require_endpoint(name, url.parts())?;
     Ok(Some(href))
 }

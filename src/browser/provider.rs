@@ -39,7 +39,7 @@ impl Provider {
                     "`issuer` must be an http(s) URL without query or fragment",
                 ));
             }
-            crate::core::attach::require_secure("issuer", &url.protocol, &url.hostname)?;
+            crate::core::attach::require_endpoint("issuer", url.parts())?;
         }
         let authorization = endpoint_option("authorizationEndpoint", &o.authorization_endpoint)?;
         let token = endpoint_option("tokenEndpoint", &o.token_endpoint)?;

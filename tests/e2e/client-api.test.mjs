@@ -22,13 +22,17 @@ after(async () => {
   await stack?.close();
 });
 
-test('refresh, signOut, signIn and accessToken work when taken off the client', async () => {
+test('every method works when taken off the client', async () => {
   const tokens = await stack.auth.login();
   stack.auth.resetStats();
   const seen = await page.evaluate(async ({ options, tokens }) => {
     const auth = await window.tokenward.createTokenClient({ ...options, storageKey: 'bound' });
-    auth.setTokens(tokens);
-    const { refresh, signOut, signIn, accessToken } = auth;
+    const { refresh, signOut, signIn, accessToken, setTokens, on, handleRedirect, dispose } = auth;
+    const changes = [];
+    const off = on('change', (e) => changes.push(e.status));
+    setTokens(tokens);
+    off();
+    const redirect = await handleRedirect();
     const before = auth.expiresAt;
     await refresh();
     const token = await accessToken();
@@ -38,9 +42,11 @@ test('refresh, signOut, signIn and accessToken work when taken off the client', 
     const afterSignOut = auth.status;
     // No issuer and no authorizationEndpoint: signIn cannot start, and says so as a TokenwardError.
     const signInError = await signIn().then(() => null, (e) => ({ name: e.name, code: e.code }));
-    auth.dispose();
-    return { refreshed, sessionEndsAt, afterSignOut, signInError };
+    dispose();
+    return { refreshed, sessionEndsAt, afterSignOut, signInError, changes, redirect };
   }, { options: stack.clientOptions, tokens });
+  assert.deepEqual(seen.changes, ['signedIn'], 'the detached on() listened, and its unsubscribe worked');
+  assert.equal(seen.redirect, false, 'the detached handleRedirect() found no response in the URL');
   assert.deepEqual(seen.refreshed, { status: 'signedIn', newToken: true, expiresAtSet: true });
   assert.equal(stack.auth.stats.refreshOk, 1, 'the detached refresh() refreshed at the server');
   assert.equal(seen.sessionEndsAt, null, 'sessionEndsAt is null when the session end is not known');

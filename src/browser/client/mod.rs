@@ -61,6 +61,8 @@ struct Inner {
     wake_at: Cell<Option<f64>>,
     /// Whether a refresh is in flight, and who waits for it to end.
     refreshing: Cell<bool>,
+    /// Whether the core asked for a refresh while one was in flight (it starts next).
+    again: Cell<bool>,
     waiting: RefCell<Vec<Done<()>>>,
     /// The browser's side of tabs and time, and the callback it answers through.
     shell: RefCell<Option<Shell>>,
@@ -137,9 +139,13 @@ impl TokenClient {
         };
         let mut rules = Vec::with_capacity(attach_to.len());
         for entry in &attach_to {
-            let url = Url::parse(entry, false).ok_or_else(|| {
-                Error::options("an `attachTo` entry must be an absolute http(s) origin or prefix")
-            })?;
+            let url = Url::parse(entry, false)
+                .filter(|_| attach::written_plainly(entry))
+                .ok_or_else(|| {
+                    Error::options(
+                        "an `attachTo` entry must be an absolute http(s) origin or prefix, without `.` or `..` segments or encoded separators",
+                    )
+                })?;
             rules.push(make_rule(url.parts())?);
         }
         // Everything that can fail comes before the client is assembled, so that a failure
@@ -167,6 +173,7 @@ impl TokenClient {
             next_listener: Cell::new(1),
             wake_at: Cell::new(None),
             refreshing: Cell::new(false),
+            again: Cell::new(false),
             waiting: RefCell::new(Vec::new()),
             shell: RefCell::new(None),
             sink: RefCell::new(None),

@@ -6,7 +6,11 @@ use super::*;
 impl Inner {
     pub(super) fn start_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
         if self.refreshing.replace(true) {
-            // One refresh at a time; callers wait for the one in flight.
+            // One refresh at a time; callers wait for the one in flight. The core asks
+            // again while one is in flight only when it was done with that one (a listener
+            // of its outcome called `refresh()`, or the session ended and another began):
+            // this one then starts once the one in flight has ended.
+            self.again.set(true);
             return;
         }
         if self.coordinated.get() {
@@ -31,32 +35,45 @@ impl Inner {
             self.end_refresh();
             return;
         }
-        let refresh_token = self
-            .session
-            .borrow()
-            .tokens()
-            .and_then(|t| t.refresh_token.clone());
-        self.request_refresh(refresh_token);
+        self.request_refresh(self.refresh_token());
     }
 
-    /// Releases the locks (after the new tokens were announced) and lets the callers
-    /// waiting for this refresh go on.
+    /// The session's refresh token now.
+    fn refresh_token(&self) -> Option<String> {
+        self.session
+            .borrow()
+            .tokens()
+            .and_then(|t| t.refresh_token.clone())
+    }
+
+    /// Releases the locks (after the new tokens were announced), starts the refresh the
+    /// core asked for meanwhile (when it still waits for one), and lets the callers waiting
+    /// for this refresh go on.
     fn end_refresh(self: &Rc<Self>) {
         let ops = self.coord.borrow_mut().finish_refresh();
         self.coordinate(ops);
         self.refreshing.set(false);
+        if self.again.replace(false) && self.session.borrow().is_refreshing() {
+            self.start_refresh(self.refresh_token());
+        }
         let waiting = ::core::mem::take(&mut *self.waiting.borrow_mut());
         for then in waiting {
             then(());
         }
     }
 
+    /// Sends the refresh the core asks for now. Its answer goes to the core unless the core
+    /// asked for another refresh while it was in flight: the session it was for has ended
+    /// then (only that resets the core's refresh), and the answer is not the new one's.
     fn request_refresh(self: &Rc<Self>, refresh_token: Option<String>) {
+        self.again.set(false);
         let inner = self.clone();
         self.refresh_request(
             refresh_token,
             Box::new(move |result| {
-                inner.step(|s, now| s.refresh_done(now, Some(result)));
+                if !inner.again.get() {
+                    inner.step(|s, now| s.refresh_done(now, Some(result)));
+                }
                 inner.end_refresh();
             }),
         );

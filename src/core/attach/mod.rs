@@ -90,6 +90,36 @@ pub fn require_secure(option: &str, protocol: &str, hostname: &str) -> Result<()
     }
 }
 
+/// `invalid_options` naming `option` unless a URL that tokens or token requests travel to
+/// may be used: [`require_secure`], and no user name or password in it (`fetch` refuses
+/// a URL with them, so such an option could never work).
+pub fn require_endpoint(option: &str, url: ParsedUrl<'_>) -> Result<(), Error> {
+    if url.has_credentials {
+        return Err(Error::option(
+            option,
+            "` must not carry a user name or password",
+        ));
+    }
+    require_secure(option, url.protocol, url.hostname)
+}
+
+/// Whether an `attachTo` entry's path, as written, reads as what the browser's parser
+/// makes of it: no dot segment (`.`, `..`), no backslash and no encoded `.`, `/` or `\\`
+/// (`https://api.example.com/v1/%2e%2e/` is the whole origin once parsed). A prefix is
+/// matched as written, so it must read as what it covers.
+pub fn written_plainly(entry: &str) -> bool {
+    let rest = after_scheme(entry)
+        .and_then(|i| entry.get(i..))
+        .unwrap_or("");
+    let path = crate::core::ascii::find(rest, b"/\\")
+        .and_then(|i| rest.get(i..))
+        .unwrap_or("");
+    let path = crate::core::ascii::before(path, b"?#");
+    !(crate::core::ascii::pieces(path, b'/').any(|p| p == "." || p == "..")
+        || crate::core::ascii::has(path.as_bytes(), b'\\')
+        || has_encoded_separator(path))
+}
+
 /// Where what follows the first `://` of `url` starts. Bytes, not `str::split_once`: a
 /// substring search pulls the two-way searcher and panicking paths (about 6 KB) into the
 /// wasm.

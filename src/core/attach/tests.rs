@@ -277,3 +277,53 @@ fn text_urls_from_documents() {
         assert!(!secure_url_text(bad), "{bad}");
     }
 }
+
+#[test]
+fn entries_must_read_as_what_they_cover() {
+    for ok in [
+        "https://api.example.com",
+        "https://api.example.com/",
+        "https://api.example.com/v1/",
+        "https://api.example.com/v1",
+        "https://api.example.com/a.b/.well-known/..x/",
+        "http://127.0.0.1:8080/api/",
+        "https://api.example.com/v1/?",
+    ] {
+        assert!(written_plainly(ok), "{ok}");
+    }
+    for bad in [
+        "https://api.example.com/v1/%2e%2e/",
+        "https://api.example.com/v1/%2E./",
+        "https://api.example.com/v1/../",
+        "https://api.example.com/v1/..",
+        "https://api.example.com/./v1/",
+        "https://api.example.com/v1/.",
+        "https://api.example.com/v1%2fadmin/",
+        "https://api.example.com/v1%5Cadmin/",
+        "https://api.example.com/v1%252e%252e/",
+        "https://api.example.com\\v1/",
+        "https://api.example.com/v1\\..\\",
+    ] {
+        assert!(!written_plainly(bad), "{bad}");
+    }
+}
+
+#[test]
+fn endpoints_carry_no_credentials() {
+    let mut with = u("https://auth.example.com", "/token");
+    with.has_credentials = true;
+    let e = require_endpoint("tokenEndpoint", with).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidOptions);
+    assert_eq!(
+        e.message,
+        "`tokenEndpoint` must not carry a user name or password"
+    );
+    assert!(require_endpoint("tokenEndpoint", u("https://auth.example.com", "/token")).is_ok());
+    assert!(require_endpoint("issuer", u("http://127.0.0.1:9000", "/")).is_ok());
+    assert!(
+        require_endpoint("issuer", u("http://auth.example.com", "/"))
+            .unwrap_err()
+            .message
+            .contains("https:")
+    );
+}
