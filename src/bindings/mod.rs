@@ -298,13 +298,18 @@ impl WasmClient {
             }
             JsValue::from_str(&out.finish())
         };
-        let args = Json::parse(args).unwrap_or(Json::Null);
+        let args = Json::parse(args);
         let at = |i| match &args {
-            Json::Arr(a) => a.get(i),
+            Ok(Json::Arr(a)) => a.get(i),
             _ => None,
         };
         promise(
             |done| {
+                if let Err(e) = &args {
+                    let read =
+                        Error::options("the authorizationHeaders arguments could not be read");
+                    return done(Err(read.with_cause(e.describe())));
+                }
                 let Some(url) = at(0).and_then(Json::as_str) else {
                     return done(Err(Error::options("`url` must be a string")));
                 };

@@ -8,15 +8,15 @@ use crate::core::grant;
 use crate::core::json::Json;
 
 /// The JSON object in `text`: `null` reads as no members, anything but an object is
-/// `what` must be an object.
+/// `what` must be an object; text the reader refuses (a lone surrogate, nesting too deep)
+/// is `what` could not be read.
 pub(super) fn object(text: &str, what: &str) -> Result<Json, Error> {
+    let cat = crate::core::error::cat;
     match Json::parse(text) {
         Ok(Json::Null) => Ok(Json::Obj(Vec::new())),
         Ok(o @ Json::Obj(_)) => Ok(o),
-        _ => Err(Error::options(crate::core::error::cat(&[
-            what,
-            " must be an object",
-        ]))),
+        Ok(_) => Err(Error::options(cat(&[what, " must be an object"]))),
+        Err(e) => Err(Error::options(cat(&[what, " could not be read"])).with_cause(e.describe())),
     }
 }
 
@@ -70,7 +70,7 @@ pub(super) fn options_from_js(
     emit: Emit,
 ) -> Result<Options, Error> {
     let mut o = Options::default();
-    read_options(&object(text, "options")?, refresh, now, &mut o)?;
+    read_options(&object(text, "the options")?, refresh, now, &mut o)?;
     // The listener for every event, added once nothing can fail.
     let emit: Listener = Rc::new(move |e: &Event| {
         let error = e.error.as_ref().map_or(JsValue::UNDEFINED, error_to_js);

@@ -69,7 +69,7 @@ test('signOut() with options of the wrong type rejects with invalid_options and 
   assert.equal(stack.auth.stats.revocations, 0, 'no revocation was sent');
 });
 
-test('a value whose toJSON gives nothing is a TokenwardError: options, a token response, sign-in options', async () => {
+test('a value whose toJSON gives nothing, or text the module cannot hold, is a TokenwardError naming what could not be read', async () => {
   const tokens = await stack.auth.login();
   const seen = await page.evaluate(async ({ options, tokens }) => {
     const nothing = { toJSON: () => undefined };
@@ -84,10 +84,17 @@ test('a value whose toJSON gives nothing is a TokenwardError: options, a token r
     }
     const signIn = await auth.signIn(nothing).then(() => 'resolved', (e) => `${e.name} ${e.code}`);
     const emptyScope = await auth.signIn({ scope: ' ' }).then(() => 'resolved', (e) => `${e.name} ${e.code} ${e.message}`);
+    // A lone surrogate crosses as a `\ud800` escape, which no Rust string holds.
+    const lone = await window.tokenward.createTokenClient({ ...options, storageKey: 'lone', note: '\uD800' })
+      .then(() => 'resolved', (e) => `${e.name} ${e.code} ${e.message}`);
+    const headers = await auth.authorizationHeaders(options.attachTo[0], '\uD800')
+      .then(() => 'resolved', (e) => `${e.name} ${e.code} ${e.message}`);
     const token = await auth.accessToken();
     auth.dispose();
-    return { created, set, signIn, emptyScope, kept: token === tokens.access_token };
+    return { created, set, signIn, emptyScope, lone, headers, kept: token === tokens.access_token };
   }, { options: stack.clientOptions, tokens });
+  assert.equal(seen.lone, 'TokenwardError invalid_options the options could not be read');
+  assert.equal(seen.headers, 'TokenwardError invalid_options the authorizationHeaders arguments could not be read');
   assert.equal(seen.created, 'TokenwardError invalid_options');
   assert.equal(seen.set, 'TokenwardError invalid_token_response');
   assert.equal(seen.signIn, 'TokenwardError invalid_options');
