@@ -3,28 +3,21 @@
 // gives a TokenwardError (or, for `fetch`, what `window.fetch` gives) and changes nothing,
 // and the client keeps working after it.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { launchBrowser, openApp, startStack } from './harness.mjs';
+import { chromiumSuite, openApp, startStack } from './harness.mjs';
 
-let stack;
-let context;
-let page;
-const logs = [];
-
-before(async () => {
-  stack = await startStack();
-  context = await launchBrowser();
-  page = await openApp(context, `${stack.app.url}/`, { logs });
-}, { timeout: 120_000 });
-
-after(async () => {
-  await context?.close();
-  await stack?.close();
-});
+const suite = chromiumSuite('arguments', () => startStack());
+let opened = null;
+// The stack and the one app page the tests share, opened by the first test.
+async function ready() {
+  opened ??= openApp(suite.context, `${suite.stack.app.url}/`, { logs: [] });
+  return { stack: suite.stack, page: await opened };
+}
 
 for (const crossTab of [true, false]) {
   test(`crossTab ${crossTab}: refresh() from a refresh listener refreshes again, and the client is signed in after it`, async () => {
+    const { stack, page } = await ready();
     const tokens = await stack.auth.login();
     stack.auth.resetStats();
     const seen = await page.evaluate(async ({ options, tokens, crossTab }) => {
@@ -47,6 +40,7 @@ for (const crossTab of [true, false]) {
 }
 
 test('signOut() with options of the wrong type rejects with invalid_options and signs nothing out', async () => {
+  const { stack, page } = await ready();
   const tokens = await stack.auth.login();
   stack.auth.resetStats();
   const seen = await page.evaluate(async ({ options, tokens }) => {
@@ -70,6 +64,7 @@ test('signOut() with options of the wrong type rejects with invalid_options and 
 });
 
 test('a value whose toJSON gives nothing, or text the module cannot hold, is a TokenwardError naming what could not be read', async () => {
+  const { stack, page } = await ready();
   const tokens = await stack.auth.login();
   const seen = await page.evaluate(async ({ options, tokens }) => {
     const nothing = { toJSON: () => undefined };
@@ -103,6 +98,7 @@ test('a value whose toJSON gives nothing, or text the module cannot hold, is a T
 });
 
 test('endpoints with a user name or password, and attachTo entries with dot segments, are invalid_options', async () => {
+  const { stack, page } = await ready();
   const seen = await page.evaluate(async ({ options }) => {
     const tries = {
       tokenEndpoint: { tokenEndpoint: 'https://user:secret-pw@auth.example.com/token' },
@@ -129,6 +125,7 @@ test('endpoints with a user name or password, and attachTo entries with dot segm
 });
 
 test('auth.fetch() with no argument rejects as window.fetch() does, sending nothing', async () => {
+  const { stack, page } = await ready();
   const tokens = await stack.auth.login();
   const seen = await page.evaluate(async ({ options, tokens }) => {
     const auth = await window.tokenward.createTokenClient({ ...options, attachTo: undefined, storageKey: 'no-args' });
@@ -144,6 +141,7 @@ test('auth.fetch() with no argument rejects as window.fetch() does, sending noth
 });
 
 test('a refresh answer that arrives after its session ended and another began goes nowhere; the new session refreshes with its own token', async () => {
+  const { page } = await ready();
   const seen = await page.evaluate(async () => {
     const asked = [];
     const auth = await window.tokenward.createTokenClient({
@@ -178,6 +176,7 @@ test('a refresh answer that arrives after its session ended and another began go
 });
 
 test('window.fetch replaced by a wrapper that copies each request into auth.fetch: every request goes out once', async () => {
+  const { stack, page } = await ready();
   const tokens = await stack.auth.login();
   stack.auth.resetStats();
   stack.api.resetStats();

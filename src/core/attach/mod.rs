@@ -104,7 +104,7 @@ pub fn require_endpoint(option: &str, url: ParsedUrl<'_>) -> Result<(), Error> {
 }
 
 /// Whether an `attachTo` entry's path, as written, reads as what the browser's parser
-/// makes of it: no dot segment (`.`, `..`), no backslash and no encoded `.`, `/` or `\\`
+/// makes of it: no dot segment (`.`, `..`), no backslash and no encoded `.`, `/` or `\`
 /// (`https://api.example.com/v1/%2e%2e/` is the whole origin once parsed). A prefix is
 /// matched as written, so it must read as what it covers.
 pub fn written_plainly(entry: &str) -> bool {
