@@ -128,6 +128,8 @@ impl Inner {
         refresh_token: Option<String>,
         done: Done<Result<TokenResponse, (Failure, Error)>>,
     ) {
+        let now = self.now();
+        self.session.borrow_mut().refresh_sent(now);
         match (planned, &self.refresh_fn) {
             (grant::RefreshPlan::AppFunction, Some(f)) => f(
                 refresh_token,

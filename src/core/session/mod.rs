@@ -97,6 +97,9 @@ pub struct Session {
     refresh_at: Option<f64>,
     /// The access token the in-flight refresh set out to replace.
     refreshing: Option<String>,
+    /// When that refresh's request went out ([`Session::refresh_sent`]): its answer's
+    /// lifetimes count from then.
+    refresh_sent_at: Option<f64>,
     failures: u32,
     retry_at: Option<f64>,
     expired_reported: bool,
@@ -125,6 +128,7 @@ impl Session {
             tokens: None,
             refresh_at: None,
             refreshing: None,
+            refresh_sent_at: None,
             failures: 0,
             retry_at: None,
             expired_reported: false,
@@ -283,6 +287,7 @@ impl Session {
         self.ended = Some(tokens.session_started_at);
         self.refresh_at = None;
         self.refreshing = None;
+        self.refresh_sent_at = None;
         self.failures = 0;
         self.retry_at = None;
         self.ending_reported = false;

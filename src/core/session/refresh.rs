@@ -119,6 +119,17 @@ impl Session {
         Ok(resp)
     }
 
+    /// The refresh's request is going out now. Its answer's `expires_in` (and
+    /// `refresh_expires_in`) count from here, not from when the answer arrives: the
+    /// server's clock started before the answer was sent, and a slow answer (a loaded
+    /// machine, a background tab) would otherwise make a token seem to live longer than it
+    /// does.
+    pub fn refresh_sent(&mut self, now: f64) {
+        if self.refreshing.is_some() {
+            self.refresh_sent_at = Some(now);
+        }
+    }
+
     /// The refresh finished: with new tokens, a failure, or (`None`) without sending
     /// anything because another tab had already refreshed.
     ///
@@ -136,6 +147,7 @@ impl Session {
         result: Option<Result<TokenResponse, (Failure, Error)>>,
     ) -> Vec<Action> {
         let mut out = Vec::new();
+        let sent_at = self.refresh_sent_at.take().map_or(now, |at| at.min(now));
         // An ID token in the answer must be the session's user, issuer and client
         // (OpenID Connect Core §12.2); otherwise the answer is refused as terminal.
         let result = result.map(|r| r.and_then(|resp| self.check_refreshed_id_token(resp)));
@@ -160,7 +172,7 @@ impl Session {
                 out.extend(self.wake(now));
             }
             Some(Ok(resp)) => {
-                let tokens = TokenSet::from_response(resp, now, self.tokens.as_ref());
+                let tokens = TokenSet::from_response(resp, sent_at, self.tokens.as_ref());
                 if tokens
                     .lifetime()
                     .is_some_and(|l| l < policy::MIN_TOKEN_LIFETIME_MS)

@@ -58,3 +58,49 @@ fn storage_failure_is_reported_once() {
     assert_eq!(s.persist_failed(Error::storage("quota")).len(), 1);
     assert!(s.persist_failed(Error::storage("quota")).is_empty());
 }
+
+#[test]
+fn a_refreshed_token_lives_from_when_its_request_went_out() {
+    let mut s = Session::new(cfg(RefreshMode::Endpoint));
+    s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+    let due = s.refresh_due_at().unwrap();
+    assert_eq!(kinds(&s.wake(due)), ["refresh:r1", "change"]);
+    // The request goes out 100 ms after the refresh was asked for; its answer arrives
+    // 900 ms later: the new token's hour counts from the request.
+    s.refresh_sent(due + 100.0);
+    s.refresh_done(due + 1_000.0, Some(Ok(resp("a2", Some("r2"), 3600.0))));
+    assert_eq!(
+        s.expires_at(),
+        Some(crate::core::float::round(due + 100.0) + 3_600_000.0)
+    );
+    // Without a request (another tab's answer, a test), from the answer; and never from a
+    // time after it (a clock that went back).
+    let due = s.refresh_due_at().unwrap();
+    s.wake(due);
+    s.refresh_done(due + 50.0, Some(Ok(resp("a3", Some("r3"), 60.0))));
+    assert_eq!(
+        s.expires_at(),
+        Some(crate::core::float::round(due + 50.0) + 60_000.0)
+    );
+    let due = s.refresh_due_at().unwrap();
+    s.wake(due);
+    s.refresh_sent(due + 5_000.0);
+    s.refresh_done(due + 10.0, Some(Ok(resp("a4", Some("r4"), 60.0))));
+    assert_eq!(
+        s.expires_at(),
+        Some(crate::core::float::round(due + 10.0) + 60_000.0)
+    );
+    // A request sent for a session that then ended counts for nothing later.
+    let due = s.refresh_due_at().unwrap();
+    s.wake(due);
+    s.refresh_sent(due);
+    s.sign_out();
+    s.set_tokens(due + 20_000.0, resp("b1", Some("rb1"), 3600.0));
+    let due = s.refresh_due_at().unwrap();
+    s.wake(due);
+    s.refresh_done(due + 30.0, Some(Ok(resp("b2", Some("rb2"), 3600.0))));
+    assert_eq!(
+        s.expires_at(),
+        Some(crate::core::float::round(due + 30.0) + 3_600_000.0)
+    );
+}
