@@ -222,12 +222,17 @@ pub const LOCK_WAIT_MAX_MS: f64 = 10_000.0;
 pub const LOCK_WAIT_MIN_MS: f64 = 500.0;
 
 /// How long a tab waits for another tab's refresh lock before taking it over: half the
-/// time the token has left (so a hung tab cannot make the others miss the expiry),
-/// between half a second and ten seconds; ten seconds when the expiry is unknown.
+/// time the token has left (so a hung tab cannot make the others miss the expiry), up to
+/// ten seconds. When that is under half a second (the token has expired, or nearly: a
+/// laptop waking up), the expiry is missed anyway, and taking over a refresh that is only
+/// slow would spend its refresh token twice (under rotation, the end of the session): the
+/// wait is then ten seconds, as long as the holder's own request may take. Ten seconds too
+/// when the expiry is unknown.
 pub fn lock_wait(time_left_ms: Option<f64>) -> f64 {
-    time_left_ms.map_or(LOCK_WAIT_MAX_MS, |l| {
-        (l / 2.0).clamp(LOCK_WAIT_MIN_MS, LOCK_WAIT_MAX_MS)
-    })
+    match time_left_ms.map(|l| l / 2.0) {
+        Some(half) if half >= LOCK_WAIT_MIN_MS => half.min(LOCK_WAIT_MAX_MS),
+        _ => LOCK_WAIT_MAX_MS,
+    }
 }
 
 /// A timer delay from now to `at`, clamped to what `setTimeout` can wait.
@@ -303,8 +308,11 @@ mod tests {
     #[test]
     fn lock_wait_is_half_the_time_left_within_bounds() {
         assert_eq!(lock_wait(Some(3_000.0)), 1_500.0);
-        assert_eq!(lock_wait(Some(100.0)), LOCK_WAIT_MIN_MS);
-        assert_eq!(lock_wait(Some(-5_000.0)), LOCK_WAIT_MIN_MS);
+        assert_eq!(lock_wait(Some(1_000.0)), LOCK_WAIT_MIN_MS);
+        // Too little left to save the expiry: a slow refresh is waited for, not spent twice.
+        assert_eq!(lock_wait(Some(999.0)), LOCK_WAIT_MAX_MS);
+        assert_eq!(lock_wait(Some(100.0)), LOCK_WAIT_MAX_MS);
+        assert_eq!(lock_wait(Some(-5_000.0)), LOCK_WAIT_MAX_MS);
         assert_eq!(lock_wait(Some(3_600_000.0)), LOCK_WAIT_MAX_MS);
         assert_eq!(lock_wait(None), LOCK_WAIT_MAX_MS);
     }

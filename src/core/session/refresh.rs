@@ -64,10 +64,16 @@ impl Session {
             };
             return (out, Demand::Fail(e.unwrap_or_else(Error::signed_out)));
         };
+        let auth = t.access_token.clone();
         if self.refreshing.is_some() {
+            // A caller whose token was replaced while it waited has its new token, though
+            // another refresh has started since (a listener of the last one asked for it).
+            let replaced = joined && force.is_some_and(|used| used != t.access_token);
+            if replaced && !t.expired(now) {
+                return (out, Demand::Ready(auth));
+            }
             return (out, Demand::Wait);
         }
-        let auth = t.access_token.clone();
         let expired = t.expired(now);
         let stale = force.is_some_and(|used| used == t.access_token);
         let due = stale || self.refresh_due(now);
@@ -159,9 +165,11 @@ impl Session {
             .tokens
             .as_ref()
             .is_some_and(|t| t.access_token != replacing);
-        if superseded && !matches!(result, Some(Ok(_))) {
-            // Another tab's tokens arrived meanwhile: this failure is about a token
-            // that is gone, and the new one will be refreshed on its own account.
+        if superseded {
+            // Another tab's tokens arrived meanwhile (its refresh, or a new session set
+            // there): this answer is about a token that is gone, and the new one will be
+            // refreshed on its own account. New tokens for the old one would overwrite
+            // the newer session.
             self.emit(&mut out, EventKind::Change);
             out.extend(self.wake(now));
             return out;

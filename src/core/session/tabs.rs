@@ -187,4 +187,20 @@ mod tests {
             assert_eq!(b.tokens().unwrap().access_token, "a2");
         }
     }
+
+    #[test]
+    fn new_tokens_for_a_token_another_tab_replaced_are_not_installed() {
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let mut b = Session::new(cfg(RefreshMode::Endpoint));
+        let rec = persisted(&a.set_tokens(0.0, resp("s1", Some("r1"), 10.0)));
+        b.adopt(1.0, &rec);
+        a.wake(9_000.0);
+        // Another login in B while A's refresh of the first session is in flight.
+        let rec2 = persisted(&b.set_tokens(9_100.0, resp("s2", Some("q1"), 10.0)));
+        a.adopt(9_101.0, &rec2);
+        let out = a.refresh_done(9_500.0, Some(Ok(resp("s1b", Some("r2"), 10.0))));
+        assert_eq!(kinds(&out), ["change"]);
+        assert_eq!(a.tokens().unwrap().access_token, "s2");
+        assert_eq!(a.status(), Status::SignedIn);
+    }
 }

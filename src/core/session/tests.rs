@@ -104,3 +104,22 @@ fn a_refreshed_token_lives_from_when_its_request_went_out() {
         Some(crate::core::float::round(due + 30.0) + 3_600_000.0)
     );
 }
+
+#[test]
+fn a_forced_caller_whose_token_was_replaced_gets_it_during_the_next_refresh() {
+    let mut s = Session::new(cfg(RefreshMode::Endpoint));
+    s.set_tokens(0.0, resp("a1", Some("r1"), 3600.0));
+    // `refresh()` forces a new token for a1 and waits.
+    let (_, first) = s.demand(1.0, Some("a1"), false);
+    assert!(matches!(first, Demand::Wait));
+    s.refresh_done(2.0, Some(Ok(resp("a2", Some("r2"), 3600.0))));
+    // A listener of that refresh forced the next one before the caller woke up.
+    let (_, listener) = s.demand(3.0, Some("a2"), false);
+    assert!(matches!(listener, Demand::Wait));
+    assert!(s.is_refreshing());
+    let (_, woken) = s.demand(4.0, Some("a1"), true);
+    assert!(matches!(woken, Demand::Ready(t) if t == "a2"));
+    // The listener's own call still waits for its refresh, and so does a plain caller.
+    assert!(matches!(s.demand(5.0, Some("a2"), true).1, Demand::Wait));
+    assert!(matches!(s.demand(5.0, None, true).1, Demand::Wait));
+}
