@@ -19,8 +19,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 /** The glue `js`, trimmed. Throws when an expected text is missing. */
 export function trim(js) {
+  // `from`: a text, or a pattern (whose first match is replaced, `$1` and all).
   const cut = (from, to, what) => {
-    if (!js.includes(from)) throw new Error(`trim-glue: ${what} not found in the glue: has wasm-bindgen changed?`);
+    const found = typeof from === 'string' ? js.includes(from) : from.test(js);
+    if (!found) throw new Error(`trim-glue: ${what} not found in the glue: has wasm-bindgen changed?`);
     js = js.replace(from, to);
   };
   cut(`if (!('encodeInto' in cachedTextEncoder)) {
@@ -60,15 +62,13 @@ export function trim(js) {
   // the memory a new one, so comparing the buffers says it in every engine, without the
   // `detached` test that engines with `ArrayBuffer.prototype.detached` take first.
   const view = /cachedDataViewMemory0 === null \|\| cachedDataViewMemory0\.buffer\.detached === true \|\| \(cachedDataViewMemory0\.buffer\.detached === undefined && (cachedDataViewMemory0\.buffer !== wasm\.\w+\.buffer)\)/;
-  if (!view.test(js)) throw new Error('trim-glue: the DataView check not found: has wasm-bindgen changed?');
-  js = js.replace(view, 'cachedDataViewMemory0 === null || $1');
+  cut(view, 'cachedDataViewMemory0 === null || $1', 'the DataView check');
   js = loader(js);
   // `free()` and `[Symbol.dispose]`: `js/client.js` never frees its `WasmClient` by hand
   // (`dispose()` ends the client through `call`); the registry frees it once the page
   // drops it.
   const free = /^ {4}__destroy_into_raw\(\) \{\n(?: {8}.*\n)+ {4}\}\n {4}free\(\) \{\n(?: {8}.*\n)+ {4}\}\n/m;
-  if (!free.test(js)) throw new Error('trim-glue: WasmClient.free not found: has wasm-bindgen changed?');
-  js = js.replace(free, '');
+  cut(free, '', 'WasmClient.free');
   cut('if (Symbol.dispose) WasmClient.prototype[Symbol.dispose] = WasmClient.prototype.free;\n', '', 'the Symbol.dispose alias');
   const seen = new Map();
   const before = js;

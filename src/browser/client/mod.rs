@@ -61,7 +61,8 @@ struct Inner {
     wake_at: Cell<Option<f64>>,
     /// Whether a refresh is in flight, and who waits for it to end.
     refreshing: Cell<bool>,
-    /// Whether the core asked for a refresh while one was in flight (it starts next).
+    /// Whether the core asked for a refresh while one was in flight: that one's answer is
+    /// then not for the core's refresh (see `request_refresh`).
     again: Cell<bool>,
     waiting: RefCell<Vec<Done<()>>>,
     /// The browser's side of tabs and time, and the callback it answers through.

@@ -53,7 +53,9 @@ impl Inner {
         let ops = self.coord.borrow_mut().finish_refresh();
         self.coordinate(ops);
         self.refreshing.set(false);
-        if self.again.replace(false) && self.session.borrow().is_refreshing() {
+        // The core still waits for a refresh only when it asked for one after this one's
+        // answer (or this answer was not its own): none is in flight for it any more.
+        if self.session.borrow().is_refreshing() {
             self.start_refresh(self.refresh_token());
         }
         let waiting = ::core::mem::take(&mut *self.waiting.borrow_mut());

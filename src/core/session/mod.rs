@@ -413,6 +413,16 @@ pub(crate) mod testing {
         }
     }
 
+    /// Two tabs: A set tokens (`at`, refresh token `rt`, living `expires_in`) at 0, and B
+    /// adopted A's record at 1; with the record.
+    pub(crate) fn two_tabs(at: &str, rt: &str, expires_in: f64) -> (Session, Session, String) {
+        let mut a = Session::new(cfg(RefreshMode::Endpoint));
+        let mut b = Session::new(cfg(RefreshMode::Endpoint));
+        let rec = persisted(&a.set_tokens(0.0, resp(at, Some(rt), expires_in)));
+        b.adopt(1.0, &rec);
+        (a, b, rec)
+    }
+
     pub(crate) fn resp(at: &str, rt: Option<&str>, expires_in: f64) -> TokenResponse {
         TokenResponse {
             access_token: at.to_string(),

@@ -79,10 +79,7 @@ mod tests {
 
     #[test]
     fn a_record_of_the_session_that_ended_is_not_adopted() {
-        let mut a = Session::new(cfg(RefreshMode::Endpoint));
-        let mut b = Session::new(cfg(RefreshMode::Endpoint));
-        let rec = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
-        b.adopt(1.0, &rec);
+        let (mut a, mut b, rec) = two_tabs("a1", "r1", 10.0);
         // A refreshes; B hears of a sign-out in a third tab before A's announcement.
         a.wake(9_000.0);
         let rec2 = persisted(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
@@ -169,10 +166,7 @@ mod tests {
     #[test]
     fn a_failure_for_a_token_another_tab_replaced_is_ignored() {
         for failure in [Failure::Terminal, Failure::Transient(None)] {
-            let mut a = Session::new(cfg(RefreshMode::Endpoint));
-            let mut b = Session::new(cfg(RefreshMode::Endpoint));
-            let rec = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 10.0)));
-            b.adopt(1.0, &rec);
+            let (mut a, mut b, _) = two_tabs("a1", "r1", 10.0);
             b.wake(9_000.0);
             a.wake(9_000.0);
             let rec2 = persisted(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
@@ -190,10 +184,7 @@ mod tests {
 
     #[test]
     fn new_tokens_for_a_token_another_tab_replaced_are_not_installed() {
-        let mut a = Session::new(cfg(RefreshMode::Endpoint));
-        let mut b = Session::new(cfg(RefreshMode::Endpoint));
-        let rec = persisted(&a.set_tokens(0.0, resp("s1", Some("r1"), 10.0)));
-        b.adopt(1.0, &rec);
+        let (mut a, mut b, _) = two_tabs("s1", "r1", 10.0);
         a.wake(9_000.0);
         // Another login in B while A's refresh of the first session is in flight.
         let rec2 = persisted(&b.set_tokens(9_100.0, resp("s2", Some("q1"), 10.0)));

@@ -59,6 +59,24 @@ fn storage_failure_is_reported_once() {
     assert!(s.persist_failed(Error::storage("quota")).is_empty());
 }
 
+/// Wakes `s` when its refresh is due (which asks for one) and gives the due time.
+fn wake_when_due(s: &mut Session) -> f64 {
+    let due = s.refresh_due_at().unwrap();
+    s.wake(due);
+    due
+}
+
+/// Answers the refresh in flight at `at` with `access` living `seconds`; the new expiry.
+fn answer(s: &mut Session, at: f64, access: &str, seconds: f64) -> Option<f64> {
+    s.refresh_done(at, Some(Ok(resp(access, Some("r"), seconds))));
+    s.expires_at()
+}
+
+/// `from` in whole milliseconds, plus `seconds`.
+fn expiry(from: f64, seconds: f64) -> Option<f64> {
+    Some(crate::core::float::round(from) + seconds * 1000.0)
+}
+
 #[test]
 fn a_refreshed_token_lives_from_when_its_request_went_out() {
     let mut s = Session::new(cfg(RefreshMode::Endpoint));
@@ -68,40 +86,32 @@ fn a_refreshed_token_lives_from_when_its_request_went_out() {
     // The request goes out 100 ms after the refresh was asked for; its answer arrives
     // 900 ms later: the new token's hour counts from the request.
     s.refresh_sent(due + 100.0);
-    s.refresh_done(due + 1_000.0, Some(Ok(resp("a2", Some("r2"), 3600.0))));
     assert_eq!(
-        s.expires_at(),
-        Some(crate::core::float::round(due + 100.0) + 3_600_000.0)
+        answer(&mut s, due + 1_000.0, "a2", 3600.0),
+        expiry(due + 100.0, 3600.0)
     );
     // Without a request (another tab's answer, a test), from the answer; and never from a
     // time after it (a clock that went back).
-    let due = s.refresh_due_at().unwrap();
-    s.wake(due);
-    s.refresh_done(due + 50.0, Some(Ok(resp("a3", Some("r3"), 60.0))));
+    let due = wake_when_due(&mut s);
     assert_eq!(
-        s.expires_at(),
-        Some(crate::core::float::round(due + 50.0) + 60_000.0)
+        answer(&mut s, due + 50.0, "a3", 60.0),
+        expiry(due + 50.0, 60.0)
     );
-    let due = s.refresh_due_at().unwrap();
-    s.wake(due);
+    let due = wake_when_due(&mut s);
     s.refresh_sent(due + 5_000.0);
-    s.refresh_done(due + 10.0, Some(Ok(resp("a4", Some("r4"), 60.0))));
     assert_eq!(
-        s.expires_at(),
-        Some(crate::core::float::round(due + 10.0) + 60_000.0)
+        answer(&mut s, due + 10.0, "a4", 60.0),
+        expiry(due + 10.0, 60.0)
     );
     // A request sent for a session that then ended counts for nothing later.
-    let due = s.refresh_due_at().unwrap();
-    s.wake(due);
+    let due = wake_when_due(&mut s);
     s.refresh_sent(due);
     s.sign_out();
     s.set_tokens(due + 20_000.0, resp("b1", Some("rb1"), 3600.0));
-    let due = s.refresh_due_at().unwrap();
-    s.wake(due);
-    s.refresh_done(due + 30.0, Some(Ok(resp("b2", Some("rb2"), 3600.0))));
+    let due = wake_when_due(&mut s);
     assert_eq!(
-        s.expires_at(),
-        Some(crate::core::float::round(due + 30.0) + 3_600_000.0)
+        answer(&mut s, due + 30.0, "b2", 3600.0),
+        expiry(due + 30.0, 3600.0)
     );
 }
 

@@ -212,10 +212,7 @@ mod tests {
     #[test]
     fn a_401_for_a_token_another_tab_replaced_is_retried_once_with_the_newer_one() {
         // Tab B holds a1; tab A rotates a1 → a2 → a3 and the server deletes each old one.
-        let mut a = Session::new(cfg(RefreshMode::Endpoint));
-        let mut b = Session::new(cfg(RefreshMode::Endpoint));
-        let rec1 = persisted(&a.set_tokens(0.0, resp("a1", Some("r1"), 3.0)));
-        b.adopt(1.0, &rec1);
+        let (mut a, mut b, _) = two_tabs("a1", "r1", 3.0);
         a.wake(1_500.0);
         let rec2 = persisted(&a.refresh_done(1_510.0, Some(Ok(resp("a2", Some("r2"), 3.0)))));
         // B's call with a1 is answered 401; B has a2 by then: retry with it, no refresh.
