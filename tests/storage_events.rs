@@ -1,13 +1,20 @@
-//! The shared record changed by another page (`storage` events): cleared or unreadable
-//! ends the session with reason `storage`; removed or readable changes nothing here.
+//! The shared record changed by another page (`storage` events): cleared, removed by
+//! something other than tokenward, or unreadable ends the session with reason `storage`;
+//! a tokenward tab's own sign-out (its marker, then the removal) says its own reason, and
+//! a readable record changes nothing here.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use tokenward::core::session::{Action, Config, EventKind, Reason, RefreshMode, Session};
 use tokenward::core::tokens::TokenResponse;
 
-fn signed_in() -> Session {
-    let mut s = Session::new(Config {
+fn signed_in_config() -> Config {
+    Config {
         lead_ms: 60_000.0,
         refresh: RefreshMode::Endpoint,
         seed: 1,
@@ -16,7 +23,11 @@ fn signed_in() -> Session {
         app: Some("app-1".into()),
         issuer: None,
         client_id: None,
-    });
+    }
+}
+
+fn signed_in() -> Session {
+    let mut s = Session::new(signed_in_config());
     let r = TokenResponse::parse(r#"{"access_token":"a","refresh_token":"r","expires_in":600}"#)
         .unwrap();
     s.set_tokens(1_000.0, r);
@@ -36,11 +47,11 @@ fn reasons(actions: &[Action]) -> Vec<Reason> {
 #[test]
 fn cleared_storage_ends_the_session_once_with_reason_storage() {
     let mut s = signed_in();
-    let a = s.storage_changed(true, None);
+    let a = s.storage_changed(true, None, true);
     assert_eq!(reasons(&a), [Reason::Storage]);
-    assert!(a.contains(&Action::Clear));
+    assert!(a.contains(&Action::Clear(None)));
     assert!(s.tokens().is_none());
-    assert!(s.storage_changed(true, None).is_empty(), "once");
+    assert!(s.storage_changed(true, None, true).is_empty(), "once");
 }
 
 #[test]
@@ -48,7 +59,7 @@ fn an_unreadable_record_ends_the_session() {
     for junk in ["", "garbage", "{}", r#"{"v":99}"#, "[1,2]"] {
         let mut s = signed_in();
         assert_eq!(
-            reasons(&s.storage_changed(false, Some(junk))),
+            reasons(&s.storage_changed(false, Some(junk), true)),
             [Reason::Storage],
             "{junk}"
         );
@@ -56,13 +67,58 @@ fn an_unreadable_record_ends_the_session() {
 }
 
 #[test]
-fn a_removed_or_readable_record_changes_nothing_here() {
+fn a_readable_record_changes_nothing_here() {
     let mut s = signed_in();
-    assert!(
-        s.storage_changed(false, None).is_empty(),
-        "sign-outs come over the channel"
-    );
     let record = s.record().unwrap();
-    assert!(s.storage_changed(false, Some(&record)).is_empty());
+    assert!(s.storage_changed(false, Some(&record), true).is_empty());
     assert!(s.tokens().is_some());
+}
+
+#[test]
+fn a_record_removed_without_a_marker_ends_the_session() {
+    for shared in [true, false] {
+        let mut s = signed_in();
+        assert_eq!(
+            reasons(&s.storage_changed(false, None, shared)),
+            [Reason::Storage]
+        );
+        assert!(s.tokens().is_none());
+    }
+}
+
+/// The marker a tab's sign-out writes before its removal.
+fn sign_out_marker() -> String {
+    let out = signed_in().sign_out();
+    let marker = out.iter().find_map(|a| match a {
+        Action::Clear(m) => m.clone(),
+        _ => None,
+    });
+    marker.expect("a sign-out here leaves a marker for the other tabs")
+}
+
+#[test]
+fn another_tabs_sign_out_says_its_reason_and_its_removal_changes_nothing() {
+    let marker = sign_out_marker();
+    let mut s = signed_in();
+    let a = s.storage_changed(false, Some(&marker), true);
+    assert_eq!(reasons(&a), [Reason::OtherTab]);
+    assert!(s.storage_changed(false, None, true).is_empty(), "once");
+    // Not coordinated (crossTab: false): that tab's marker and removal are its own.
+    let mut s = signed_in();
+    assert!(s.storage_changed(false, Some(&marker), false).is_empty());
+    assert!(s.storage_changed(false, None, false).is_empty());
+    assert!(s.tokens().is_some());
+    // Only the removal right after a marker is that tab's.
+    assert_eq!(
+        reasons(&s.storage_changed(false, None, false)),
+        [Reason::Storage]
+    );
+}
+
+#[test]
+fn a_marker_is_no_stored_session_at_start_up() {
+    let marker = sign_out_marker();
+    let mut s = Session::new(signed_in_config());
+    assert!(s.restore(2_000.0, Some(&marker)).is_empty());
+    assert!(s.tokens().is_none());
 }

@@ -22,6 +22,10 @@ pub enum Msg {
     Sync(u32),
     /// The answer to `Sync`.
     Ack(u32),
+    /// The answer to `Sync` from a tab whose refresh request is in flight: its `Ack`
+    /// follows when that refresh ends (after its tokens), so the asking tab waits for it
+    /// instead of taking over a refresh that is slow, not gone.
+    Busy(u32),
 }
 
 /// Writes a message from `from` (to `to`, or to every tab) for the app `app`.
@@ -60,6 +64,10 @@ pub fn encode(from: &str, app: Option<&str>, to: Option<&str>, msg: &Msg) -> Str
             out.push_str(r#","t":"ack","n":"#);
             push_u64(&mut out, u64::from(*n));
         }
+        Msg::Busy(n) => {
+            out.push_str(r#","t":"busy","n":"#);
+            push_u64(&mut out, u64::from(*n));
+        }
     }
     out.push('}');
     out
@@ -82,9 +90,26 @@ pub fn decode(text: &str, app: Option<&str>) -> Option<(String, Option<String>, 
         "have" => Msg::Have(v.get("rec").map(Json::to_text)),
         "sync" => Msg::Sync(n()?),
         "ack" => Msg::Ack(n()?),
+        "busy" => Msg::Busy(n()?),
         _ => return None,
     };
     Some((from, to, msg))
+}
+
+/// The marker a tab that ends the session writes in the record's place just before it
+/// removes the record (see [`crate::core::session::Action::Clear`]): a sign-out message
+/// from no tab, which the other tabs' `storage` events read with [`ended_by`].
+pub fn ended(app: Option<&str>, reason: Reason) -> String {
+    encode("", app, None, &Msg::SignedOut(reason))
+}
+
+/// The reason in an end-of-session marker of the app `app`; `None` for anything else (a
+/// record, junk, another app's marker).
+pub fn ended_by(text: &str, app: Option<&str>) -> Option<Reason> {
+    match decode(text, app)? {
+        (_, None, Msg::SignedOut(reason)) => Some(reason),
+        _ => None,
+    }
 }
 
 impl From<Announce> for Msg {
@@ -112,6 +137,7 @@ mod tests {
             Msg::Have(None) => r#""t":"have""#.to_string(),
             Msg::Sync(n) => format!(r#""t":"sync","n":{n}"#),
             Msg::Ack(n) => format!(r#""t":"ack","n":{n}"#),
+            Msg::Busy(n) => format!(r#""t":"busy","n":{n}"#),
         };
         let to = to
             .map(|t| format!(r#","to":{}"#, json_string(t)))
@@ -120,6 +146,20 @@ mod tests {
             .map(|a| format!(r#","app":{}"#, json_string(a)))
             .unwrap_or_default();
         format!(r#"{{"from":{}{app}{to},{body}}}"#, json_string(from))
+    }
+
+    #[test]
+    fn an_end_marker_carries_its_reason_for_its_app_only() {
+        for app in [None, Some("app-1")] {
+            let m = ended(app, Reason::InvalidGrant);
+            assert_eq!(ended_by(&m, app), Some(Reason::InvalidGrant));
+            assert_eq!(ended_by(&m, Some("another")), None);
+        }
+        let record = r#"{"v":1,"access_token":"a"}"#;
+        let to_one = encode("t", None, Some("u"), &Msg::SignedOut(Reason::User));
+        for other in [record, "junk", "", &to_one] {
+            assert_eq!(ended_by(other, None), None, "{other}");
+        }
     }
 
     #[test]
@@ -132,6 +172,7 @@ mod tests {
             Msg::Have(Some(r#"{"v":1}"#.to_string())),
             Msg::Sync(0),
             Msg::Ack(u32::MAX),
+            Msg::Busy(3),
         ] {
             for (app, to) in [(None, None), (Some("a\"b"), Some("t")), (None, Some("t"))] {
                 assert_eq!(encode("me\n", app, to, &m), reference("me\n", app, to, &m));
@@ -149,6 +190,7 @@ mod tests {
             Msg::Have(Some(r#"{"v":1}"#.to_string())),
             Msg::Sync(7),
             Msg::Ack(7),
+            Msg::Busy(7),
         ] {
             let (from, to, back) = decode(&encode("me", None, Some("you"), &m), None).unwrap();
             assert_eq!(

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { chromiumSuite, startStack } from './harness.mjs';
 import {
   TABS_SECONDS, hungRefreshDoesNotStopOthers, memoryTabGetsSessionFromOthers, refreshOncePerTokenAcrossTabs,
-  signOutReachesEveryTab, withoutCrossTabTheTabsRace,
+  signOutReachesEveryTab, slowRefreshIsWaitedFor, withoutCrossTabTheTabsRace,
 } from './scenarios/tabs.mjs';
 
 const MODES = ['memory', 'session', 'local'];
@@ -36,4 +36,9 @@ describe('tabs', () => {
   test('one tab\'s refresh hangs: the others take the lock over in time; closing the hung tab releases its locks', (t) => hungRefreshDoesNotStopOthers(env(t)));
 
   test('one tab\'s refresh hangs, the others\' token requests take 300 ms: still one refresh per token', (t) => hungRefreshDoesNotStopOthers({ ...env(t), tokenLatencyMs: 300 }));
+
+  for (const storage of ['memory', 'local']) {
+    test(`${storage}: a token endpoint taking 1 s with 3 s tokens: the tabs that take the lock over wait for the busy holder's tokens, no refresh token spent twice`,
+      (t) => slowRefreshIsWaitedFor({ ...env(t), storage }));
+  }
 });

@@ -31,7 +31,13 @@ impl Inner {
                         self.step(|s, _| s.persist_failed(e));
                     }
                 }
-                Action::Clear => {
+                Action::Clear(marker) => {
+                    if let Some(marker) = marker.filter(|_| self.store.kind() == StorageKind::Local)
+                    {
+                        // Only the other tabs' `storage` events read it; a failure to write
+                        // it leaves them the channel's message.
+                        let _ = self.store.write(&marker);
+                    }
                     let _ = self.store.clear();
                 }
                 Action::Refresh(refresh_token) => self.start_refresh(refresh_token),

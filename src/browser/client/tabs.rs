@@ -34,7 +34,8 @@ impl Inner {
             kind::ONLINE => self.step(|s, now| s.online(now)),
             kind::STORAGE => {
                 let new_value = crate::browser::text(&value);
-                self.step(|s, _| s.storage_changed(id == 1, new_value.as_deref()));
+                let shared = self.coordinated.get();
+                self.step(|s, _| s.storage_changed(id == 1, new_value.as_deref(), shared));
             }
             _ => {}
         }
@@ -92,7 +93,8 @@ impl Inner {
             }
         }
         match msg {
-            Msg::Sync(n) => reply(&Msg::Ack(n)),
+            Msg::Sync(n) => self.coordinate_input(Input::Sync { from, n }),
+            Msg::Busy(n) => self.coordinate_input(Input::Busy(n)),
             Msg::Ack(n) => self.coordinate_input(Input::Ack { from, n }),
             Msg::Have(record) => self.coordinate_input(Input::Have { from, record }),
             Msg::Ask => {

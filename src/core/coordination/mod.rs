@@ -15,6 +15,12 @@
 //!   when the last refresher's acknowledgement arrives, its new tokens (posted before it
 //!   released the lock) have arrived too. A tab that never answers costs at most
 //!   [`TABS_WAIT_MS`].
+//! - A tab whose refresh request is in flight answers a barrier with `Busy` and sends its
+//!   acknowledgement when that refresh ends (after its tokens). A tab that took the lock
+//!   over from it (a holder that is slow, not gone) then waits for those tokens instead of
+//!   spending the same refresh token again: half its lock wait more (a quarter of the
+//!   time that was left, keeping as much for its own request should the holder be hung),
+//!   at least [`TABS_WAIT_MS`].
 //! - Every request carries an id; an answer for a request that is no longer waited for is
 //!   dropped, and a lock granted after its wait ended is released at once.
 
@@ -41,10 +47,12 @@ enum Refresh {
         req: u32,
         held: Held,
     },
-    /// Waiting for the acknowledgements of barrier `n`.
+    /// Waiting for the acknowledgements of barrier `n`; `extended` once a busy tab made
+    /// the wait a request's timeout.
     Barrier {
         n: u32,
         timer: u32,
+        extended: bool,
         expected: usize,
         from: Vec<String>,
         held: Held,
@@ -113,6 +121,8 @@ pub struct Coordination {
     refresh: Refresh,
     question: Option<Question>,
     barrier: u32,
+    /// The barriers this tab answered `Busy`: acknowledged when its refresh ends.
+    owed: Vec<(String, u32)>,
 }
 
 impl Coordination {
@@ -126,6 +136,7 @@ impl Coordination {
             refresh: Refresh::Idle,
             question: None,
             barrier: 0,
+            owed: Vec::new(),
         }
     }
 
@@ -171,11 +182,16 @@ impl Coordination {
         ops
     }
 
-    /// The refresh is over: its locks are released (after its tokens were announced).
+    /// The refresh is over: its locks are released and the barriers answered `Busy`
+    /// meanwhile acknowledged (after its tokens were announced).
     pub fn finish_refresh(&mut self) -> Vec<Op> {
         let held = self.refresh.held();
         self.refresh = Refresh::Idle;
-        release(held)
+        let mut ops = release(held);
+        while let Some((to, n)) = self.owed.pop() {
+            ops.push(Op::Reply { to, n, busy: false });
+        }
+        ops
     }
 
     /// Asks the other tabs for their session (memory and session storage, at start-up).
@@ -200,6 +216,33 @@ impl Coordination {
             } => self.on_lock(id, granted, refused, &mut ops),
             Input::Peers { id, count } => {
                 self.on_peers(id, count, &mut ops);
+            }
+            Input::Sync { from, n } => {
+                let busy = matches!(self.refresh, Refresh::Running(_));
+                if busy {
+                    self.owed.push((from.clone(), n));
+                }
+                ops.push(Op::Reply { to: from, n, busy });
+            }
+            Input::Busy(n) => {
+                let t = self.id();
+                if let Refresh::Barrier {
+                    n: m,
+                    timer,
+                    extended: extended @ false,
+                    ..
+                } = &mut self.refresh
+                {
+                    if *m == n {
+                        // Once per barrier (see the module documentation).
+                        *timer = t;
+                        *extended = true;
+                        ops.push(Op::Timer {
+                            id: t,
+                            ms: (self.wait_ms / 2.0).max(TABS_WAIT_MS),
+                        });
+                    }
+                }
             }
             Input::Ack { from, n } => {
                 if let Refresh::Barrier {
@@ -370,6 +413,7 @@ impl Coordination {
                 self.refresh = Refresh::Barrier {
                     n: self.barrier,
                     timer,
+                    extended: false,
                     expected: count,
                     from: Vec::new(),
                     held,

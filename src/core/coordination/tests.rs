@@ -240,7 +240,93 @@ fn never_panics_on_stray_inputs() {
             from: "y".into(),
             record: None,
         });
+        c.input(Input::Busy(id));
+        c.input(Input::Sync {
+            from: "z".into(),
+            n: id,
+        });
     }
     c.finish_refresh();
     c.start_refresh(f64::NAN);
+}
+
+/// A tab at its barrier: the locks held, `peers` other tabs asked. Returns the barrier's
+/// timer.
+fn at_barrier(c: &mut Coordination, wait_ms: f64, peers_count: usize) -> u32 {
+    let (req, ..) = lock_req(&c.start_refresh(wait_ms));
+    let q = peers(&c.input(granted(req)));
+    timer(&c.input(Input::Peers {
+        id: q,
+        count: peers_count,
+    }))
+}
+
+fn sync(from: &str, n: u32) -> Input {
+    Input::Sync {
+        from: from.into(),
+        n,
+    }
+}
+
+fn reply(to: &str, n: u32, busy: bool) -> Op {
+    Op::Reply {
+        to: to.into(),
+        n,
+        busy,
+    }
+}
+
+#[test]
+fn a_tab_whose_refresh_is_in_flight_acknowledges_a_barrier_when_it_ends() {
+    let mut c = Coordination::new(true);
+    // Idle, or still at its own barrier: acknowledged at once.
+    assert_eq!(c.input(sync("b", 4)), vec![reply("b", 4, false)]);
+    let t = at_barrier(&mut c, 300.0, 1);
+    assert_eq!(c.input(sync("b", 5)), vec![reply("b", 5, false)]);
+    // Its refresh in flight: busy, and the ack follows its end, after the releases.
+    assert_eq!(c.input(Input::Timer(t)), vec![Op::Ready]);
+    assert_eq!(c.input(sync("b", 6)), vec![reply("b", 6, true)]);
+    assert_eq!(c.input(sync("c", 1)), vec![reply("c", 1, true)]);
+    let ops = c.finish_refresh();
+    assert!(matches!(ops.first(), Some(Op::Release(_))));
+    assert_eq!(ops[1..], [reply("c", 1, false), reply("b", 6, false)]);
+    // Owed once.
+    assert!(c.finish_refresh().is_empty());
+}
+
+#[test]
+fn a_busy_tab_is_waited_for_half_the_lock_wait_more_once() {
+    let mut c = Coordination::new(true);
+    let short = at_barrier(&mut c, 6_000.0, 2);
+    let busy = Input::Busy;
+    // Another barrier's busy changes nothing.
+    assert!(c.input(busy(9)).is_empty());
+    let ops = c.input(busy(1));
+    let long = timer(&ops);
+    assert!(ops.contains(&Op::Timer {
+        id: long,
+        ms: 3_000.0
+    }));
+    // The barrier's first timer no longer ends it, nor does a second busy extend it.
+    assert!(c.input(Input::Timer(short)).is_empty());
+    assert!(c.input(busy(1)).is_empty());
+    let ack = |from: &str| Input::Ack {
+        from: from.into(),
+        n: 1,
+    };
+    assert!(c.input(ack("quick")).is_empty());
+    // The slow tab's ack (after its tokens) lets the refresh go on, to find them.
+    assert_eq!(c.input(ack("slow")), vec![Op::Ready]);
+    assert!(c.input(Input::Timer(long)).is_empty());
+    c.finish_refresh();
+    // A busy tab that never acknowledges (hung) costs the long wait, no more; never less
+    // than the tabs' wait.
+    at_barrier(&mut c, 600.0, 1);
+    let ops = c.input(busy(2));
+    let long = timer(&ops);
+    assert!(ops.contains(&Op::Timer {
+        id: long,
+        ms: TABS_WAIT_MS
+    }));
+    assert_eq!(c.input(Input::Timer(long)), vec![Op::Ready]);
 }

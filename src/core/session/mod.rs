@@ -67,8 +67,11 @@ pub enum Announce {
 pub enum Action {
     /// Write this record to storage.
     Persist(String),
-    /// Remove the record from storage.
-    Clear,
+    /// Remove the record from storage. With a marker (a session this tab ended), first
+    /// write the marker in its place: the other tabs' `storage` events then tell
+    /// tokenward's own sign-out, with its reason, from a record that disappeared
+    /// ([`Session::storage_changed`]).
+    Clear(Option<String>),
     /// Start a refresh with this refresh token and report it with [`Session::refresh_done`].
     Refresh(Option<String>),
     /// Call the listeners (boxed: an action list stays small to move).
@@ -116,6 +119,10 @@ pub struct Session {
     /// The start of the session that ended here: a record of it that arrives later (a
     /// refresh another tab announced before it heard of the end) is not adopted.
     ended: Option<f64>,
+    /// The last `storage` event wrote another tab's end-of-session marker, which this
+    /// tab, not coordinated with the others, did not follow: the removal after it is that
+    /// tab's, not a script's.
+    marked: bool,
 }
 
 impl Session {
@@ -138,6 +145,7 @@ impl Session {
             ending_reported: false,
             spent_401: None,
             ended: None,
+            marked: false,
         }
     }
 
@@ -292,7 +300,8 @@ impl Session {
         self.retry_at = None;
         self.ending_reported = false;
         self.expired_failure_reported = false;
-        out.push(Action::Clear);
+        let marker = announce.then(|| super::tab_message::ended(self.cfg.app.as_deref(), reason));
+        out.push(Action::Clear(marker));
         if announce {
             out.push(Action::Announce(Announce::SignedOut(reason)));
         }
@@ -304,8 +313,13 @@ impl Session {
     /// A record that cannot be read is removed and reported as a `storage` error.
     pub fn restore(&mut self, now: f64, stored: Option<&str>) -> Vec<Action> {
         let mut out = Vec::new();
-        let Some(text) = stored else { return out };
-        match TokenSet::from_record_for(text, self.cfg.app.as_deref()) {
+        let app = self.cfg.app.as_deref();
+        // Another tab's end-of-session marker, read between its writing and its removal:
+        // no session.
+        let Some(text) = stored.filter(|t| super::tab_message::ended_by(t, app).is_none()) else {
+            return out;
+        };
+        match TokenSet::from_record_for(text, app) {
             // Another app's record under the same key: not ours to use or remove.
             Ok(None) => {}
             Ok(Some(tokens)) => {
@@ -314,7 +328,7 @@ impl Session {
                 out.extend(self.wake(now));
             }
             Err(e) => {
-                out.push(Action::Clear);
+                out.push(Action::Clear(None));
                 self.emit_error(&mut out, e);
             }
         }
@@ -448,7 +462,7 @@ pub(crate) mod testing {
             .iter()
             .map(|a| match a {
                 Action::Persist(_) => "persist".to_string(),
-                Action::Clear => "clear".to_string(),
+                Action::Clear(_) => "clear".to_string(),
                 Action::Refresh(rt) => format!("refresh:{}", rt.as_deref().unwrap_or("-")),
                 Action::Emit(e) => match (e.reason, &e.error) {
                     (Some(r), _) => format!("{}:{}", e.kind.as_str(), r.as_str()),

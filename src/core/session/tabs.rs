@@ -2,6 +2,7 @@
 //! cleared or changed.
 
 use super::*;
+use crate::core::tab_message;
 
 impl Session {
     /// Another tab announced tokens (or storage holds a record another tab wrote).
@@ -55,16 +56,40 @@ impl Session {
 
     /// Another page changed the storage area (`localStorage`'s `storage` event): `cleared`
     /// when the whole area was cleared (devtools, "clear site data", a script), otherwise
-    /// the record's new value. The session ends with `signedOut { reason: 'storage' }` when
-    /// the area was cleared or the record became unreadable. A removed record (`None`) and
-    /// a readable one change nothing here: tokenward's own sign-outs and refreshes in other
-    /// tabs arrive over the channel, with their own reason, and a record from another app
-    /// under the same key is not ours to judge.
-    pub fn storage_changed(&mut self, cleared: bool, new_value: Option<&str>) -> Vec<Action> {
+    /// the record's new value (`None`: removed). `shared`: this tab follows the other
+    /// tabs' sign-outs (`crossTab`).
+    ///
+    /// A tab that ends the session writes an end-of-session marker with its reason just
+    /// before it removes the record ([`Action::Clear`]). The marker ends the session here
+    /// as that tab's channel message does (whichever comes first; `other_tab` for a user's
+    /// sign-out), and the removal after it changes nothing. The session ends with
+    /// `signedOut { reason: 'storage' }` when the area was cleared, the record removed
+    /// with no marker before it (a script, devtools) or made unreadable. A readable record
+    /// changes nothing here: tokenward's refreshes in other tabs arrive over the channel,
+    /// and a record from another app under the same key is not ours to judge. Not
+    /// `shared`, another tab's marker and its removal are that tab's own business.
+    pub fn storage_changed(
+        &mut self,
+        cleared: bool,
+        new_value: Option<&str>,
+        shared: bool,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
-        let unreadable = new_value
-            .is_some_and(|v| TokenSet::from_record_for(v, self.cfg.app.as_deref()).is_err());
-        if cleared || unreadable {
+        let after_marker = ::core::mem::take(&mut self.marked);
+        let app = self.cfg.app.as_deref();
+        let lost = match new_value {
+            _ if cleared => true,
+            None => !after_marker,
+            Some(v) => match tab_message::ended_by(v, app) {
+                Some(reason) if shared => return self.remote_signed_out(reason),
+                Some(_) => {
+                    self.marked = true;
+                    false
+                }
+                None => TokenSet::from_record_for(v, app).is_err(),
+            },
+        };
+        if lost {
             self.end(Reason::Storage, false, &mut out);
         }
         out

@@ -1,6 +1,7 @@
 // Cross-tab scenario of a tab whose refresh hangs: the other tabs take the refresh lock
 // over, and closing the hung tab releases its locks. With the two token endpoints it
-// uses (one that never answers, one that answers late). Re-exported by tabs.mjs.
+// uses (one that never answers, one that answers late); and a holder that is only slow,
+// whose tokens the tabs that took its lock over wait for. Re-exported by tabs.mjs.
 
 import { createServer } from 'node:http';
 
@@ -224,5 +225,48 @@ export async function hungRefreshDoesNotStopOthers({
     await closeTabs(tabs);
     await hole.close();
     await slow?.close();
+  }
+}
+
+/**
+ * A slow token endpoint (1 s) with 3 s tokens: the tab that refreshes holds the lock for
+ * longer than the others wait for it, so they take the lock over. The holder, alive and
+ * busy, tells them so at their barrier and they wait for its tokens: one refresh per
+ * token, no refresh token spent twice (which the server answers with invalid_grant and by
+ * revoking the grant: every tab signed out).
+ */
+export async function slowRefreshIsWaitedFor({
+  context, stack, openApp, assert, diagnostic, storage, count = 3, latencyMs = 1_000, refreshes = 4,
+}) {
+  const env = { context, stack, openApp };
+  const storageKey = `tabs-slow-${storage}`;
+  const slow = await startSlowTokenEndpoint(stack.auth.tokenEndpoint, latencyMs);
+  const options = { storage, storageKey, tokenEndpoint: slow.url };
+  const tabs = [];
+  stack.auth.setAccessTokenTtl(3);
+  try {
+    stack.auth.resetStats();
+    const tokens = await stack.auth.login();
+    tabs.push(await openTab(env, options, tokens));
+    for (let i = 1; i < count; i += 1) tabs.push(await openTab(env, options));
+    await Promise.all(tabs.map(waitSignedIn));
+    await tabs[0].page.waitForFunction(
+      (n) => window.tab.counts.refresh >= n || window.tab.counts.signedOut > 0, refreshes, { timeout: 30_000 },
+    );
+    const reports = await Promise.all(tabs.map((tab) => tabReport(tab, storageKey)));
+    const { stats } = stack.auth;
+    diagnostic(`${storage}, ${count} tabs, token endpoint ${latencyMs} ms, 3 s tokens: refresh requests ${stats.refreshRequests} `
+      + `(ok ${stats.refreshOk}), invalid_grant ${stats.invalidGrant}, grants revoked ${stats.grantsRevoked}; `
+      + `refresh events ${reports.map((r) => r.counts.refresh).join(', ')}; status ${reports.map((r) => r.status).join(', ')}`);
+    assert.equal(stats.invalidGrant, 0, 'no refresh token was spent twice');
+    assert.equal(stats.grantsRevoked, 0);
+    assert.deepEqual(reports.map((r) => r.status), tabs.map(() => 'signedIn'));
+    assert.deepEqual(reports.map((r) => r.counts.signedOut), tabs.map(() => 0));
+    // One request per token: the in-flight one at most beyond the refreshes tab 0 saw.
+    assert.ok(stats.refreshRequests <= reports[0].counts.refresh + 1,
+      `${stats.refreshRequests} refresh requests for ${reports[0].counts.refresh} refreshes`);
+  } finally {
+    await closeTabs(tabs);
+    await slow.close();
   }
 }
