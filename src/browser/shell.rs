@@ -162,10 +162,6 @@ impl Shell {
                 peers(&self.handle, *id, &prefix, &own);
             }
             Op::Post(msg) => self.post(None, msg),
-            Op::Reply { to, n, busy } => {
-                let msg = if *busy { Msg::Busy(*n) } else { Msg::Ack(*n) };
-                self.post(Some(to), &msg)
-            }
             Op::Timer { id, ms } => self.later(*id, *ms),
             Op::Ready | Op::Answer(_) => {}
         }

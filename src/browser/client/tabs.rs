@@ -93,7 +93,10 @@ impl Inner {
             }
         }
         match msg {
-            Msg::Sync(n) => self.coordinate_input(Input::Sync { from, n }),
+            Msg::Sync(n) => {
+                let busy = self.coord.borrow_mut().synced(n);
+                reply(&if busy { Msg::Busy(n) } else { Msg::Ack(n) })
+            }
             Msg::Busy(n) => self.coordinate_input(Input::Busy(n)),
             Msg::Ack(n) => self.coordinate_input(Input::Ack { from, n }),
             Msg::Have(record) => self.coordinate_input(Input::Have { from, record }),

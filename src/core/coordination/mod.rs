@@ -15,8 +15,10 @@
 //!   when the last refresher's acknowledgement arrives, its new tokens (posted before it
 //!   released the lock) have arrived too. A tab that never answers costs at most
 //!   [`TABS_WAIT_MS`].
-//! - A tab whose refresh request is in flight answers a barrier with `Busy` and sends its
-//!   acknowledgement when that refresh ends (after its tokens). A tab that took the lock
+//! - A tab whose refresh request is in flight answers a barrier with `Busy` and posts its
+//!   acknowledgement when that refresh ends, after its tokens (to every tab: an ack from
+//!   it posted after its tokens tells any tab at a barrier what it tells the one that
+//!   asked, so none is addressed). A tab that took the lock
 //!   over from it (a holder that is slow, not gone) then waits for those tokens instead of
 //!   spending the same refresh token again: half its lock wait more (a quarter of the
 //!   time that was left, keeping as much for its own request should the holder be hung),
@@ -122,7 +124,7 @@ pub struct Coordination {
     question: Option<Question>,
     barrier: u32,
     /// The barriers this tab answered `Busy`: acknowledged when its refresh ends.
-    owed: Vec<(String, u32)>,
+    owed: Vec<u32>,
 }
 
 impl Coordination {
@@ -188,10 +190,23 @@ impl Coordination {
         let held = self.refresh.held();
         self.refresh = Refresh::Idle;
         let mut ops = release(held);
-        while let Some((to, n)) = self.owed.pop() {
-            ops.push(Op::Reply { to, n, busy: false });
+        // To every tab: an ack from here, after this tab's tokens, tells any tab what it
+        // tells the one that asked (see the module documentation).
+        while let Some(n) = self.owed.pop() {
+            ops.push(Op::Post(Msg::Ack(n)));
         }
         ops
+    }
+
+    /// Another tab's barrier `n` asks this one: whether this tab's refresh is in flight
+    /// (answer [`Msg::Busy`]; its [`Msg::Ack`] then comes with [`Coordination::finish_refresh`])
+    /// or not ([`Msg::Ack`] now).
+    pub fn synced(&mut self, n: u32) -> bool {
+        let busy = matches!(self.refresh, Refresh::Running(_));
+        if busy {
+            self.owed.push(n);
+        }
+        busy
     }
 
     /// Asks the other tabs for their session (memory and session storage, at start-up).
@@ -216,13 +231,6 @@ impl Coordination {
             } => self.on_lock(id, granted, refused, &mut ops),
             Input::Peers { id, count } => {
                 self.on_peers(id, count, &mut ops);
-            }
-            Input::Sync { from, n } => {
-                let busy = matches!(self.refresh, Refresh::Running(_));
-                if busy {
-                    self.owed.push((from.clone(), n));
-                }
-                ops.push(Op::Reply { to: from, n, busy });
             }
             Input::Busy(n) => {
                 let t = self.id();

@@ -45,16 +45,6 @@ pub enum Op {
     Peers(u32),
     /// Post to every other tab.
     Post(Msg),
-    /// Answer tab `to`'s barrier `n`: [`Msg::Ack`], or [`Msg::Busy`] while this tab's
-    /// refresh is in flight (its `Ack` follows when the refresh ends).
-    Reply {
-        /// The tab that asked.
-        to: String,
-        /// Its barrier's number.
-        n: u32,
-        /// Whether this tab's refresh is in flight.
-        busy: bool,
-    },
     /// Answer [`Input::Timer`] with this id after `ms`.
     Timer {
         /// The timer's id.
@@ -88,13 +78,6 @@ pub enum Input {
         id: u32,
         /// How many.
         count: usize,
-    },
-    /// Tab `from` asks every tab to acknowledge its barrier `n`.
-    Sync {
-        /// The sender.
-        from: String,
-        /// The barrier's number.
-        n: u32,
     },
     /// The refresh of a tab that barrier `n` asked is in flight: that tab's
     /// acknowledgement comes when its refresh ends.

@@ -241,10 +241,7 @@ fn never_panics_on_stray_inputs() {
             record: None,
         });
         c.input(Input::Busy(id));
-        c.input(Input::Sync {
-            from: "z".into(),
-            n: id,
-        });
+        c.synced(id);
     }
     c.finish_refresh();
     c.start_refresh(f64::NAN);
@@ -261,35 +258,20 @@ fn at_barrier(c: &mut Coordination, wait_ms: f64, peers_count: usize) -> u32 {
     }))
 }
 
-fn sync(from: &str, n: u32) -> Input {
-    Input::Sync {
-        from: from.into(),
-        n,
-    }
-}
-
-fn reply(to: &str, n: u32, busy: bool) -> Op {
-    Op::Reply {
-        to: to.into(),
-        n,
-        busy,
-    }
-}
-
 #[test]
 fn a_tab_whose_refresh_is_in_flight_acknowledges_a_barrier_when_it_ends() {
     let mut c = Coordination::new(true);
     // Idle, or still at its own barrier: acknowledged at once.
-    assert_eq!(c.input(sync("b", 4)), vec![reply("b", 4, false)]);
+    assert!(!c.synced(4));
     let t = at_barrier(&mut c, 300.0, 1);
-    assert_eq!(c.input(sync("b", 5)), vec![reply("b", 5, false)]);
-    // Its refresh in flight: busy, and the ack follows its end, after the releases.
+    assert!(!c.synced(5));
+    // Its refresh in flight: busy, and the acks follow its end, after the releases.
     assert_eq!(c.input(Input::Timer(t)), vec![Op::Ready]);
-    assert_eq!(c.input(sync("b", 6)), vec![reply("b", 6, true)]);
-    assert_eq!(c.input(sync("c", 1)), vec![reply("c", 1, true)]);
+    assert!(c.synced(6));
+    assert!(c.synced(1));
     let ops = c.finish_refresh();
     assert!(matches!(ops.first(), Some(Op::Release(_))));
-    assert_eq!(ops[1..], [reply("c", 1, false), reply("b", 6, false)]);
+    assert_eq!(ops[1..], [Op::Post(Msg::Ack(1)), Op::Post(Msg::Ack(6))]);
     // Owed once.
     assert!(c.finish_refresh().is_empty());
 }
