@@ -4,7 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
-use tokenward::core::session::{Action, Config, RefreshMode, Session};
+use tokenward::core::session::{Action, Config, EventKind, RefreshMode, Session};
 use tokenward::core::tokens::TokenResponse;
 
 fn session() -> Session {
@@ -98,5 +98,45 @@ fn a_new_sign_in_in_another_tab_replaces_the_session() {
         b.tokens().unwrap().access_token,
         "new0",
         "another session's first record replaces it"
+    );
+}
+
+fn persisted(actions: &[Action]) -> String {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Persist(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn events(actions: &[Action]) -> Vec<EventKind> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Emit(e) => Some(e.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn another_tabs_sign_in_is_a_change_and_its_refresh_a_refresh() {
+    let (_, records) = tab_a_records(&[1_400_000.0]);
+    let mut b = session();
+    b.adopt(1_500_000.0, &records[1]);
+    let mut c = session();
+    let signed_in = persisted(&c.set_tokens(1_600_000.0, answer("new0", "newr0")));
+    assert_eq!(
+        events(&b.adopt(1_600_001.0, &signed_in)),
+        [EventKind::Change],
+        "a sign-in there is not a refresh"
+    );
+    c.wake(c.next_wakeup().unwrap());
+    let refreshed = persisted(&c.refresh_done(2_000_000.0, Some(Ok(answer("new1", "newr1")))));
+    assert_eq!(
+        events(&b.adopt(2_000_001.0, &refreshed)),
+        [EventKind::Refresh, EventKind::Change]
     );
 }

@@ -6,7 +6,9 @@ use crate::core::tab_message;
 
 impl Session {
     /// Another tab announced tokens (or storage holds a record another tab wrote).
-    /// Adopted when newer than ours; `refresh` and `change` fire as if refreshed here.
+    /// Adopted when newer than ours; `refresh` and `change` fire as if refreshed here, or
+    /// `change` alone for another session's tokens (a sign-in or `setTokens` there: not a
+    /// refresh).
     pub fn adopt(&mut self, now: f64, record: &str) -> Vec<Action> {
         let mut out = Vec::new();
         let Ok(Some(tokens)) = TokenSet::from_record_for(record, self.cfg.app.as_deref()) else {
@@ -17,22 +19,22 @@ impl Session {
             // tab's refresh did not know yet when it announced): not brought back.
             return out;
         }
+        let mut refreshed = false;
         if let Some(current) = &self.tokens {
             // Within one session, a later refresh has a higher generation; a record of
             // another session (a new sign-in in another tab) replaces this one. No
             // wall-clock comparison: clocks are set back.
-            let same_session = current.session_started_at == tokens.session_started_at;
+            refreshed = current.session_started_at == tokens.session_started_at;
             if current.access_token == tokens.access_token
-                || (same_session && current.generation >= tokens.generation)
+                || (refreshed && current.generation >= tokens.generation)
             {
                 return out;
             }
         }
-        let was_signed_in = self.tokens.is_some();
         let record = tokens.to_record_for(self.cfg.app.as_deref());
         self.install(tokens);
         out.push(Action::Persist(record));
-        if was_signed_in {
+        if refreshed {
             self.emit(&mut out, EventKind::Refresh);
         }
         self.emit(&mut out, EventKind::Change);
