@@ -122,3 +122,27 @@ fn a_marker_is_no_stored_session_at_start_up() {
     assert!(s.restore(2_000.0, Some(&marker)).is_empty());
     assert!(s.tokens().is_none());
 }
+
+#[test]
+fn a_record_gone_when_read_again_before_a_refresh_ends_the_session() {
+    // Past the barrier: nothing of tokenward's removed it (its sign-outs have arrived).
+    let mut s = signed_in();
+    assert_eq!(reasons(&s.reread(2_000.0, None, true)), [Reason::Storage]);
+    assert!(s.tokens().is_none());
+    // Without the barrier (no locks, crossTab: false) a removal may be another tab's own.
+    let mut s = signed_in();
+    assert!(s.reread(2_000.0, None, false).is_empty());
+    // Nor when this tab's own writes fail: the record may never have been written.
+    let mut s = signed_in();
+    s.persist_failed(tokenward::core::error::Error::new(
+        tokenward::core::error::ErrorCode::Storage,
+        "full",
+    ));
+    assert!(s.reread(2_000.0, None, true).is_empty());
+    assert!(s.tokens().is_some());
+    // A record there is adopted as before (its own: nothing changes).
+    let mut s = signed_in();
+    let record = s.record().unwrap();
+    assert!(s.reread(2_000.0, Some(&record), true).is_empty());
+    assert!(s.tokens().is_some());
+}

@@ -1,7 +1,8 @@
 // signedOut { reason: 'storage' } (Chromium): the shared localStorage record cleared,
 // removed or made unreadable from another page ends the session in this one; a tokenward
 // sign-out in another tab still says `other_tab`, and with crossTab: false it ends nothing
-// here.
+// here. The page that cleared it itself (no storage event there) notices at its next
+// refresh.
 // Run: node --test --test-concurrency=1 tests/e2e/storage-events.test.mjs
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -129,6 +130,54 @@ describe('storage events (Chromium)', () => {
       await a.waitForFunction(() => window.events.some((e) => e.type === 'signedOut'), null, { timeout: 10_000 });
       const reasons = await a.evaluate(() => window.events.filter((e) => e.type === 'signedOut').map((e) => e.reason));
       assert.deepEqual(reasons, ['storage']);
+    } finally {
+      for (const page of [a, b]) {
+        await page.evaluate(() => window.auth?.dispose()).catch(() => {});
+        await page.close().catch(() => {});
+      }
+    }
+  });
+
+  test('this page\'s own localStorage.clear() (no storage event here) ends the session at its next refresh', async (t) => {
+    const { stack, context } = suite;
+    const env = suite.env(t);
+    const key = 'storage-events-own';
+    const options = { ...stack.clientOptions, storage: 'local', storageKey: key };
+    const tokens = await stack.auth.login();
+    const a = await env.openApp(context, `${stack.app.url}/`);
+    const b = await env.openApp(context, `${stack.app.url}/`);
+    try {
+      for (const page of [a, b]) await installHelpers(page);
+      for (const page of [a, b]) {
+        await page.evaluate(async ({ options }) => { window.auth = await window.makeClient(options); }, { options });
+      }
+      await a.evaluate(({ tokens }) => window.auth.setTokens(tokens), { tokens });
+      await b.waitForFunction(() => window.auth.status === 'signedIn', null, { timeout: 10_000 });
+      stack.auth.resetStats();
+      const seen = await a.evaluate(async (key) => {
+        localStorage.clear();
+        const noEventYet = window.events.filter((e) => e.type === 'signedOut').length;
+        let rejection = null;
+        try {
+          await window.auth.refresh();
+        } catch (e) {
+          rejection = window.describeError(e).code;
+        }
+        return {
+          noEventYet,
+          rejection,
+          reasons: window.events.filter((e) => e.type === 'signedOut').map((e) => e.reason),
+          status: window.auth.status,
+          stored: localStorage.getItem(key),
+        };
+      }, key);
+      await b.waitForFunction(() => window.events.some((e) => e.type === 'signedOut'), null, { timeout: 10_000 });
+      const other = await b.evaluate(() => window.events.filter((e) => e.type === 'signedOut').map((e) => e.reason));
+      t.diagnostic(`own clear(): ${JSON.stringify(seen)}; the other tab: ${JSON.stringify(other)}; refresh requests ${stack.auth.stats.refreshRequests}`);
+      assert.deepEqual(seen, { noEventYet: 0, rejection: 'signed_out', reasons: ['storage'], status: 'signedOut', stored: null });
+      assert.equal(stack.auth.stats.refreshRequests, 0, 'no refresh sent for a session that is gone');
+      // The other tab heard the clear() as a storage event.
+      assert.deepEqual(other, ['storage']);
     } finally {
       for (const page of [a, b]) {
         await page.evaluate(() => window.auth?.dispose()).catch(() => {});

@@ -29,7 +29,13 @@ impl Inner {
     /// The lock is held (or cannot be had) and the barrier passed: what another tab wrote
     /// is read first, and the refresh goes ahead only when still needed.
     pub(super) fn refresh_ready(self: &Rc<Self>) {
-        self.catch_up();
+        if self.store.kind() == StorageKind::Local {
+            if let Ok(record) = self.store.read() {
+                // Past the barrier, a tokenward sign-out in a live tab has arrived here.
+                let barrier = self.coordinated.get() && self.coord.borrow().has_locks();
+                self.step(|s, now| s.reread(now, record.as_deref(), barrier));
+            }
+        }
         if !self.session.borrow().refresh_still_needed() {
             self.step(|s, now| s.refresh_done(now, None));
             self.end_refresh();

@@ -44,6 +44,23 @@ impl Session {
         out
     }
 
+    /// The shared record (`localStorage`), read again just before a refresh is sent:
+    /// adopted when newer. `barrier`: the refresh lock is held and every live tab
+    /// acknowledged after its last message, so a tokenward sign-out in another tab would
+    /// have arrived before this. Then a record that is gone while this tab has a session
+    /// (and its own writes succeed) was removed by something else: a script, devtools,
+    /// this page's own `localStorage.clear()`, which no `storage` event reports here. The
+    /// session ends with `signedOut { reason: 'storage' }`.
+    pub fn reread(&mut self, now: f64, stored: Option<&str>, barrier: bool) -> Vec<Action> {
+        let mut out = Vec::new();
+        match stored {
+            Some(record) => return self.adopt(now, record),
+            None if barrier && !self.storage_failed => self.end(Reason::Storage, false, &mut out),
+            None => {}
+        }
+        out
+    }
+
     /// Another tab ended the session.
     pub fn remote_signed_out(&mut self, reason: Reason) -> Vec<Action> {
         let mut out = Vec::new();
