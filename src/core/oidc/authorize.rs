@@ -7,8 +7,12 @@ use crate::core::json::{Json, ObjWriter};
 use crate::core::jwt;
 use crate::prelude::*;
 
-/// Parameters the client sets itself and `extraParams` may not override.
-const RESERVED_PARAMS: [&str; 10] = [
+/// Parameters the client sets itself and `extraParams` may not override, and those that
+/// would take the request out of its hands: `response_mode` (the response must come back
+/// in the redirect's query, where `handleRedirect` reads it), `request` and `request_uri`
+/// (a request object, or a pushed request, whose state, PKCE and redirect URI are not this
+/// client's).
+const RESERVED_PARAMS: [&str; 13] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -19,6 +23,9 @@ const RESERVED_PARAMS: [&str; 10] = [
     "code_challenge_method",
     "prompt",
     "login_hint",
+    "response_mode",
+    "request",
+    "request_uri",
 ];
 
 /// Random bytes as a string for a state, a nonce or a code verifier (unpadded base64url:
@@ -261,6 +268,9 @@ mod tests {
             "code_challenge_method",
             "nonce",
             "prompt",
+            "response_mode",
+            "request",
+            "request_uri",
         ] {
             let mut r = request("https://op.example.com/auth");
             r.extra = vec![(name.into(), "x".into())];
