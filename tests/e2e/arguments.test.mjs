@@ -203,3 +203,25 @@ test('window.fetch replaced by a wrapper that copies each request into auth.fetc
   assert.equal(stack.auth.stats.refreshRequests, 1);
   assert.equal(stack.api.stats.ok, 1);
 });
+
+test('signIn extraParams that would take the request out of the client\'s hands are invalid_options; the page stays', async () => {
+  const { stack, page } = await ready();
+  const seen = await page.evaluate(async ({ options }) => {
+    // Never reached: each call is refused before any navigation.
+    const authorizationEndpoint = 'http://127.0.0.1:9/authorize';
+    const auth = await window.tokenward.createTokenClient({ ...options, authorizationEndpoint, scope: 'api', storageKey: 'extra-params' });
+    const before = { url: location.href, pending: sessionStorage.length };
+    const out = {};
+    for (const name of ['response_mode', 'request', 'request_uri', 'state', 'redirect_uri']) {
+      out[name] = await auth.signIn({ extraParams: { [name]: 'x' } })
+        .then(() => 'resolved', (e) => `${e.name} ${e.code} ${e.message}`);
+    }
+    auth.dispose();
+    return { out, stayed: location.href === before.url, pending: sessionStorage.length - before.pending };
+  }, { options: stack.clientOptions });
+  for (const [name, result] of Object.entries(seen.out)) {
+    assert.ok(result.startsWith(`TokenwardError invalid_options \`extraParams\` may not set \`${name}\``), `${name}: ${result}`);
+  }
+  assert.equal(seen.stayed, true, 'no navigation');
+  assert.equal(seen.pending, 0, 'no pending sign-in stored');
+});

@@ -89,7 +89,7 @@ pub fn authorization_url(req: &AuthRequest) -> Result<String, Error> {
             return Err(Error::options(cat(&[
                 "`extraParams` may not set `",
                 k,
-                "`: the client sets it (use its option, if there is one)",
+                "`: the client decides it (use its option, if there is one)",
             ])));
         }
         if k.is_empty() || req.extra.iter().take(n).any(|(other, _)| other == k) {
