@@ -27,7 +27,8 @@ pub extern "C" fn floor_session() {
     keep(session().sign_out());
     keep(session().persist_failed(error()));
     keep(session().report(error()));
-    keep(session().storage_changed(flag(), opt_text()));
+    keep(session().storage_changed(flag(), opt_text(), flag()));
+    keep(session().reread(now, opt_text(), flag()));
     keep(session().remote_signed_out(reason()));
     keep(session().adopt(now, text()));
     let s = session();
@@ -96,6 +97,8 @@ pub extern "C" fn floor_coordination() {
         record: opt_string(),
     }));
     keep(coordination().input(Input::Timer(int())));
+    keep(coordination().input(Input::Busy(int())));
+    keep(coordination().synced(int()));
 }
 
 /// The tabs' messages, written and read.
@@ -108,6 +111,7 @@ pub extern "C" fn floor_tab_message() {
         Msg::Have(opt_string()),
         Msg::Sync(int()),
         Msg::Ack(int()),
+        Msg::Busy(int()),
         black_box(Msg::Ask),
     ] {
         keep(tab_message::encode(text(), opt_text(), opt_text(), &msg));
@@ -115,6 +119,9 @@ pub extern "C" fn floor_tab_message() {
     if let Some((from, to, msg)) = tab_message::decode(text(), opt_text()) {
         keep(tab_message::encode(&from, opt_text(), to.as_deref(), &msg));
     }
+    // The end-of-session marker, written and read.
+    keep(tab_message::ended(opt_text(), reason()));
+    keep(tab_message::ended_by(text(), opt_text()));
     // What the session announces becomes a message.
     if let Some(a) = black_box(None::<crate::core::session::Announce>) {
         keep(tab_message::encode(text(), opt_text(), None, &Msg::from(a)));
