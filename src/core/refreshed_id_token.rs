@@ -1,11 +1,14 @@
 //! ID tokens that arrive with a refresh (OpenID Connect Core §12.2): they must name the
 //! same issuer (`iss`), subject (`sub`) and audience (`aud`) as the session's ID token, the
-//! configured issuer, and this client. Anything else means the answer belongs to another
-//! user or client (a mix-up): the refresh is refused as terminal, because the rotated
-//! refresh token that came with it cannot be trusted either.
+//! configured issuer, and this client; they must not have expired (`exp`, as at sign-in);
+//! and a `nonce` they carry must be the session's ID token's. Anything else means the
+//! answer belongs to another user, client or sign-in (a mix-up, a replay): the refresh is
+//! refused as terminal, because the rotated refresh token that came with it cannot be
+//! trusted either.
 
 use super::error::Error;
 use super::jwt::{self, Claims};
+use super::oidc::ID_TOKEN_LEEWAY_SECONDS;
 
 fn refused(message: &'static str) -> Error {
     Error::token_response(message)
@@ -18,14 +21,15 @@ fn same_audiences(a: &Claims, b: &Claims) -> bool {
     a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
 
-/// Checks `new`, the ID token of a refresh response, against the session's previous ID
-/// token (if any), the configured `issuer` and `client_id`. Every failure is
-/// `invalid_token_response`.
+/// Checks `new`, the ID token of a refresh response received at `now_ms`, against the
+/// session's previous ID token (if any), the configured `issuer` and `client_id`. Every
+/// failure is `invalid_token_response`.
 pub fn check(
     new: &str,
     previous: Option<&str>,
     issuer: Option<&str>,
     client_id: Option<&str>,
+    now_ms: f64,
 ) -> Result<(), Error> {
     let claims = jwt::decode(new).ok_or_else(|| refused("the refreshed ID token is not a JWT"))?;
     let iss = claims
@@ -46,9 +50,22 @@ pub fn check(
             ));
         }
     }
+    let exp = claims
+        .number("exp")
+        .ok_or_else(|| refused("the refreshed ID token has no `exp`"))?;
+    if now_ms / 1000.0 > exp + ID_TOKEN_LEEWAY_SECONDS {
+        return Err(refused("the refreshed ID token has expired (`exp`)"));
+    }
     let Some(before) = previous.and_then(jwt::decode) else {
         return Ok(());
     };
+    if let (Some(nonce), Some(original)) = (claims.string("nonce"), before.string("nonce")) {
+        if nonce != original {
+            return Err(refused(
+                "the refreshed ID token's `nonce` differs from the session's",
+            ));
+        }
+    }
     if before.string("iss") != Some(iss) {
         return Err(refused(
             "the refreshed ID token's `iss` differs from the session's",
@@ -78,16 +95,34 @@ mod tests {
     }
 
     const ISS: &str = "https://op.example";
+    /// The tests' clock: 1,700,000,000 s; the tokens expire at 1,700,000,300.
+    const NOW: f64 = 1_700_000_000_000.0;
+
+    fn check(
+        new: &str,
+        previous: Option<&str>,
+        issuer: Option<&str>,
+        client_id: Option<&str>,
+    ) -> Result<(), Error> {
+        super::check(new, previous, issuer, client_id, NOW)
+    }
 
     fn first() -> String {
-        token(r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"]}"#)
+        token(r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n1"}"#)
     }
 
     #[test]
     fn the_same_issuer_subject_and_audience_pass() {
-        let same =
-            token(r#"{"iss":"https://op.example","sub":"u1","aud":["api","spa","spa"],"exp":1}"#);
+        let same = token(
+            r#"{"iss":"https://op.example","sub":"u1","aud":["api","spa","spa"],"exp":1700000300}"#,
+        );
         assert!(check(&same, Some(&first()), Some(ISS), Some("spa")).is_ok());
+        // The session's nonce again, or none (§12.2: it should not be there at all); `exp`
+        // within the leeway.
+        let nonce = token(
+            r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n1","exp":1699999970}"#,
+        );
+        assert!(check(&nonce, Some(&first()), Some(ISS), Some("spa")).is_ok());
         // Without a previous ID token, only the configuration is checked.
         assert!(check(&same, None, Some(ISS), Some("spa")).is_ok());
         assert!(check(&same, Some("opaque"), None, None).is_ok());
@@ -119,12 +154,25 @@ mod tests {
                 "sub type",
                 r#"{"iss":"https://op.example","sub":7,"aud":["spa","api"]}"#,
             ),
+            (
+                "another sign-in",
+                r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n2"}"#,
+            ),
+            (
+                "expired",
+                r#"{"exp":1699999939,"iss":"https://op.example","sub":"u1","aud":["spa","api"]}"#,
+            ),
+            (
+                "no exp",
+                r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"]}"#,
+            ),
         ];
         for (name, payload) in cases {
-            let t = if name == "not a jwt" {
-                payload.to_string()
-            } else {
-                token(payload)
+            let t = match name {
+                "not a jwt" => payload.to_string(),
+                "expired" | "no exp" => token(payload),
+                // Valid until 5 minutes from now: refused for its own reason.
+                _ => token(&payload.replacen('{', r#"{"exp":1700000300,"#, 1)),
             };
             let e = check(&t, Some(&first()), Some(ISS), Some("spa")).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidTokenResponse, "{name}");
@@ -137,7 +185,8 @@ mod tests {
 
     #[test]
     fn the_configured_issuer_is_checked_without_a_previous_token() {
-        let other = token(r#"{"iss":"https://evil.example","sub":"u1","aud":"spa"}"#);
+        let other =
+            token(r#"{"iss":"https://evil.example","sub":"u1","aud":"spa","exp":1700000300}"#);
         assert!(check(&other, None, Some(ISS), Some("spa")).is_err());
         assert!(check(&other, None, None, Some("spa")).is_ok());
     }

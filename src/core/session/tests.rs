@@ -2,6 +2,7 @@
 
 use super::testing::*;
 use super::*;
+use crate::core::jwt;
 
 #[test]
 fn set_tokens_persists_announces_and_schedules_refresh_at_half_life() {
@@ -132,4 +133,77 @@ fn a_forced_caller_whose_token_was_replaced_gets_it_during_the_next_refresh() {
     // The listener's own call still waits for its refresh, and so does a plain caller.
     assert!(matches!(s.demand(5.0, Some("a2"), true).1, Demand::Wait));
     assert!(matches!(s.demand(5.0, None, true).1, Demand::Wait));
+}
+
+#[test]
+fn a_refreshed_id_token_for_another_user_client_or_sign_in_or_expired_ends_the_session() {
+    let id = |claims: &str| {
+        format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+            jwt::base64url_encode(claims.as_bytes())
+        )
+    };
+    let alice = id(r#"{"iss":"https://op","sub":"alice","aud":"spa","nonce":"n1","exp":100}"#);
+    for (new, ends) in [
+        (
+            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","exp":100}"#),
+            false,
+        ),
+        (
+            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","nonce":"n1","exp":-50}"#),
+            false,
+        ),
+        (
+            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","nonce":"n2","exp":100}"#),
+            true,
+        ),
+        (
+            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","exp":-60}"#),
+            true,
+        ),
+        (
+            id(r#"{"iss":"https://op","sub":"alice","aud":"spa"}"#),
+            true,
+        ),
+        (
+            id(r#"{"iss":"https://op","sub":"mallory","aud":"spa","exp":100}"#),
+            true,
+        ),
+        (
+            id(r#"{"iss":"https://op","sub":"alice","aud":"other","exp":100}"#),
+            true,
+        ),
+        (
+            id(r#"{"iss":"https://evil","sub":"alice","aud":"spa","exp":100}"#),
+            true,
+        ),
+        ("not-a-jwt".to_string(), true),
+    ] {
+        let mut s = Session::new(Config {
+            issuer: Some("https://op".into()),
+            client_id: Some("spa".into()),
+            ..cfg(RefreshMode::Endpoint)
+        });
+        s.set_tokens(
+            0.0,
+            TokenResponse {
+                id_token: Some(alice.clone()),
+                ..resp("a1", Some("r1"), 4.0)
+            },
+        );
+        s.wake(3_000.0);
+        let a = s.refresh_done(
+            3_000.0,
+            Some(Ok(TokenResponse {
+                id_token: Some(new.clone()),
+                ..resp("a2", Some("r2"), 4.0)
+            })),
+        );
+        assert_eq!(
+            kinds(&a).contains(&"signedOut:invalid_grant".to_string()),
+            ends,
+            "{new}"
+        );
+        assert_eq!(s.status() == Status::SignedOut, ends);
+    }
 }
