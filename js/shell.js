@@ -170,10 +170,23 @@ export const href = () => page()?.href;
 // Throws what `location.assign` threw.
 export const assign = (to) => page().assign(to);
 // Removes the query parameters `names` (separated by spaces) from the address bar, keeping
-// the rest of the URL and the history entry's state.
+// the rest of the URL, every other parameter as it was written (`searchParams` would write
+// the whole query again: `a%20b` as `a+b`, `flag` as `flag=`) and the history entry's state.
 export function dropParams(names) {
   const u = new URL(page().href);
-  for (const n of names.split(' ')) u.searchParams.delete(n);
+  const drop = names.split(' ');
+  u.search = u.search
+    .slice(1)
+    .split('&')
+    .filter((p) => {
+      const n = p.split('=')[0].replace(/\+/g, ' ');
+      try {
+        return p && !drop.includes(decodeURIComponent(n));
+      } catch (e) {
+        return !drop.includes(n);
+      }
+    })
+    .join('&');
   try {
     history.replaceState(history.state, '', u.href);
   } catch (e) {

@@ -70,6 +70,10 @@ export async function forgedResponsesAreRejected({ context, stack, openApp, asse
     assert.equal(afterMissing.stored, null);
     assert.equal(afterMissing.search, '');
     assert.equal(stack.auth.stats.codeExchanges, 0, 'no forged code was exchanged');
+    // The app's own parameters stay as they were written.
+    const withOwn = `${variant(held, (p) => p.set('state', 'forged-again'))}&keep=a%20b&flag`;
+    assert.equal(await handleExplicitly(withOwn), 'invalid_state');
+    assert.equal((await snapshot(page)).search, '?keep=a%20b&flag', 'only the response is removed, the rest as written');
 
     // The real response, held back meanwhile, is still accepted.
     await page.goto(held);
