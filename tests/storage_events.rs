@@ -10,7 +10,7 @@
     missing_docs
 )]
 
-use tokenward::core::session::{Action, Config, EventKind, Reason, RefreshMode, Session};
+use tokenward::core::session::{Action, Announce, Config, EventKind, Reason, RefreshMode, Session};
 use tokenward::core::tokens::TokenResponse;
 
 fn signed_in_config() -> Config {
@@ -49,7 +49,7 @@ fn cleared_storage_ends_the_session_once_with_reason_storage() {
     let mut s = signed_in();
     let a = s.storage_changed(true, None, true);
     assert_eq!(reasons(&a), [Reason::Storage]);
-    assert!(a.contains(&Action::Clear(None)));
+    assert!(a.iter().any(|x| matches!(x, Action::Forget(_))));
     assert!(s.tokens().is_none());
     assert!(s.storage_changed(true, None, true).is_empty(), "once");
 }
@@ -145,4 +145,87 @@ fn a_record_gone_when_read_again_before_a_refresh_ends_the_session() {
     let record = s.record().unwrap();
     assert!(s.reread(2_000.0, Some(&record), true).is_empty());
     assert!(s.tokens().is_some());
+}
+
+#[test]
+fn a_late_marker_does_not_end_a_session_adopted_since() {
+    // Tab A signs out and in again while this tab is busy; the channel's news (sign-out,
+    // new tokens) is handled here before the storage events of the same changes.
+    let marker = sign_out_marker();
+    let mut s = signed_in();
+    s.remote_signed_out(Reason::User, None);
+    let mut a = Session::new(signed_in_config());
+    let r = TokenResponse::parse(r#"{"access_token":"b","refresh_token":"r2","expires_in":600}"#)
+        .unwrap();
+    let actions = a.set_tokens(5_000.0, r);
+    let record = actions
+        .iter()
+        .find_map(|x| match x {
+            Action::Persist(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    s.adopt(5_001.0, &record);
+    assert_eq!(s.tokens().unwrap().access_token, "b");
+    for event in [Some(marker.as_str()), None, Some(record.as_str())] {
+        assert!(
+            s.storage_changed(false, event, true).is_empty(),
+            "{event:?}"
+        );
+    }
+    assert_eq!(s.tokens().unwrap().access_token, "b");
+}
+
+#[test]
+fn a_session_ended_elsewhere_removes_only_its_own_record() {
+    let mut s = signed_in();
+    let own = s.record().unwrap();
+    let actions = s.remote_signed_out(Reason::User, None);
+    let started = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Forget(at) => Some(*at),
+            _ => None,
+        })
+        .expect("a remote end forgets this tab's copy");
+    assert!(s.forgets(&own, started), "the ended session's record");
+    assert!(s.forgets("junk", started), "an unreadable record");
+    // A session signed in since in another tab, and the marker of its writer: kept.
+    let mut other = Session::new(signed_in_config());
+    let r = TokenResponse::parse(r#"{"access_token":"b","refresh_token":"r2","expires_in":600}"#)
+        .unwrap();
+    other.set_tokens(9_000.0, r);
+    assert!(!s.forgets(&other.record().unwrap(), started));
+    assert!(!s.forgets(&sign_out_marker(), started));
+}
+
+#[test]
+fn a_late_sign_out_message_does_not_end_a_session_adopted_since() {
+    let mut s = signed_in();
+    let old = signed_in()
+        .sign_out()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Announce(Announce::SignedOut(_, at)) => Some(at),
+            _ => None,
+        })
+        .expect("a sign-out is announced with its session");
+    let mut a = Session::new(signed_in_config());
+    let r = TokenResponse::parse(r#"{"access_token":"b","refresh_token":"r2","expires_in":600}"#)
+        .unwrap();
+    a.set_tokens(5_000.0, r);
+    s.adopt(5_001.0, &a.record().unwrap());
+    // The new session's tokens came first (from the other tab's new page).
+    assert!(s.remote_signed_out(Reason::User, Some(old)).is_empty());
+    assert_eq!(s.tokens().unwrap().access_token, "b");
+    // Its own sign-out, or one that names no session (an older version), ends it.
+    assert_eq!(
+        reasons(&s.remote_signed_out(Reason::User, Some(5_000.0))),
+        [Reason::OtherTab]
+    );
+    let mut s = signed_in();
+    assert_eq!(
+        reasons(&s.remote_signed_out(Reason::User, None)),
+        [Reason::OtherTab]
+    );
 }

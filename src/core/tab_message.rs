@@ -3,7 +3,7 @@
 //! Every message carries its sender and the app id; anything else on the channel (another
 //! app's messages, junk) decodes to `None`.
 
-use super::json::{push_u64, write_str, Json};
+use super::json::{push_u64, write_num, write_str, Json, ObjWriter};
 use super::session::{Announce, Reason};
 use crate::prelude::*;
 
@@ -12,8 +12,11 @@ use crate::prelude::*;
 pub enum Msg {
     /// New tokens (a stored record).
     Tokens(String),
-    /// The session ended.
-    SignedOut(Reason),
+    /// The session that started at the given time (when the sender says: older versions
+    /// do not) ended, and why. The start tells a late message from the end of a session
+    /// signed in since: tabs' messages are ordered only per sender, and a new page of the
+    /// signing-out tab sends the new session's tokens.
+    SignedOut(Reason, Option<f64>),
     /// A new tab asks for the session (memory and session storage).
     Ask,
     /// The answer to `Ask`: the record, if this tab has a session.
@@ -45,10 +48,14 @@ pub fn encode(from: &str, app: Option<&str>, to: Option<&str>, msg: &Msg) -> Str
             out.push_str(r#","t":"tokens","rec":"#);
             out.push_str(rec);
         }
-        Msg::SignedOut(r) => {
+        Msg::SignedOut(r, started) => {
             out.push_str(r#","t":"out","reason":""#);
             out.push_str(r.as_str());
             out.push('"');
+            if let Some(at) = started {
+                out.push_str(r#","s":"#);
+                write_num(*at, &mut out);
+            }
         }
         Msg::Ask => out.push_str(r#","t":"ask""#),
         Msg::Have(Some(rec)) => {
@@ -85,7 +92,10 @@ pub fn decode(text: &str, app: Option<&str>) -> Option<(String, Option<String>, 
     let n = || v.get("n").and_then(Json::as_f64).map(|n| n as u32);
     let msg = match v.get("t")?.as_str()? {
         "tokens" => Msg::Tokens(v.get("rec")?.to_text()),
-        "out" => Msg::SignedOut(Reason::parse(v.get("reason")?.as_str()?)?),
+        "out" => Msg::SignedOut(
+            Reason::parse(v.get("reason")?.as_str()?)?,
+            v.get("s").and_then(Json::as_f64),
+        ),
         "ask" => Msg::Ask,
         "have" => Msg::Have(v.get("rec").map(Json::to_text)),
         "sync" => Msg::Sync(n()?),
@@ -97,26 +107,34 @@ pub fn decode(text: &str, app: Option<&str>) -> Option<(String, Option<String>, 
 }
 
 /// The marker a tab that ends the session writes in the record's place just before it
-/// removes the record (see [`crate::core::session::Action::Clear`]): a sign-out message
-/// from no tab, which the other tabs' `storage` events read with [`ended_by`].
-pub fn ended(app: Option<&str>, reason: Reason) -> String {
-    encode("", app, None, &Msg::SignedOut(reason))
+/// removes the record (see [`crate::core::session::Action::Clear`]): the app, the reason
+/// and the start of the session that ended, which the other tabs' `storage` events read
+/// with [`ended_by`]. The start tells a late marker from the end of a session signed in
+/// since (the storage event may come after the channel's news of that new session).
+pub fn ended(app: Option<&str>, reason: Reason, started: f64) -> String {
+    let mut o = ObjWriter::new();
+    o.opt_str("app", app);
+    o.str("ended", reason.as_str());
+    o.num("s", started);
+    o.finish()
 }
 
-/// The reason in an end-of-session marker of the app `app`; `None` for anything else (a
-/// record, junk, another app's marker).
-pub fn ended_by(text: &str, app: Option<&str>) -> Option<Reason> {
-    match decode(text, app)? {
-        (_, None, Msg::SignedOut(reason)) => Some(reason),
-        _ => None,
+/// The reason and session start in an end-of-session marker of the app `app`; `None` for
+/// anything else (a record, junk, another app's marker).
+pub fn ended_by(text: &str, app: Option<&str>) -> Option<(Reason, f64)> {
+    let v = Json::parse(text).ok()?;
+    if v.get("app").and_then(Json::as_str) != app {
+        return None;
     }
+    let reason = Reason::parse(v.get("ended")?.as_str()?)?;
+    Some((reason, v.get("s")?.as_f64()?))
 }
 
 impl From<Announce> for Msg {
     fn from(a: Announce) -> Msg {
         match a {
             Announce::Tokens(rec) => Msg::Tokens(rec),
-            Announce::SignedOut(r) => Msg::SignedOut(r),
+            Announce::SignedOut(r, started) => Msg::SignedOut(r, Some(started)),
         }
     }
 }
@@ -131,7 +149,8 @@ mod tests {
         use crate::core::record::json_string;
         let body = match msg {
             Msg::Tokens(rec) => format!(r#""t":"tokens","rec":{rec}"#),
-            Msg::SignedOut(r) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
+            Msg::SignedOut(r, None) => format!(r#""t":"out","reason":"{}""#, r.as_str()),
+            Msg::SignedOut(r, Some(s)) => format!(r#""t":"out","reason":"{}","s":{s}"#, r.as_str()),
             Msg::Ask => r#""t":"ask""#.to_string(),
             Msg::Have(Some(rec)) => format!(r#""t":"have","rec":{rec}"#),
             Msg::Have(None) => r#""t":"have""#.to_string(),
@@ -149,15 +168,18 @@ mod tests {
     }
 
     #[test]
-    fn an_end_marker_carries_its_reason_for_its_app_only() {
+    fn an_end_marker_carries_its_reason_and_session_for_its_app_only() {
         for app in [None, Some("app-1")] {
-            let m = ended(app, Reason::InvalidGrant);
-            assert_eq!(ended_by(&m, app), Some(Reason::InvalidGrant));
+            let m = ended(app, Reason::InvalidGrant, 1_700_000_000_123.0);
+            assert_eq!(
+                ended_by(&m, app),
+                Some((Reason::InvalidGrant, 1_700_000_000_123.0))
+            );
             assert_eq!(ended_by(&m, Some("another")), None);
         }
         let record = r#"{"v":1,"access_token":"a"}"#;
-        let to_one = encode("t", None, Some("u"), &Msg::SignedOut(Reason::User));
-        for other in [record, "junk", "", &to_one] {
+        let message = encode("t", None, None, &Msg::SignedOut(Reason::User, None));
+        for other in [record, "junk", "", &message, r#"{"ended":"user"}"#] {
             assert_eq!(ended_by(other, None), None, "{other}");
         }
     }
@@ -166,7 +188,8 @@ mod tests {
     fn messages_are_written_as_before() {
         for m in [
             Msg::Tokens(r#"{"v":1}"#.to_string()),
-            Msg::SignedOut(Reason::InvalidGrant),
+            Msg::SignedOut(Reason::InvalidGrant, None),
+            Msg::SignedOut(Reason::InvalidGrant, Some(1_700_000_000_123.0)),
             Msg::Ask,
             Msg::Have(None),
             Msg::Have(Some(r#"{"v":1}"#.to_string())),
@@ -184,7 +207,8 @@ mod tests {
     fn messages_round_trip() {
         for m in [
             Msg::Tokens(r#"{"v":1,"access_token":"a"}"#.to_string()),
-            Msg::SignedOut(Reason::User),
+            Msg::SignedOut(Reason::User, None),
+            Msg::SignedOut(Reason::User, Some(5.0)),
             Msg::Ask,
             Msg::Have(None),
             Msg::Have(Some(r#"{"v":1}"#.to_string())),

@@ -29,7 +29,7 @@ pub extern "C" fn floor_session() {
     keep(session().report(error()));
     keep(session().storage_changed(flag(), opt_text(), flag()));
     keep(session().reread(now, opt_text(), flag()));
-    keep(session().remote_signed_out(reason()));
+    keep(session().remote_signed_out(reason(), opt_num()));
     keep(session().adopt(now, text()));
     let s = session();
     keep(s.ready_tokens(now).map(|t| (t.authorization(), t.lifetime(), t.expired(now))));
@@ -106,7 +106,7 @@ pub extern "C" fn floor_coordination() {
 pub extern "C" fn floor_tab_message() {
     for msg in [
         Msg::Tokens(string()),
-        Msg::SignedOut(reason()),
+        Msg::SignedOut(reason(), opt_num()),
         Msg::Ask,
         Msg::Have(opt_string()),
         Msg::Sync(int()),
@@ -120,7 +120,7 @@ pub extern "C" fn floor_tab_message() {
         keep(tab_message::encode(&from, opt_text(), to.as_deref(), &msg));
     }
     // The end-of-session marker, written and read.
-    keep(tab_message::ended(opt_text(), reason()));
+    keep(tab_message::ended(opt_text(), reason(), num()));
     keep(tab_message::ended_by(text(), opt_text()));
     // What the session announces becomes a message.
     if let Some(a) = black_box(None::<crate::core::session::Announce>) {

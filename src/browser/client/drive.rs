@@ -40,6 +40,14 @@ impl Inner {
                     }
                     let _ = self.store.clear();
                 }
+                Action::Forget(started) => {
+                    let keep = self.store.kind() == StorageKind::Local
+                        && !matches!(self.store.read(),
+                            Ok(Some(stored)) if self.session.borrow().forgets(&stored, started));
+                    if !keep {
+                        let _ = self.store.clear();
+                    }
+                }
                 Action::Refresh(refresh_token) => self.start_refresh(refresh_token),
                 Action::Emit(event) => {
                     if event.kind == EventKind::SignedOut {

@@ -105,7 +105,9 @@ impl Inner {
                 reply(&Msg::Have(record));
             }
             Msg::Tokens(record) => self.step(|s, now| s.adopt(now, &record)),
-            Msg::SignedOut(reason) => self.step(|s, _| s.remote_signed_out(reason)),
+            Msg::SignedOut(reason, started) => {
+                self.step(|s, _| s.remote_signed_out(reason, started))
+            }
         }
     }
 }

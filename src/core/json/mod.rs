@@ -9,7 +9,7 @@
 use crate::core::float;
 use crate::prelude::*;
 mod write;
-pub use write::{push_hex, push_u64, write_str, ObjWriter};
+pub use write::{push_hex, push_u64, write_num, write_str, ObjWriter};
 
 /// The deepest nesting of arrays and objects accepted.
 const MAX_DEPTH: usize = 64;

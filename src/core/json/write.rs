@@ -46,7 +46,8 @@ impl Json {
     }
 }
 
-fn write_num(n: f64, out: &mut String) {
+/// Appends a JSON number as [`Json::Num`] writes it.
+pub fn write_num(n: f64, out: &mut String) {
     // Integer formatting only: float formatting would add ~20 KB to the wasm. The values
     // written here are times in ms and versions; fractions keep three decimals.
     if !n.is_finite() || n.abs() >= 9.0e15 {

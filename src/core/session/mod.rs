@@ -58,8 +58,8 @@ pub use super::events::*;
 pub enum Announce {
     /// New tokens, as a stored record.
     Tokens(String),
-    /// The session ended, and why.
-    SignedOut(Reason),
+    /// The session that started at this time ended, and why.
+    SignedOut(Reason, f64),
 }
 
 /// What the shell must do, in order.
@@ -72,6 +72,11 @@ pub enum Action {
     /// tokenward's own sign-out, with its reason, from a record that disappeared
     /// ([`Session::storage_changed`]).
     Clear(Option<String>),
+    /// The session that started at this time ended on another tab's word, or on its own
+    /// (expiry, storage): remove this tab's copy of the record (`sessionStorage`,
+    /// memory). The shared `localStorage` record only when it is still that session's or
+    /// unreadable ([`Session::forgets`]): it may hold a session signed in since.
+    Forget(f64),
     /// Start a refresh with this refresh token and report it with [`Session::refresh_done`].
     Refresh(Option<String>),
     /// Call the listeners (boxed: an action list stays small to move).
@@ -119,9 +124,8 @@ pub struct Session {
     /// The start of the session that ended here: a record of it that arrives later (a
     /// refresh another tab announced before it heard of the end) is not adopted.
     ended: Option<f64>,
-    /// The last `storage` event wrote another tab's end-of-session marker, which this
-    /// tab, not coordinated with the others, did not follow: the removal after it is that
-    /// tab's, not a script's.
+    /// The last `storage` event wrote another tab's end-of-session marker: the removal
+    /// after it is that tab's, not a script's.
     marked: bool,
 }
 
@@ -300,10 +304,18 @@ impl Session {
         self.retry_at = None;
         self.ending_reported = false;
         self.expired_failure_reported = false;
-        let marker = announce.then(|| super::tab_message::ended(self.cfg.app.as_deref(), reason));
-        out.push(Action::Clear(marker));
+        let started = tokens.session_started_at;
+        out.push(if announce {
+            Action::Clear(Some(super::tab_message::ended(
+                self.cfg.app.as_deref(),
+                reason,
+                started,
+            )))
+        } else {
+            Action::Forget(started)
+        });
         if announce {
-            out.push(Action::Announce(Announce::SignedOut(reason)));
+            out.push(Action::Announce(Announce::SignedOut(reason, started)));
         }
         self.push_event(out, EventKind::SignedOut, Some(reason), None);
         self.emit(out, EventKind::Change);
@@ -462,7 +474,7 @@ pub(crate) mod testing {
             .iter()
             .map(|a| match a {
                 Action::Persist(_) => "persist".to_string(),
-                Action::Clear(_) => "clear".to_string(),
+                Action::Clear(_) | Action::Forget(_) => "clear".to_string(),
                 Action::Refresh(rt) => format!("refresh:{}", rt.as_deref().unwrap_or("-")),
                 Action::Emit(e) => match (e.reason, &e.error) {
                     (Some(r), _) => format!("{}:{}", e.kind.as_str(), r.as_str()),
@@ -470,7 +482,7 @@ pub(crate) mod testing {
                     _ => e.kind.as_str().to_string(),
                 },
                 Action::Announce(Announce::Tokens(_)) => "announce:tokens".to_string(),
-                Action::Announce(Announce::SignedOut(r)) => {
+                Action::Announce(Announce::SignedOut(r, _)) => {
                     format!("announce:signedOut:{}", r.as_str())
                 }
             })

@@ -315,7 +315,7 @@ mod tests {
         );
         assert_eq!(s.status(), Status::SignedOut);
         assert!(s.sign_out().is_empty());
-        assert!(s.remote_signed_out(Reason::User).is_empty());
+        assert!(s.remote_signed_out(Reason::User, None).is_empty());
         assert!(s.next_wakeup().is_none());
     }
 

@@ -61,9 +61,29 @@ impl Session {
         out
     }
 
-    /// Another tab ended the session.
-    pub fn remote_signed_out(&mut self, reason: Reason) -> Vec<Action> {
+    /// Whether [`Action::Forget`] of the session that started at `started` removes the
+    /// shared record `stored`: when it is that session's or unreadable, not another app's,
+    /// a session signed in since, or an end-of-session marker (its writer removes it).
+    pub fn forgets(&self, stored: &str, started: f64) -> bool {
+        let app = self.cfg.app.as_deref();
+        match TokenSet::from_record_for(stored, app) {
+            Ok(tokens) => tokens.is_some_and(|t| t.session_started_at == started),
+            Err(_) => tab_message::ended_by(stored, app).is_none(),
+        }
+    }
+
+    /// Another tab ended the session that started at `started` (when it says so). A
+    /// session adopted since (that tab's next sign-in, whose tokens came first from its
+    /// new page) is not ended by it.
+    pub fn remote_signed_out(&mut self, reason: Reason, started: Option<f64>) -> Vec<Action> {
         let mut out = Vec::new();
+        if started.is_some_and(|at| {
+            self.tokens
+                .as_ref()
+                .is_some_and(|t| t.session_started_at != at)
+        }) {
+            return out;
+        }
         let reason = if reason == Reason::User {
             Reason::OtherTab
         } else {
@@ -78,10 +98,11 @@ impl Session {
     /// the record's new value (`None`: removed). `shared`: this tab follows the other
     /// tabs' sign-outs (`crossTab`).
     ///
-    /// A tab that ends the session writes an end-of-session marker with its reason just
-    /// before it removes the record ([`Action::Clear`]). The marker ends the session here
-    /// as that tab's channel message does (whichever comes first; `other_tab` for a user's
-    /// sign-out), and the removal after it changes nothing. The session ends with
+    /// A tab that ends the session writes an end-of-session marker with its reason and the
+    /// session's start just before it removes the record ([`Action::Clear`]). The marker
+    /// ends that session here as that tab's channel message does (whichever comes first;
+    /// `other_tab` for a user's sign-out), not a session adopted since, and the removal
+    /// after it changes nothing. The session ends with
     /// `signedOut { reason: 'storage' }` when the area was cleared, the record removed
     /// with no marker before it (a script, devtools) or made unreadable. A readable record
     /// changes nothing here: tokenward's refreshes in other tabs arrive over the channel,
@@ -100,9 +121,15 @@ impl Session {
             _ if cleared => true,
             None => !after_marker,
             Some(v) => match tab_message::ended_by(v, app) {
-                Some(reason) if shared => return self.remote_signed_out(reason),
-                Some(_) => {
+                Some((reason, started)) => {
                     self.marked = true;
+                    let ours = self
+                        .tokens
+                        .as_ref()
+                        .is_some_and(|t| t.session_started_at == started);
+                    if shared && ours {
+                        return self.remote_signed_out(reason, None);
+                    }
                     false
                 }
                 None => TokenSet::from_record_for(v, app).is_err(),
@@ -127,7 +154,7 @@ mod tests {
         // A refreshes; B hears of a sign-out in a third tab before A's announcement.
         a.wake(9_000.0);
         let rec2 = persisted(&a.refresh_done(9_001.0, Some(Ok(resp("a2", Some("r2"), 10.0)))));
-        b.remote_signed_out(Reason::User);
+        b.remote_signed_out(Reason::User, None);
         assert!(b.adopt(9_002.0, &rec2).is_empty());
         assert!(b.adopt(9_003.0, &rec).is_empty());
         assert_eq!(b.status(), Status::SignedOut);
@@ -202,7 +229,7 @@ mod tests {
         // An older record never replaces a newer one.
         assert!(b.adopt(9_004.0, &rec).is_empty());
         assert_eq!(
-            kinds(&b.remote_signed_out(Reason::User)),
+            kinds(&b.remote_signed_out(Reason::User, None)),
             ["clear", "signedOut:other_tab", "change"]
         );
     }
