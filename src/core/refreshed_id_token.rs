@@ -1,7 +1,10 @@
 //! ID tokens that arrive with a refresh (OpenID Connect Core §12.2): they must name the
 //! same issuer (`iss`), subject (`sub`) and audience (`aud`) as the session's ID token, the
-//! configured issuer, and this client; they must not have expired (`exp`, as at sign-in);
-//! and a `nonce` they carry must be the session's ID token's. Anything else means the
+//! configured issuer, and this client; they must have an `exp` after their `iat` and not
+//! before the session's ID token's (with the sign-in's leeway: a replayed older token
+//! expires first), compared with each other and not with this device's clock, which may
+//! be off by hours (a refresh must not fail for that); and a `nonce` they carry must be
+//! the session's ID token's. Anything else means the
 //! answer belongs to another user, client or sign-in (a mix-up, a replay): the refresh is
 //! refused as terminal, because the rotated refresh token that came with it cannot be
 //! trusted either.
@@ -21,15 +24,14 @@ fn same_audiences(a: &Claims, b: &Claims) -> bool {
     a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
 
-/// Checks `new`, the ID token of a refresh response received at `now_ms`, against the
-/// session's previous ID token (if any), the configured `issuer` and `client_id`. Every
-/// failure is `invalid_token_response`.
+/// Checks `new`, the ID token of a refresh response, against the session's previous ID
+/// token (if any), the configured `issuer` and `client_id`. Every failure is
+/// `invalid_token_response`.
 pub fn check(
     new: &str,
     previous: Option<&str>,
     issuer: Option<&str>,
     client_id: Option<&str>,
-    now_ms: f64,
 ) -> Result<(), Error> {
     let claims = jwt::decode(new).ok_or_else(|| refused("the refreshed ID token is not a JWT"))?;
     let iss = claims
@@ -53,12 +55,20 @@ pub fn check(
     let exp = claims
         .number("exp")
         .ok_or_else(|| refused("the refreshed ID token has no `exp`"))?;
-    if now_ms / 1000.0 > exp + ID_TOKEN_LEEWAY_SECONDS {
+    if claims.number("iat").is_some_and(|iat| exp <= iat) {
         return Err(refused("the refreshed ID token has expired (`exp`)"));
     }
     let Some(before) = previous.and_then(jwt::decode) else {
         return Ok(());
     };
+    if before
+        .number("exp")
+        .is_some_and(|old| exp + ID_TOKEN_LEEWAY_SECONDS < old)
+    {
+        return Err(refused(
+            "the refreshed ID token expires before the session's (`exp`)",
+        ));
+    }
     if let (Some(nonce), Some(original)) = (claims.string("nonce"), before.string("nonce")) {
         if nonce != original {
             return Err(refused(
@@ -95,20 +105,11 @@ mod tests {
     }
 
     const ISS: &str = "https://op.example";
-    /// The tests' clock: 1,700,000,000 s; the tokens expire at 1,700,000,300.
-    const NOW: f64 = 1_700_000_000_000.0;
-
-    fn check(
-        new: &str,
-        previous: Option<&str>,
-        issuer: Option<&str>,
-        client_id: Option<&str>,
-    ) -> Result<(), Error> {
-        super::check(new, previous, issuer, client_id, NOW)
-    }
 
     fn first() -> String {
-        token(r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n1"}"#)
+        token(
+            r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n1","exp":1700000000}"#,
+        )
     }
 
     #[test]
@@ -118,9 +119,9 @@ mod tests {
         );
         assert!(check(&same, Some(&first()), Some(ISS), Some("spa")).is_ok());
         // The session's nonce again, or none (§12.2: it should not be there at all); `exp`
-        // within the leeway.
+        // before the session's within the leeway, whatever this device's clock says.
         let nonce = token(
-            r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n1","exp":1699999970}"#,
+            r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n1","exp":1699999970,"iat":1699996370}"#,
         );
         assert!(check(&nonce, Some(&first()), Some(ISS), Some("spa")).is_ok());
         // Without a previous ID token, only the configuration is checked.
@@ -159,8 +160,12 @@ mod tests {
                 r#"{"iss":"https://op.example","sub":"u1","aud":["spa","api"],"nonce":"n2"}"#,
             ),
             (
-                "expired",
+                "expires before the session's",
                 r#"{"exp":1699999939,"iss":"https://op.example","sub":"u1","aud":["spa","api"]}"#,
+            ),
+            (
+                "expired when issued",
+                r#"{"exp":1700000300,"iat":1700000300,"iss":"https://op.example","sub":"u1","aud":["spa","api"]}"#,
             ),
             (
                 "no exp",
@@ -170,7 +175,7 @@ mod tests {
         for (name, payload) in cases {
             let t = match name {
                 "not a jwt" => payload.to_string(),
-                "expired" | "no exp" => token(payload),
+                "expires before the session's" | "expired when issued" | "no exp" => token(payload),
                 // Valid until 5 minutes from now: refused for its own reason.
                 _ => token(&payload.replacen('{', r#"{"exp":1700000300,"#, 1)),
             };

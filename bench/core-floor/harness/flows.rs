@@ -135,7 +135,6 @@ pub extern "C" fn floor_refreshed_id_token() {
         opt_text(),
         opt_text(),
         opt_text(),
-        num(),
     ));
 }
 

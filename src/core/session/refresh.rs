@@ -111,7 +111,6 @@ impl Session {
     fn check_refreshed_id_token(
         &self,
         resp: TokenResponse,
-        now: f64,
     ) -> Result<TokenResponse, (Failure, Error)> {
         if let Some(id_token) = &resp.id_token {
             let previous = self.tokens.as_ref().and_then(|t| t.id_token.as_deref());
@@ -120,7 +119,6 @@ impl Session {
                 previous,
                 self.cfg.issuer.as_deref(),
                 self.cfg.client_id.as_deref(),
-                now,
             )
             .map_err(|e| (Failure::Terminal, e))?;
         }
@@ -157,9 +155,9 @@ impl Session {
         let mut out = Vec::new();
         let sent_at = self.refresh_sent_at.take().map_or(now, |at| at.min(now));
         // An ID token in the answer must be the session's user, issuer, client and sign-in,
-        // and unexpired (OpenID Connect Core §12.2); otherwise the answer is refused as
-        // terminal.
-        let result = result.map(|r| r.and_then(|resp| self.check_refreshed_id_token(resp, now)));
+        // and not expire before the session's (OpenID Connect Core §12.2); otherwise the
+        // answer is refused as terminal.
+        let result = result.map(|r| r.and_then(|resp| self.check_refreshed_id_token(resp)));
         let Some(replacing) = self.refreshing.take() else {
             // The session this refresh belonged to has ended or been replaced.
             return out;

@@ -136,7 +136,7 @@ fn a_forced_caller_whose_token_was_replaced_gets_it_during_the_next_refresh() {
 }
 
 #[test]
-fn a_refreshed_id_token_for_another_user_client_or_sign_in_or_expired_ends_the_session() {
+fn a_refreshed_id_token_for_another_user_client_or_sign_in_or_older_ends_the_session() {
     let id = |claims: &str| {
         format!(
             "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
@@ -150,7 +150,7 @@ fn a_refreshed_id_token_for_another_user_client_or_sign_in_or_expired_ends_the_s
             false,
         ),
         (
-            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","nonce":"n1","exp":-50}"#),
+            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","nonce":"n1","exp":50}"#),
             false,
         ),
         (
@@ -158,7 +158,7 @@ fn a_refreshed_id_token_for_another_user_client_or_sign_in_or_expired_ends_the_s
             true,
         ),
         (
-            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","exp":-60}"#),
+            id(r#"{"iss":"https://op","sub":"alice","aud":"spa","exp":39}"#),
             true,
         ),
         (
