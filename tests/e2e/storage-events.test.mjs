@@ -13,6 +13,22 @@ import { installHelpers } from './scenarios/core.mjs';
 describe('storage events (Chromium)', () => {
   const suite = chromiumSuite('storage-events', () => startStack({ accessTokenTtl: 300 }));
 
+  // Two pages of the app with the helpers installed: `body(a, b)` runs, then both close.
+  async function twoPages(t, body) {
+    const env = suite.env(t);
+    const a = await env.openApp(suite.context, `${suite.stack.app.url}/`);
+    const b = await env.openApp(suite.context, `${suite.stack.app.url}/`);
+    try {
+      for (const page of [a, b]) await installHelpers(page);
+      await body(a, b);
+    } finally {
+      for (const page of [a, b]) {
+        await page.evaluate(() => window.auth?.dispose()).catch(() => {});
+        await page.close().catch(() => {});
+      }
+    }
+  }
+
   for (const [what, change] of [
     ['localStorage.clear()', 'clear'],
     ['localStorage.removeItem(record)', 'remove'],
@@ -21,15 +37,11 @@ describe('storage events (Chromium)', () => {
     ['a tokenward sign-out whose channel message comes after its storage events', 'signOutLate'],
   ]) {
     test(`${what} in another page`, async (t) => {
-      const { stack, context } = suite;
-      const env = suite.env(t);
+      const { stack } = suite;
       const key = `storage-events-${change}`;
       const options = { ...stack.clientOptions, storage: 'local', storageKey: key };
       const tokens = await stack.auth.login();
-      const a = await env.openApp(context, `${stack.app.url}/`);
-      const b = await env.openApp(context, `${stack.app.url}/`);
-      try {
-        for (const page of [a, b]) await installHelpers(page);
+      await twoPages(t, async (a, b) => {
         await a.evaluate(async ({ options, tokens, change }) => {
           if (change === 'signOutLate') {
             // The other tab's sign-out message is held until the test lets it through:
@@ -75,23 +87,15 @@ describe('storage events (Chromium)', () => {
         assert.deepEqual(seen.reasons, [change.startsWith('signOut') ? 'other_tab' : 'storage']);
         assert.equal(seen.status, 'signedOut');
         assert.equal(seen.stored, null, 'nothing unreadable left behind');
-      } finally {
-        for (const page of [a, b]) {
-          await page.evaluate(() => window.auth?.dispose()).catch(() => {});
-          await page.close().catch(() => {});
-        }
-      }
+      });
     });
   }
 
   test('crossTab: false: a sign-out in another tab ends nothing here, a script\'s removal does', async (t) => {
-    const { stack, context } = suite;
-    const env = suite.env(t);
+    const { stack } = suite;
     const key = 'storage-events-alone';
     const options = { ...stack.clientOptions, storage: 'local', storageKey: key, crossTab: false };
     const tokens = await stack.auth.login();
-    const a = await env.openApp(context, `${stack.app.url}/`);
-    const b = await env.openApp(context, `${stack.app.url}/`);
     // Storage events reach a page in order: once `a` saw the sentinel, tokenward there has
     // seen every change before it.
     const sentinel = (page, n) => page.evaluate((n) => new Promise((resolve) => {
@@ -103,8 +107,7 @@ describe('storage events (Chromium)', () => {
       };
       addEventListener('storage', seen);
     }), n);
-    try {
-      for (const page of [a, b]) await installHelpers(page);
+    await twoPages(t, async (a, b) => {
       await a.evaluate(async ({ options, tokens }) => {
         window.auth = await window.makeClient(options);
         window.auth.setTokens(tokens);
@@ -130,24 +133,15 @@ describe('storage events (Chromium)', () => {
       await a.waitForFunction(() => window.events.some((e) => e.type === 'signedOut'), null, { timeout: 10_000 });
       const reasons = await a.evaluate(() => window.events.filter((e) => e.type === 'signedOut').map((e) => e.reason));
       assert.deepEqual(reasons, ['storage']);
-    } finally {
-      for (const page of [a, b]) {
-        await page.evaluate(() => window.auth?.dispose()).catch(() => {});
-        await page.close().catch(() => {});
-      }
-    }
+    });
   });
 
   test('this page\'s own localStorage.clear() (no storage event here) ends the session at its next refresh', async (t) => {
-    const { stack, context } = suite;
-    const env = suite.env(t);
+    const { stack } = suite;
     const key = 'storage-events-own';
     const options = { ...stack.clientOptions, storage: 'local', storageKey: key };
     const tokens = await stack.auth.login();
-    const a = await env.openApp(context, `${stack.app.url}/`);
-    const b = await env.openApp(context, `${stack.app.url}/`);
-    try {
-      for (const page of [a, b]) await installHelpers(page);
+    await twoPages(t, async (a, b) => {
       for (const page of [a, b]) {
         await page.evaluate(async ({ options }) => { window.auth = await window.makeClient(options); }, { options });
       }
@@ -178,11 +172,6 @@ describe('storage events (Chromium)', () => {
       assert.equal(stack.auth.stats.refreshRequests, 0, 'no refresh sent for a session that is gone');
       // The other tab heard the clear() as a storage event.
       assert.deepEqual(other, ['storage']);
-    } finally {
-      for (const page of [a, b]) {
-        await page.evaluate(() => window.auth?.dispose()).catch(() => {});
-        await page.close().catch(() => {});
-      }
-    }
+    });
   });
 });

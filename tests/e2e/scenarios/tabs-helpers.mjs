@@ -153,6 +153,18 @@ export async function openTab({ context, stack, openApp }, options, tokens = nul
   return { page, logs, initialStatus };
 }
 
+/**
+ * Opens `count` tabs of the app into `tabs` (so that a caller's `closeTabs` closes them all,
+ * also after a failure), the first with the tokens of a new login, and waits until every
+ * one is signed in.
+ */
+export async function openSignedInTabs(env, options, count, tabs) {
+  const tokens = await env.stack.auth.login();
+  tabs.push(await openTab(env, options, tokens));
+  for (let i = 1; i < count; i += 1) tabs.push(await openTab(env, options));
+  await Promise.all(tabs.map(waitSignedIn));
+}
+
 export const tabReport = (tab, storageKey) => tab.page.evaluate(report, { storageKey });
 
 export const waitSignedIn = (tab) => tab.page.waitForFunction(() => window.auth.status === 'signedIn', null, { timeout: 5_000 });

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 
 import {
-  closeTabs, openTab, startCalling, stopCalling, tabReport, waitCallsSettled, waitSignedIn,
+  closeTabs, openSignedInTabs, openTab, startCalling, stopCalling, tabReport, waitCallsSettled, waitSignedIn,
 } from './tabs-helpers.mjs';
 
 /**
@@ -246,10 +246,7 @@ export async function slowRefreshIsWaitedFor({
   stack.auth.setAccessTokenTtl(3);
   try {
     stack.auth.resetStats();
-    const tokens = await stack.auth.login();
-    tabs.push(await openTab(env, options, tokens));
-    for (let i = 1; i < count; i += 1) tabs.push(await openTab(env, options));
-    await Promise.all(tabs.map(waitSignedIn));
+    await openSignedInTabs(env, options, count, tabs);
     await tabs[0].page.waitForFunction(
       (n) => window.tab.counts.refresh >= n || window.tab.counts.signedOut > 0, refreshes, { timeout: 30_000 },
     );

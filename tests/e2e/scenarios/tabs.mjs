@@ -9,7 +9,7 @@
 // The tab helpers are in tabs-helpers.mjs, the hung-refresh scenario in tabs-hung.mjs;
 // both are re-exported here.
 import {
-  CALL_EVERY_MS, TABS_SECONDS, closeTabs, openTab, pageProblems, startCalling, stopCalling, tabReport,
+  CALL_EVERY_MS, TABS_SECONDS, closeTabs, openSignedInTabs, openTab, pageProblems, startCalling, stopCalling, tabReport,
   waitCallsSettled, waitSignedIn,
 } from './tabs-helpers.mjs';
 
@@ -162,10 +162,7 @@ export async function signOutReachesEveryTab({
   const tabs = [];
   try {
     stack.auth.resetStats();
-    const tokens = await stack.auth.login();
-    tabs.push(await openTab(env, options, tokens));
-    for (let i = 1; i < count; i += 1) tabs.push(await openTab(env, options));
-    await Promise.all(tabs.map(waitSignedIn));
+    await openSignedInTabs(env, options, count, tabs);
 
     const { start, resolved } = await tabs[0].page.evaluate(async () => {
       const t0 = Date.now();
