@@ -90,6 +90,14 @@ impl Session {
             reason
         };
         self.end(reason, false, &mut out);
+        // The tab that ended it removed the shared record already, and this tab's view of
+        // `localStorage` may lag behind that tab's next session there: no session's record
+        // is removed from here (`NaN` is no session's start), only junk.
+        for a in &mut out {
+            if let Action::Forget(started) = a {
+                *started = f64::NAN;
+            }
+        }
         out
     }
 
