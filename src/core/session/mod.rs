@@ -72,17 +72,25 @@ pub enum Action {
     /// tokenward's own sign-out, with its reason, from a record that disappeared
     /// ([`Session::storage_changed`]).
     Clear(Option<String>),
-    /// The session that started at this time ended on another tab's word, or on its own
-    /// (expiry, storage): remove this tab's copy of the record (`sessionStorage`,
-    /// memory). The shared `localStorage` record only when it is still that session's or
-    /// unreadable ([`Session::forgets`]): it may hold a session signed in since.
-    Forget(f64),
+    /// The session that started at this time ended on its own (expiry, storage), or
+    /// (`None`) on another tab's word: remove this tab's copy of the record; the shared
+    /// `localStorage` one only when [`Session::forgets`] says so (it may hold a newer one).
+    Forget(Option<f64>),
     /// Start a refresh with this refresh token and report it with [`Session::refresh_done`].
     Refresh(Option<String>),
     /// Call the listeners (boxed: an action list stays small to move).
     Emit(Box<Event>),
     /// Tell the other tabs.
     Announce(Announce),
+}
+
+/// How a session ends: for every tab, from here (the marker, the record removed, the
+/// announcement); here on its own (expiry, storage); or on another tab's word.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ending {
+    Here,
+    OnItsOwn,
+    Elsewhere,
 }
 
 /// What a caller of `accessToken()` gets now.
@@ -292,7 +300,7 @@ impl Session {
         self.last_error = None;
     }
 
-    fn end(&mut self, reason: Reason, announce: bool, out: &mut Vec<Action>) {
+    fn end(&mut self, reason: Reason, how: Ending, out: &mut Vec<Action>) {
         let Some(tokens) = self.tokens.take() else {
             return;
         };
@@ -305,17 +313,14 @@ impl Session {
         self.ending_reported = false;
         self.expired_failure_reported = false;
         let started = tokens.session_started_at;
-        out.push(if announce {
-            Action::Clear(Some(super::tab_message::ended(
-                self.cfg.app.as_deref(),
-                reason,
-                started,
-            )))
-        } else {
-            Action::Forget(started)
-        });
-        if announce {
-            out.push(Action::Announce(Announce::SignedOut(reason, started)));
+        match how {
+            Ending::Here => {
+                let marker = super::tab_message::ended(self.cfg.app.as_deref(), reason, started);
+                out.push(Action::Clear(Some(marker)));
+                out.push(Action::Announce(Announce::SignedOut(reason, started)));
+            }
+            Ending::OnItsOwn => out.push(Action::Forget(Some(started))),
+            Ending::Elsewhere => out.push(Action::Forget(None)),
         }
         self.push_event(out, EventKind::SignedOut, Some(reason), None);
         self.emit(out, EventKind::Change);
@@ -367,7 +372,7 @@ impl Session {
     /// `signOut()`: forget the session here and in every tab.
     pub fn sign_out(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
-        self.end(Reason::User, true, &mut out);
+        self.end(Reason::User, Ending::Here, &mut out);
         out
     }
 

@@ -28,7 +28,7 @@ impl Session {
         if !self.can_refresh() {
             if expired {
                 self.emit(&mut out, EventKind::Expired);
-                self.end(Reason::Expired, false, &mut out);
+                self.end(Reason::Expired, Ending::OnItsOwn, &mut out);
             }
             return out;
         }
@@ -208,7 +208,7 @@ impl Session {
             }
             Some(Err((Failure::Terminal, e))) => {
                 self.last_error = Some(e);
-                self.end(Reason::InvalidGrant, true, &mut out);
+                self.end(Reason::InvalidGrant, Ending::Here, &mut out);
             }
             Some(Err((Failure::Transient(retry_after), e))) => {
                 self.failures = self.failures.saturating_add(1);

@@ -55,19 +55,23 @@ impl Session {
         let mut out = Vec::new();
         match stored {
             Some(record) => return self.adopt(now, record),
-            None if barrier && !self.storage_failed => self.end(Reason::Storage, false, &mut out),
+            None if barrier && !self.storage_failed => {
+                self.end(Reason::Storage, Ending::OnItsOwn, &mut out)
+            }
             None => {}
         }
         out
     }
 
     /// Whether [`Action::Forget`] of the session that started at `started` removes the
-    /// shared record `stored`: when it is that session's or unreadable, not another app's,
-    /// a session signed in since, or an end-of-session marker (its writer removes it).
-    pub fn forgets(&self, stored: &str, started: f64) -> bool {
+    /// shared record `stored`: when it is unreadable or that session's, not another app's,
+    /// a session signed in since, any session's after another tab's word (`None`: that tab
+    /// removed it, and this tab's view of `localStorage` may lag behind that tab's next
+    /// session), or an end-of-session marker (its writer removes it).
+    pub fn forgets(&self, stored: &str, started: Option<f64>) -> bool {
         let app = self.cfg.app.as_deref();
         match TokenSet::from_record_for(stored, app) {
-            Ok(tokens) => tokens.is_some_and(|t| t.session_started_at == started),
+            Ok(tokens) => tokens.is_some_and(|t| Some(t.session_started_at) == started),
             Err(_) => tab_message::ended_by(stored, app).is_none(),
         }
     }
@@ -89,15 +93,7 @@ impl Session {
         } else {
             reason
         };
-        self.end(reason, false, &mut out);
-        // The tab that ended it removed the shared record already, and this tab's view of
-        // `localStorage` may lag behind that tab's next session there: no session's record
-        // is removed from here (`NaN` is no session's start), only junk.
-        for a in &mut out {
-            if let Action::Forget(started) = a {
-                *started = f64::NAN;
-            }
-        }
+        self.end(reason, Ending::Elsewhere, &mut out);
         out
     }
 
@@ -131,12 +127,8 @@ impl Session {
             Some(v) => match tab_message::ended_by(v, app) {
                 Some((reason, started)) => {
                     self.marked = true;
-                    let ours = self
-                        .tokens
-                        .as_ref()
-                        .is_some_and(|t| t.session_started_at == started);
-                    if shared && ours {
-                        return self.remote_signed_out(reason, None);
+                    if shared {
+                        return self.remote_signed_out(reason, Some(started));
                     }
                     false
                 }
@@ -144,7 +136,7 @@ impl Session {
             },
         };
         if lost {
-            self.end(Reason::Storage, false, &mut out);
+            self.end(Reason::Storage, Ending::OnItsOwn, &mut out);
         }
         out
     }
