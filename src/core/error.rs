@@ -54,6 +54,31 @@ impl ErrorCode {
             ErrorCode::Server(code) => code,
         }
     }
+
+    /// The code for an `error` an authorization server sent (RFC 6749 §4.1.2.1, §5.2):
+    /// its own code when it is one, `None` when it is empty, holds a character the RFC
+    /// does not allow in a code, or spells one of tokenward's own codes (a server's
+    /// `network` must not read as a transient failure, nor its `signed_out` as no
+    /// session). The callers map `invalid_grant` and `access_denied` first.
+    pub fn server(code: &str) -> Option<ErrorCode> {
+        let own = matches!(
+            code,
+            "invalid_options"
+                | "invalid_token_response"
+                | "network"
+                | "signed_out"
+                | "storage"
+                | "revocation_failed"
+                | "invalid_state"
+                | "invalid_discovery"
+                | "unsupported"
+        );
+        let well_formed = !code.is_empty()
+            && code
+                .bytes()
+                .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e));
+        (well_formed && !own).then(|| ErrorCode::Server(code.to_string()))
+    }
 }
 
 /// Where an error came from, when the server said so: its `error` and

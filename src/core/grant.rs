@@ -61,7 +61,7 @@ pub fn token_answer(
             let server = cause(body);
             let code = match server.error.as_deref() {
                 Some("invalid_grant") | None => ErrorCode::InvalidGrant,
-                Some(other) => ErrorCode::Server(other.to_string()),
+                Some(other) => ErrorCode::server(other).unwrap_or(ErrorCode::InvalidGrant),
             };
             Err((
                 Failure::Terminal,
@@ -231,6 +231,20 @@ mod tests {
         );
         let (f, e) = token_answer(401, r#"{"error":"invalid_client"}"#, None).unwrap_err();
         assert_eq!((f, e.code.as_str()), (Failure::Terminal, "invalid_client"));
+        // A server's `error` that is no code of its own reads as `invalid_grant`, never as
+        // tokenward's `network` (transient) or any other of its codes.
+        for body in [
+            r#"{"error":"network"}"#,
+            r#"{"error":""}"#,
+            r#"{"error":"a\"b"}"#,
+        ] {
+            let (f, e) = token_answer(400, body, None).unwrap_err();
+            assert_eq!(
+                (f, e.code.clone()),
+                (Failure::Terminal, ErrorCode::InvalidGrant),
+                "{body}"
+            );
+        }
         for status in [408, 429, 500, 502, 503, 504, 404] {
             let (f, e) = token_answer(status, "<html>", Some(2_000.0)).unwrap_err();
             assert_eq!(

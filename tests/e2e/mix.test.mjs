@@ -45,18 +45,21 @@ describe('never mix (Chromium)', () => {
             status: auth.status,
             sub: auth.idClaims?.sub ?? null,
             signedOut: window.events.filter((e) => e.type === 'signedOut').length,
+            // What the app hears, in order: why (an `error`), then the end.
+            heard: window.events.filter((e) => e.type === 'error' || e.type === 'signedOut').map((e) => e.code ?? e.type),
           };
           auth.dispose();
         }
         return out;
       }, { cases, first: idToken(base), issuer, clientId, apiUrl: stack.api.url });
       t.diagnostic(JSON.stringify(results));
-      assert.deepEqual(results.same, { refreshed: { ok: true }, status: 'signedIn', sub: 'u1', signedOut: 0 });
+      assert.deepEqual(results.same, { refreshed: { ok: true }, status: 'signedIn', sub: 'u1', signedOut: 0, heard: [] });
       for (const name of ['otherUser', 'otherIssuer', 'otherClient']) {
         assert.equal(results[name].refreshed.ok, false, `${name}: refresh refused`);
         assert.equal(results[name].refreshed.code, 'invalid_token_response', name);
         assert.equal(results[name].status, 'signedOut', `${name}: the session ended`);
         assert.equal(results[name].signedOut, 1, `${name}: one signedOut`);
+        assert.deepEqual(results[name].heard, ['invalid_token_response', 'signedOut'], `${name}: the app hears why`);
       }
     } finally {
       await page.close().catch(() => {});

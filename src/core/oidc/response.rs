@@ -102,7 +102,8 @@ fn invalid_state(message: &str) -> Error {
 /// Checks an authorization response against the pending sign-in: `state` first (RFC 6749
 /// §10.12), then `iss` (RFC 9207 §2.4), then the server's `error` (§4.1.2.1), then the
 /// code. A wrong or missing `state` or `iss` is `invalid_state`; `error=access_denied`
-/// is `access_denied`; another `error` keeps the server's code.
+/// is `access_denied`; another `error` keeps the server's code when it is one
+/// ([`ErrorCode::server`]), and a malformed `error` or an empty `code` is `invalid_state`.
 pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Verdict {
     let refuse = |e: Error, consume_pending: bool| Verdict {
         code: Err(e),
@@ -155,14 +156,21 @@ pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Ver
                 ErrorCode::AccessDenied,
                 "the sign-in was refused or cancelled".to_string(),
             ),
-            "" => (
-                ErrorCode::Server("invalid_request".to_string()),
-                "the authorization server refused the sign-in".to_string(),
-            ),
-            other => (
-                ErrorCode::Server(other.to_string()),
-                cat(&["the authorization server refused the sign-in (", other, ")"]),
-            ),
+            other => match ErrorCode::server(other) {
+                Some(code) => (
+                    code,
+                    cat(&["the authorization server refused the sign-in (", other, ")"]),
+                ),
+                None => {
+                    return refuse(
+                        invalid_state(
+                            "the response's `error` is no error code (empty, a character \
+                             RFC 6749 does not allow, or one of tokenward's own codes)",
+                        ),
+                        true,
+                    )
+                }
+            },
         };
         return refuse(Error::new(code, message).with_server(server), true);
     }
@@ -171,13 +179,7 @@ pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Ver
             code: Ok(c.clone()),
             consume_pending: true,
         },
-        _ => refuse(
-            Error::new(
-                ErrorCode::Server("invalid_request".to_string()),
-                "the response carries an empty code",
-            ),
-            true,
-        ),
+        _ => refuse(invalid_state("the response carries an empty `code`"), true),
     }
 }
 
@@ -330,8 +332,28 @@ mod tests {
                 .unwrap_err()
                 .code
                 .as_str(),
-            "invalid_request"
+            "invalid_state"
         );
+        // An `error` that is no error code of the server's: empty, with a character RFC
+        // 6749 §4.1.2.1 does not allow, or spelling one of tokenward's own codes.
+        for error in [
+            "",
+            "%22quoted%22",
+            "back%5Cslash",
+            "caf%C3%A9",
+            "network",
+            "signed_out",
+        ] {
+            let r =
+                AuthResponse::parse(&format!("error={error}&state=st4te&iss={ISSUER}")).unwrap();
+            let verdict = check_response(&r, Some(&p));
+            assert!(verdict.consume_pending, "{error}");
+            assert_eq!(
+                verdict.code.unwrap_err().code.as_str(),
+                "invalid_state",
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! session (backoff, expiry during an outage, the end of the session).
 
 use super::*;
+use crate::core::error::ErrorCode;
 use crate::core::refreshed_id_token;
 
 impl Session {
@@ -207,6 +208,13 @@ impl Session {
                 self.emit(&mut out, EventKind::Change);
             }
             Some(Err((Failure::Terminal, e))) => {
+                // The server's `invalid_grant` says itself why the session ends (`signedOut`,
+                // `invalid_grant`). Another terminal refusal (a refreshed ID token that
+                // fails its checks, `invalid_client`) is also an `error` event first, so
+                // the app hears why.
+                if e.code != ErrorCode::InvalidGrant {
+                    self.emit_error(&mut out, e.clone());
+                }
                 self.last_error = Some(e);
                 self.end(Reason::InvalidGrant, Ending::Here, &mut out);
             }

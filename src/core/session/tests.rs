@@ -204,6 +204,15 @@ fn a_refreshed_id_token_for_another_user_client_or_sign_in_or_older_ends_the_ses
             ends,
             "{new}"
         );
+        // The app hears why: the refusal is an `error` event before the end.
+        let why = kinds(&a)
+            .iter()
+            .position(|k| k == "error:invalid_token_response");
+        let end = kinds(&a)
+            .iter()
+            .position(|k| k == "signedOut:invalid_grant");
+        assert_eq!(why.is_some(), ends, "{new}");
+        assert!(why < end || !ends, "{new}");
         assert_eq!(s.status() == Status::SignedOut, ends);
     }
 }

@@ -19,7 +19,8 @@ async function closedPort() {
  * Forged responses: a wrong or missing `state` is invalid_state and leaves the pending
  * sign-in, so the real response still works after it; a response with the right state but
  * a wrong or missing `iss` (RFC 9207: the provider advertises it) is invalid_state too and
- * uses the pending sign-in up. No forged code is ever exchanged, nothing is stored.
+ * uses the pending sign-in up, and so does a malformed one (an empty code, an `error` that
+ * is no server code). No forged code is ever exchanged, nothing is stored.
  */
 export async function forgedResponsesAreRejected({ context, stack, openApp, assert, diagnostic }) {
   const page = await openSignedOutApp({ context, stack, openApp }, signinConfig(stack));
@@ -89,6 +90,11 @@ export async function forgedResponsesAreRejected({ context, stack, openApp, asse
     for (const [name, change] of [
       ['wrong iss', (p) => p.set('iss', 'https://evil.example')],
       ['missing iss', (p) => p.delete('iss')],
+      // Malformed responses with the right state: an empty code, an `error` that names no
+      // code, or one that spells tokenward's own `network` (a transient failure).
+      ['empty code', (p) => p.set('code', '')],
+      ['empty error', (p) => { p.delete('code'); p.set('error', ''); }],
+      ['error spelling an own code', (p) => { p.delete('code'); p.set('error', 'network'); }],
     ]) {
       const next = await holdResponse();
       stack.auth.resetStats();
