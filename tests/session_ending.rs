@@ -1,6 +1,7 @@
 //! `sessionEnding`: once per session, `session_lead_ms` before the session can no longer
 //! be refreshed — from `refresh_expires_in`, a JWT refresh token's `exp`, or the app's
-//! maximum session age — and the end readable as `session_ends_at`.
+//! maximum session age — and the end readable as `session_ends_at`, where the session
+//! ends (`session::ending`'s own tests show the end itself).
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(
     clippy::unwrap_used,
@@ -130,7 +131,9 @@ fn max_session_age_counts_from_the_first_tokens_across_refreshes() {
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0].1, end, "refreshes do not move the age limit");
     assert_eq!(fired[0].0, end - 60_000.0, "fired exactly the lead before");
-    assert_eq!(s.session_ends_at(), Some(end));
+    // The age is a ceiling: the session ended there.
+    assert!(s.tokens().is_none());
+    assert_eq!(s.session_ends_at(), None);
 }
 
 #[test]

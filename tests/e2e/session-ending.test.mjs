@@ -64,7 +64,7 @@ describe('sessionEnding (Chromium)', () => {
     return stack;
   });
 
-  test('refresh_expires_in from the token endpoint: one sessionEnding a lead before the end, refreshes keep going until then', async (t) => {
+  test('refresh_expires_in from the token endpoint: one sessionEnding a lead before the end, refreshes keep going until then, and the session ends there', async (t) => {
     const { stack, context } = suite;
     const env = suite.env(t);
     const page = await env.openApp(context, `${stack.app.url}/`);
@@ -95,18 +95,34 @@ describe('sessionEnding (Chromium)', () => {
       env.assert.ok(ending[0].at < fired.sessionEndsAt, 'before the end');
       env.assert.equal(fired.status === 'signedIn' || fired.status === 'refreshing', true);
 
-      // Still once after the end has passed (and refreshes went on while the server allowed).
+      // At the end the session ends: signedOut (expired) once, and no token request after
+      // it (the refresh token is dead then); sessionEnding still fired once.
       const endAt = fired.sessionEndsAt;
+      await page.waitForFunction(() => window.events.some((e) => e.type === 'signedOut'), null, { timeout: 20_000 });
+      const requestsAtEnd = keycloak.state.requests;
       await page.waitForFunction((t) => Date.now() > t + 1500, endAt, { timeout: 20_000 });
-      const after = (await page.evaluate(() => window.events)).filter((e) => e.type === 'sessionEnding');
-      env.assert.equal(after.length, 1, 'sessionEnding fired once per session');
+      const end = await page.evaluate(async () => ({
+        events: window.events.filter((e) => e.type === 'sessionEnding' || e.type === 'signedOut'),
+        status: window.auth.status,
+        sessionEndsAt: window.auth.sessionEndsAt,
+        token: await window.auth.accessToken().then(() => 'resolved', (e) => e.code),
+      }));
+      const signedOut = end.events.filter((e) => e.type === 'signedOut');
+      t.diagnostic(`signedOut ${signedOut.map((e) => `${e.reason} at the server's end ${e.at - keycloak.state.endsAt >= 0 ? '+' : ''}${e.at - keycloak.state.endsAt} ms`).join(', ')}; ${keycloak.state.requests} token requests`);
+      env.assert.equal(end.events.filter((e) => e.type === 'sessionEnding').length, 1, 'sessionEnding fired once per session');
+      env.assert.deepEqual(signedOut.map((e) => e.reason), ['expired'], 'the session ended at its end');
+      // The end each answer gives moves by the server's whole seconds (rounded), so it is
+      // compared with the server's own end, within that rounding.
+      env.assert.ok(Math.abs(signedOut[0].at - keycloak.state.endsAt) < 1500, 'at the end');
+      env.assert.deepEqual([end.status, end.sessionEndsAt, end.token], ['signedOut', null, 'signed_out']);
+      env.assert.equal(keycloak.state.requests, requestsAtEnd, 'no token request after the end');
     } finally {
       await page.evaluate(() => window.auth?.dispose()).catch(() => {});
       await page.close().catch(() => {});
     }
   });
 
-  test('maxSessionAgeSeconds: sessionEnding with sessionEndsAt = first tokens + the age, across refreshes', async (t) => {
+  test('maxSessionAgeSeconds: sessionEnding with sessionEndsAt = first tokens + the age, across refreshes; the session ends there', async (t) => {
     const { stack, context } = suite;
     const env = suite.env(t);
     const page = await env.openApp(context, `${stack.app.url}/`);
@@ -123,7 +139,13 @@ describe('sessionEnding (Chromium)', () => {
         await new Promise((resolve) => {
           const off = window.auth.on('sessionEnding', () => { off(); resolve(); });
         });
-        return { setAt, endsAt, events, refreshes: window.events.filter((e) => e.type === 'refresh').length };
+        const refreshes = window.events.filter((e) => e.type === 'refresh').length;
+        // The age is a ceiling: the session ends there, though every refresh works.
+        const ended = await new Promise((resolve) => {
+          const off = window.auth.on('signedOut', (e) => { off(); resolve({ reason: e.reason, at: Date.now() }); });
+        });
+        const refreshesAfter = window.events.filter((e) => e.type === 'refresh' && e.at >= ended.at).length;
+        return { setAt, endsAt, events, refreshes, ended, refreshesAfter, status: window.auth.status };
       }, { options: { ...stack.clientOptions, storageKey: 'ending-age', maxSessionAgeSeconds: 9, sessionEndingLeadSeconds: 3 }, tokens });
       t.diagnostic(`age: ${JSON.stringify(result)}`);
       env.assert.ok(Math.abs(result.endsAt - (result.setAt + 9000)) <= 50, 'sessionEndsAt = setTokens + 9 s');
@@ -131,6 +153,9 @@ describe('sessionEnding (Chromium)', () => {
       env.assert.equal(result.events[0].sessionEndsAt, result.endsAt, 'refreshes did not move the age limit');
       env.assert.ok(result.events[0].at >= result.endsAt - 3000 - 50 && result.events[0].at < result.endsAt);
       env.assert.ok(result.refreshes >= 1, '4 s tokens were refreshed before the warning');
+      env.assert.equal(result.ended.reason, 'expired');
+      env.assert.ok(result.ended.at >= result.endsAt - 50, 'the session ended at its age, not before');
+      env.assert.deepEqual([result.status, result.refreshesAfter], ['signedOut', 0]);
     } finally {
       await page.evaluate(() => window.auth?.dispose()).catch(() => {});
       await page.close().catch(() => {});

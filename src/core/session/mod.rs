@@ -180,48 +180,6 @@ impl Session {
         self.tokens.as_ref().and_then(|t| t.expires_at)
     }
 
-    /// When the session can no longer be refreshed (ms since epoch), if known: the
-    /// refresh token's end, or the app's `maxSessionAgeSeconds`, whichever comes first.
-    pub fn session_ends_at(&self) -> Option<f64> {
-        let t = self.tokens.as_ref()?;
-        let by_age = self
-            .cfg
-            .max_session_age_ms
-            .map(|age| t.session_started_at + age);
-        match (t.session_ends_at, by_age) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// When `sessionEnding` is due, if it still is.
-    fn ending_due_at(&self) -> Option<f64> {
-        if self.ending_reported {
-            return None;
-        }
-        self.session_ends_at()
-            .map(|end| end - self.cfg.session_lead_ms.max(0.0))
-    }
-
-    /// Emits `sessionEnding` once, when its time has come.
-    fn check_ending(&mut self, now: f64, out: &mut Vec<Action>) {
-        let Some(due) = self.ending_due_at() else {
-            return;
-        };
-        if now < due {
-            return;
-        }
-        self.ending_reported = true;
-        out.push(Action::Emit(Box::new(Event {
-            kind: EventKind::SessionEnding,
-            status: self.status(),
-            expires_at: self.expires_at(),
-            reason: None,
-            error: None,
-            session_ends_at: self.session_ends_at(),
-        })));
-    }
-
     /// The current session as a record for other tabs, if there is one.
     pub fn record(&self) -> Option<String> {
         self.tokens
@@ -398,11 +356,9 @@ impl Session {
         if self.refreshing.is_some() {
             return None;
         }
-        let ending = self.ending_due_at();
-        let earliest = |a: Option<f64>| match (a, ending) {
-            (Some(x), Some(y)) => Some(x.min(y)),
-            (x, y) => x.or(y),
-        };
+        // The `sessionEnding` warning and the end itself wake the session too.
+        let ending = min_of(self.ending_due_at(), self.session_ends_at());
+        let earliest = |a: Option<f64>| min_of(a, ending);
         if !self.can_refresh() {
             return earliest(t.expires_at);
         }
@@ -419,6 +375,8 @@ impl Session {
     }
 }
 
+mod ending;
+use ending::min_of;
 mod failures;
 mod refresh;
 pub use failures::UNREADABLE_AFTER_EXPIRY;

@@ -20,7 +20,9 @@ impl Session {
     /// about to start): refresh what is due, end what expired.
     pub fn wake(&mut self, now: f64) -> Vec<Action> {
         let mut out = Vec::new();
-        self.check_ending(now, &mut out);
+        if self.check_ending(now, &mut out) {
+            return out;
+        }
         let Some(t) = &self.tokens else { return out };
         if self.refreshing.is_some() {
             return out;
@@ -57,6 +59,11 @@ impl Session {
     /// `joined` is set after waiting for a refresh, so no second refresh is started.
     pub fn demand(&mut self, now: f64, force: Option<&str>, joined: bool) -> (Vec<Action>, Demand) {
         let mut out = Vec::new();
+        // Past the session's end (the timer may not have fired: a sleeping laptop), the
+        // session ends now and nothing is handed out.
+        if self.check_ending(now, &mut out) {
+            return (out, Demand::Fail(Error::signed_out()));
+        }
         let Some(t) = &self.tokens else {
             let e = if joined {
                 self.last_error.clone()

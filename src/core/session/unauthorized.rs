@@ -11,7 +11,7 @@ impl Session {
     /// decides. The shell sends most attached requests on this answer alone.
     pub fn ready_tokens(&self, now: f64) -> Option<&TokenSet> {
         let t = self.tokens.as_ref()?;
-        (self.refreshing.is_none() && !self.refresh_due(now)).then_some(t)
+        (self.refreshing.is_none() && !self.refresh_due(now) && !self.over(now)).then_some(t)
     }
 
     /// A request that carried the access token `used` was answered 401; `challenge` is
