@@ -226,3 +226,31 @@ impl fmt::Display for Error {
 }
 
 impl ::core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn a_server_code_never_spells_one_of_tokenwards_own() {
+        // `ErrorCode::server`'s list of own codes is every variant but the ones a server
+        // may name (`invalid_grant`, `access_denied`, mapped by the callers first).
+        for own in [
+            ErrorCode::InvalidOptions,
+            ErrorCode::InvalidTokenResponse,
+            ErrorCode::Network,
+            ErrorCode::SignedOut,
+            ErrorCode::Storage,
+            ErrorCode::RevocationFailed,
+            ErrorCode::InvalidState,
+            ErrorCode::InvalidDiscovery,
+            ErrorCode::Unsupported,
+        ] {
+            assert_eq!(ErrorCode::server(own.as_str()), None, "{own:?}");
+        }
+        assert_eq!(
+            ErrorCode::server("login_required"),
+            Some(ErrorCode::Server("login_required".into()))
+        );
+    }
+}

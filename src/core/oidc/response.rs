@@ -146,31 +146,28 @@ pub fn check_response(response: &AuthResponse, pending: Option<&Pending>) -> Ver
         _ => {}
     }
     if let Some(error) = &response.error {
+        let code = match error.as_str() {
+            "access_denied" => Some(ErrorCode::AccessDenied),
+            other => ErrorCode::server(other),
+        };
+        let Some(code) = code else {
+            return refuse(
+                invalid_state(
+                    "the response's `error` is no error code (empty, a character RFC 6749 \
+                     does not allow, or one of tokenward's own codes)",
+                ),
+                true,
+            );
+        };
+        let message = if code == ErrorCode::AccessDenied {
+            "the sign-in was refused or cancelled".to_string()
+        } else {
+            cat(&["the authorization server refused the sign-in (", error, ")"])
+        };
         let server = ServerCause {
             error: Some(error.clone()),
             error_description: response.error_description.clone(),
             status: None,
-        };
-        let (code, message) = match error.as_str() {
-            "access_denied" => (
-                ErrorCode::AccessDenied,
-                "the sign-in was refused or cancelled".to_string(),
-            ),
-            other => match ErrorCode::server(other) {
-                Some(code) => (
-                    code,
-                    cat(&["the authorization server refused the sign-in (", other, ")"]),
-                ),
-                None => {
-                    return refuse(
-                        invalid_state(
-                            "the response's `error` is no error code (empty, a character \
-                             RFC 6749 does not allow, or one of tokenward's own codes)",
-                        ),
-                        true,
-                    )
-                }
-            },
         };
         return refuse(Error::new(code, message).with_server(server), true);
     }

@@ -356,8 +356,9 @@ impl Session {
         if self.refreshing.is_some() {
             return None;
         }
-        // The `sessionEnding` warning and the end itself wake the session too.
-        let ending = min_of(self.ending_due_at(), self.session_ends_at());
+        // The `sessionEnding` warning (never after the end) and the end itself wake the
+        // session too.
+        let ending = self.ending_due_at().or_else(|| self.session_ends_at());
         let earliest = |a: Option<f64>| min_of(a, ending);
         if !self.can_refresh() {
             return earliest(t.expires_at);
