@@ -131,7 +131,8 @@ const textRefresh = (f) => typeof f === 'function'
 // The listeners of one client, by event name. The wasm calls `emit` once per event (with
 // the event's fields, the `error` already a TokenwardError); each listener gets its own
 // event object, and a listener that throws is the app's bug: it is shown, and the others
-// still run.
+// still run. One removed during a dispatch (by an earlier listener) is not called; one
+// added during it hears the next event.
 const EVENTS = ['change', 'refresh', 'expired', 'signedOut', 'error', 'sessionEnding'];
 function listeners() {
   const by = new Map(EVENTS.map((name) => [name, []]));
@@ -142,10 +143,12 @@ function listeners() {
       const list = by.get(name);
       const at = list.indexOf(entry);
       if (at >= 0) list.splice(at, 1);
+      entry.off = true;
     };
   };
   const emit = (type, status, expiresAt, reason, sessionEndsAt, error) => {
-    for (const { f } of [...by.get(type)]) {
+    for (const { f, off } of [...by.get(type)]) {
+      if (off) continue;
       const event = { type, status, expiresAt: expiresAt ?? null };
       if (reason !== undefined) event.reason = reason;
       if (sessionEndsAt !== undefined) event.sessionEndsAt = sessionEndsAt;

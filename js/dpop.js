@@ -2,7 +2,8 @@
 // promise that settles): the WebCrypto P-256 key pair, made with `extractable: false` so
 // that the private key can sign but its bytes can never be read, exported or logged; its
 // place in IndexedDB under the client's `storageKey` (a CryptoKey survives structured
-// cloning, so every tab and every reload use the same key); with memory storage, the key
+// cloning, so every tab and every reload use the same key; with sessionStorage and no
+// crossTab, where each tab has a session of its own, each tab its own key); with memory storage, the key
 // kept in memory, handed to another tab that adopted the session over a BroadcastChannel
 // and parked in IndexedDB only across a sign-in's redirect. Only the public key is ever
 // exported. What a proof says (header, claims, thumbprint, nonces) is decided in Rust.
@@ -66,27 +67,45 @@ export async function digest(data) {
   return new Uint8Array(await subtle().digest('SHA-256', data));
 }
 
-/** The DPoP key of one client (`storageKey` `name`); undefined where WebCrypto or IndexedDB is missing. */
-export function dpopKeys(name, memory) {
+// A tab's own key name (sessionStorage without crossTab: each tab has its own session):
+// `storageKey#id`, the id kept in this tab's sessionStorage so that a reload finds the key.
+function ownTab(name) {
+  const at = `${name}:dpop-tab`;
+  try {
+    let id = sessionStorage.getItem(at);
+    if (!id) sessionStorage.setItem(at, (id = crypto.randomUUID()));
+    return `${name}#${id}`;
+  } catch {
+    return name;
+  }
+}
+
+/**
+ * The DPoP key of one client (`storageKey` `name`; with `own`, of this tab only);
+ * undefined where WebCrypto or IndexedDB is missing.
+ */
+export function dpopKeys(name, memory, own) {
   try {
     if (!globalThis.crypto?.subtle || !globalThis.indexedDB) return undefined;
   } catch {
     return undefined;
   }
-  return new Keys(name, memory);
+  return new Keys(name, memory, own ? ownTab(name) : name);
 }
 
 class Keys {
   #name;
   #memory;
+  #key;
   #pair = null;
   #raw = null;
   #loading = null;
   #channel = null;
 
-  constructor(name, memory) {
+  constructor(name, memory, key) {
     this.#name = name;
     this.#memory = memory;
+    this.#key = key;
     // Memory mode: hand the key to a tab that asks (it adopted the session from us).
     if (memory) {
       try {
@@ -100,9 +119,10 @@ class Keys {
     }
   }
 
-  // Where the key is stored: under `storageKey`, or (memory mode) parked for a sign-in.
+  // Where the key is stored: under `storageKey` (or this tab's name), or (memory mode)
+  // parked for a sign-in.
   get #stored() {
-    return this.#memory ? `${this.#name}:signin` : this.#name;
+    return this.#memory ? `${this.#name}:signin` : this.#key;
   }
 
   async #load(hasSession) {

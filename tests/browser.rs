@@ -384,3 +384,71 @@ async fn the_callback_forms_answer_once() {
     settled(|done| c.sign_out_then(tokenward::SignOutOptions::default(), done)).await;
     assert_eq!(c.status(), Status::SignedOut);
 }
+
+#[wasm_bindgen_test]
+async fn a_listener_removed_during_a_dispatch_is_not_called() {
+    let c = TokenClient::new(options("listeners", StorageKind::Memory))
+        .await
+        .unwrap();
+    let heard: Log = Rc::new(RefCell::new(Vec::new()));
+    let second: Rc<RefCell<Option<tokenward::ListenerId>>> = Rc::new(RefCell::new(None));
+    let (h, s, client) = (heard.clone(), second.clone(), c.clone());
+    let first = c.on(EventKind::Change, move |_| {
+        h.borrow_mut().push("a".to_string());
+        if let Some(id) = s.borrow_mut().take() {
+            client.off(id);
+        }
+    });
+    let h = heard.clone();
+    *second.borrow_mut() = Some(c.on(EventKind::Change, move |_| {
+        h.borrow_mut().push("b".to_string())
+    }));
+    c.set_tokens_json(TOKENS).unwrap();
+    c.set_tokens_json(TOKENS).unwrap();
+    c.off(first);
+    assert_eq!(*heard.borrow(), ["a", "a"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_record_sign_out_cannot_remove_is_overwritten_or_reported() {
+    let patch = |what: &str| {
+        js_sys::Function::new_no_args(&format!(
+            "window.__{what} = Storage.prototype.{what}; Storage.prototype.{what} = function () {{ throw new DOMException('no', 'SecurityError'); }};"
+        ))
+        .call0(&JsValue::UNDEFINED)
+        .unwrap();
+    };
+    let unpatch = |what: &str| {
+        js_sys::Function::new_no_args(&format!("Storage.prototype.{what} = window.__{what};"))
+            .call0(&JsValue::UNDEFINED)
+            .unwrap();
+    };
+    // removeItem throws: the marker takes the record's place, and a reload has no session.
+    let mut o = options("stuck", StorageKind::Session);
+    let log = record_events(&mut o);
+    let c = TokenClient::new(o).await.unwrap();
+    c.set_tokens_json(TOKENS).unwrap();
+    patch("removeItem");
+    c.sign_out(false).await;
+    unpatch("removeItem");
+    assert!(of_kind(&log, "error").is_empty());
+    let stored = session().get_item(&key("stuck")).unwrap().unwrap();
+    assert!(!stored.contains("rt-1"));
+    let again = TokenClient::new(options("stuck", StorageKind::Session))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), Status::SignedOut);
+    // setItem throws too: the record stays, and the app hears of it.
+    let mut o = options("stuck", StorageKind::Session);
+    let log = record_events(&mut o);
+    let c = TokenClient::new(o).await.unwrap();
+    c.set_tokens_json(TOKENS).unwrap();
+    patch("removeItem");
+    patch("setItem");
+    c.sign_out(false).await;
+    unpatch("setItem");
+    unpatch("removeItem");
+    assert_eq!(of_kind(&log, "error"), ["error:storage"]);
+    assert_eq!(c.status(), Status::SignedOut);
+    session().remove_item(&key("stuck")).unwrap();
+}

@@ -134,10 +134,10 @@ fn a_record_gone_when_read_again_before_a_refresh_ends_the_session() {
     assert!(s.reread(2_000.0, None, false).is_empty());
     // Nor when this tab's own writes fail: the record may never have been written.
     let mut s = signed_in();
-    s.persist_failed(tokenward::core::error::Error::new(
-        tokenward::core::error::ErrorCode::Storage,
-        "full",
-    ));
+    s.persist_failed(
+        tokenward::core::error::Error::new(tokenward::core::error::ErrorCode::Storage, "full"),
+        None,
+    );
     assert!(s.reread(2_000.0, None, true).is_empty());
     assert!(s.tokens().is_some());
     // A record there is adopted as before (its own: nothing changes).
@@ -229,4 +229,36 @@ fn a_late_sign_out_message_does_not_end_a_session_adopted_since() {
         reasons(&s.remote_signed_out(Reason::User, None)),
         [Reason::OtherTab]
     );
+}
+
+/// The "kept in memory" marker a tab whose write failed leaves in place of a stale record.
+fn unstored_marker() -> String {
+    let mut a = signed_in();
+    let stale = a.record().unwrap();
+    let r = TokenResponse::parse(r#"{"access_token":"b","refresh_token":"r2","expires_in":600}"#)
+        .unwrap();
+    a.set_tokens(2_000.0, r);
+    let out = a.persist_failed(
+        tokenward::core::error::Error::new(tokenward::core::error::ErrorCode::Storage, "full"),
+        Some(&stale),
+    );
+    let marker = out.iter().find_map(|a| match a {
+        Action::Unstore(m) => Some(m.clone()),
+        _ => None,
+    });
+    marker.expect("a stale record is replaced")
+}
+
+#[test]
+fn a_kept_in_memory_marker_ends_no_session_and_restores_none() {
+    let marker = unstored_marker();
+    // Another tab's storage event, and the record read again before a refresh.
+    let mut s = signed_in();
+    assert!(s.storage_changed(false, Some(&marker), true).is_empty());
+    assert!(s.reread(3_000.0, Some(&marker), true).is_empty());
+    assert!(s.tokens().is_some());
+    // A reload: no session, nothing removed, no error.
+    let mut s = Session::new(signed_in_config());
+    assert!(s.restore(3_000.0, Some(&marker)).is_empty());
+    assert!(s.tokens().is_none());
 }

@@ -23,10 +23,10 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     /// The key of one client, in `js/dpop.js`.
     type Keys;
-    /// The key of the client whose `storageKey` is `name`; `None` where WebCrypto or
-    /// IndexedDB is missing.
+    /// The key of the client whose `storageKey` is `name` (`own_tab`: of this tab only);
+    /// `None` where WebCrypto or IndexedDB is missing.
     #[wasm_bindgen(js_name = dpopKeys)]
-    fn dpop_keys(name: &str, memory: bool) -> Option<Keys>;
+    fn dpop_keys(name: &str, memory: bool, own_tab: bool) -> Option<Keys>;
     /// The public key's raw bytes, the pair loaded (memory mode with `has_session`: asked
     /// of the other tabs first) or made on first use.
     #[wasm_bindgen(method)]
@@ -118,9 +118,11 @@ impl Drop for Dpop {
 
 impl Dpop {
     /// DPoP for the client whose `storageKey` is `name`; `unsupported` where WebCrypto or
-    /// IndexedDB is missing.
-    pub(crate) fn new(mode: Mode, name: &str, memory: bool) -> Result<Dpop, Error> {
-        let keys = dpop_keys(name, memory).ok_or_else(|| {
+    /// IndexedDB is missing. `own_tab`: each tab has a session of its own (`sessionStorage`
+    /// without `crossTab`), so each has its own key: one tab's sign-out must not delete the
+    /// key another tab's tokens are bound to.
+    pub(crate) fn new(mode: Mode, name: &str, memory: bool, own_tab: bool) -> Result<Dpop, Error> {
+        let keys = dpop_keys(name, memory, own_tab).ok_or_else(|| {
             Error::new(
                 ErrorCode::Unsupported,
                 "DPoP needs WebCrypto (a page served over HTTPS or from localhost) and IndexedDB",

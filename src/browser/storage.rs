@@ -106,8 +106,10 @@ impl Store {
     pub fn clear(&self) -> Result<(), Error> {
         match self.area() {
             Some(area) => remove_item(area, &self.key).map_err(|e| {
-                Error::storage("the stored session could not be removed")
-                    .with_cause(super::describe(&e))
+                Error::storage(
+                    "the stored session could not be removed; a reload may bring it back",
+                )
+                .with_cause(super::describe(&e))
             }),
             None => Ok(()),
         }

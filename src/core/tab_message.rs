@@ -130,6 +130,22 @@ pub fn ended_by(text: &str, app: Option<&str>) -> Option<(Reason, f64)> {
     Some((reason, v.get("s")?.as_f64()?))
 }
 
+/// The marker a tab whose write of the record failed puts in the place of a record that
+/// would bring back a refresh token the session no longer holds (the one a rotation just
+/// spent, an earlier session's): the session is kept in memory only. It is no session
+/// at start-up, and no change of the session in the other tabs.
+pub fn unstored(app: Option<&str>) -> String {
+    let mut o = ObjWriter::new();
+    o.opt_str("app", app);
+    o.num("unstored", 1.0);
+    o.finish()
+}
+
+/// Whether `text` is an [`unstored`] marker of the app `app` (as tokenward writes it).
+pub fn is_unstored(text: &str, app: Option<&str>) -> bool {
+    text == unstored(app)
+}
+
 impl From<Announce> for Msg {
     fn from(a: Announce) -> Msg {
         match a {
@@ -142,6 +158,7 @@ impl From<Announce> for Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::tokens::TokenSet;
 
     /// The former `format!` encoding, as the reference: the text other tabs (and older
     /// versions of the library in them) read is unchanged.
@@ -181,6 +198,21 @@ mod tests {
         let message = encode("t", None, None, &Msg::SignedOut(Reason::User, None));
         for other in [record, "junk", "", &message, r#"{"ended":"user"}"#] {
             assert_eq!(ended_by(other, None), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_kept_in_memory_marker_is_its_apps_only() {
+        for app in [None, Some("app-1")] {
+            let m = unstored(app);
+            assert!(is_unstored(&m, app));
+            assert!(!is_unstored(&m, Some("another")));
+            assert_eq!(ended_by(&m, app), None);
+            assert!(TokenSet::from_record_for(&m, app).is_err());
+        }
+        let end = ended(None, Reason::User, 1.0);
+        for other in [r#"{"v":1,"access_token":"a"}"#, "junk", "", &end] {
+            assert!(!is_unstored(other, None), "{other}");
         }
     }
 

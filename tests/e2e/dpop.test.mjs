@@ -148,6 +148,42 @@ describe('DPoP (RFC 9449)', () => {
     });
   }
 
+  test('sessionStorage without crossTab: a key per tab; a sign-out in one tab leaves the other\'s key, across a reload', async (t) => {
+    stack.auth.setAccessTokenTtl(300);
+    const a = await freshApp(config({ storage: 'session', crossTab: false }));
+    let b;
+    try {
+      await signIn(a);
+      b = await open(`${stack.app.url}/`);
+      await waitReady(b);
+      assert.equal(await b.evaluate(() => window.auth.status), 'signedOut', 'no session shared without crossTab');
+      await signIn(b);
+      const jktOf = (page) => page.evaluate(() => window.auth.claims.cnf.jkt);
+      const [ja, jb] = [await jktOf(a), await jktOf(b)];
+      t.diagnostic(`tab a ${ja}, tab b ${jb}`);
+      assert.notEqual(ja, jb, 'each tab signs with a key of its own');
+      // Not revoked: both tabs' sign-ins share one grant at the server, which a revocation
+      // would end for both; the point is the key.
+      await b.evaluate(() => window.auth.signOut({ revoke: false }));
+      assert.equal(await b.evaluate(() => window.auth.status), 'signedOut');
+      stack.auth.resetStats();
+      stack.api.resetStats();
+      await a.reload();
+      await waitReady(a);
+      assert.equal(await a.evaluate(() => window.auth.status), 'signedIn');
+      assert.equal((await apiCall(a)).status, 200, 'the restored session still proves possession');
+      assert.equal(stack.api.requests.at(-1).jkt, ja);
+      await a.evaluate(() => window.auth.refresh());
+      assert.equal(await jktOf(a), ja, 'the refreshed token is bound to the same key');
+      assert.equal(stack.auth.stats.invalidGrant, 0);
+      assert.deepEqual(await errors(a), []);
+      assert.deepEqual(await errors(b), []);
+    } finally {
+      await b?.close();
+      await a.close();
+    }
+  });
+
   test('a reload keeps the key (same jkt); invalid_grant deletes it', async () => {
     const page = await freshApp(config({ storage: 'local' }));
     try {

@@ -2,7 +2,7 @@
 // removed or made unreadable from another page ends the session in this one; a tokenward
 // sign-out in another tab still says `other_tab`, and with crossTab: false it ends nothing
 // here. The page that cleared it itself (no storage event there) notices at its next
-// refresh.
+// refresh. A storage too full for a rotation's record keeps no spent refresh token.
 // Run: node --test --test-concurrency=1 tests/e2e/storage-events.test.mjs
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -174,4 +174,75 @@ describe('storage events (Chromium)', () => {
       assert.deepEqual(other, ['storage']);
     });
   });
+  // Storage with room for small values only (a quota nearly used up): writing a record of
+  // `key` fails as `QuotaExceededError`; a short value fits.
+  const fillStorage = (page, key) => page.evaluate((key) => {
+    const set = Storage.prototype.setItem;
+    Storage.prototype.setItem = function setItem(k, v) {
+      if (k === key && String(v).length > 200) throw new DOMException('the quota is used up', 'QuotaExceededError');
+      return set.call(this, k, v);
+    };
+  }, key);
+
+  for (const storage of ['session', 'local']) {
+    test(`${storage} storage too full for a rotation's record keeps no spent refresh token`, async (t) => {
+      const { stack } = suite;
+      const key = `storage-events-full-${storage}`;
+      const options = { ...stack.clientOptions, storage, storageKey: key };
+      const area = storage === 'local' ? 'localStorage' : 'sessionStorage';
+      const tokens = await stack.auth.login();
+      await twoPages(t, async (a, b) => {
+        const pages = storage === 'local' ? [a, b] : [a];
+        for (const page of pages) {
+          await page.evaluate(async ({ options }) => { window.auth = await window.makeClient(options); }, { options });
+        }
+        await a.evaluate(({ tokens }) => window.auth.setTokens(tokens), { tokens });
+        for (const page of pages) await page.waitForFunction(() => window.auth.status === 'signedIn', null, { timeout: 10_000 });
+        const spent = await a.evaluate(({ key, area }) => JSON.parse(window[area].getItem(key)).refresh_token, { key, area });
+        assert.ok(spent, 'the record holds the refresh token');
+        for (const page of pages) await fillStorage(page, key);
+        stack.auth.resetStats();
+        await a.evaluate(() => window.auth.refresh());
+        if (pages.length > 1) await b.waitForFunction(() => window.events.some((e) => e.type === 'refresh'), null, { timeout: 10_000 });
+        const seen = [];
+        for (const page of pages) {
+          seen.push(await page.evaluate(async ({ key, area, spent, apiUrl }) => ({
+            status: window.auth.status,
+            errors: window.events.filter((e) => e.type === 'error').map((e) => e.code),
+            signedOut: window.events.filter((e) => e.type === 'signedOut').length,
+            stored: window[area].getItem(key),
+            spentStored: String(window[area].getItem(key)).includes(spent),
+            api: (await window.auth.fetch(`${apiUrl}/api/me`)).status,
+          }), { key, area, spent, apiUrl: stack.api.url }));
+        }
+        t.diagnostic(`after the rotation: ${JSON.stringify(seen)}; refresh requests ${stack.auth.stats.refreshRequests}`);
+        assert.equal(stack.auth.stats.refreshRequests, 1, 'one rotation');
+        for (const s of seen) {
+          assert.deepEqual(
+            { status: s.status, errors: s.errors, signedOut: s.signedOut, spentStored: s.spentStored, api: s.api },
+            { status: 'signedIn', errors: ['storage'], signedOut: 0, spentStored: false, api: 200 },
+          );
+        }
+        // A reload finds no session to restore: nothing spends the old refresh token again.
+        if (pages.length > 1) await b.evaluate(() => window.auth.dispose());
+        await a.reload();
+        await a.waitForFunction(() => window.tokenward, null, { timeout: 10_000 });
+        await installHelpers(a);
+        stack.auth.resetStats();
+        const restored = await a.evaluate(async ({ options }) => {
+          window.auth = await window.makeClient(options);
+          return {
+            status: window.auth.status,
+            events: window.events.map((e) => e.type),
+          };
+        }, { options });
+        t.diagnostic(`after a reload: ${JSON.stringify(restored)}`);
+        assert.deepEqual(restored, { status: 'signedOut', events: [] });
+        assert.deepEqual(
+          { refreshes: stack.auth.stats.refreshRequests, invalidGrant: stack.auth.stats.invalidGrant },
+          { refreshes: 0, invalidGrant: 0 },
+        );
+      });
+    });
+  }
 });

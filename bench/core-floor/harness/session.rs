@@ -25,7 +25,7 @@ pub extern "C" fn floor_session() {
     keep(session().demand(now, opt_text(), flag()));
     keep(session().unauthorized(now, text(), opt_text(), flag()));
     keep(session().sign_out());
-    keep(session().persist_failed(error()));
+    keep(session().persist_failed(error(), opt_text()));
     keep(session().report(error()));
     keep(session().storage_changed(flag(), opt_text(), flag()));
     keep(session().reread(now, opt_text(), flag()));

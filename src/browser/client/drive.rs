@@ -28,17 +28,28 @@ impl Inner {
             match action {
                 Action::Persist(record) => {
                     if let Err(e) = self.store.write(&record) {
-                        self.step(|s, _| s.persist_failed(e));
+                        let stored = self.store.read().ok().flatten();
+                        self.step(|s, _| s.persist_failed(e, stored.as_deref()));
+                    }
+                }
+                Action::Unstore(marker) => {
+                    if self.store.write(&marker).is_err() {
+                        let _ = self.store.clear();
                     }
                 }
                 Action::Clear(marker) => {
-                    if let Some(marker) = marker.filter(|_| self.store.kind() == StorageKind::Local)
-                    {
-                        // Only the other tabs' `storage` events read it; a failure to write
-                        // it leaves them the channel's message.
-                        let _ = self.store.write(&marker);
+                    let write = |m: &String| self.store.write(m).is_ok();
+                    // Only the other tabs' `storage` events read the marker; a failure to
+                    // write it leaves them the channel's message.
+                    let marked = self.store.kind() == StorageKind::Local
+                        && marker.as_ref().is_some_and(write);
+                    if let Err(e) = self.store.clear() {
+                        // A record that stays would come back on reload: overwritten by the
+                        // marker, it does not; when that fails too, the app hears of it.
+                        if !(marked || marker.as_ref().is_some_and(write)) {
+                            self.report(e);
+                        }
                     }
-                    let _ = self.store.clear();
                 }
                 Action::Forget(started) => {
                     let keep = self.store.kind() == StorageKind::Local
@@ -67,16 +78,24 @@ impl Inner {
         self.reschedule();
     }
 
+    /// Calls the event's listeners, in the order they were added: those added during the
+    /// dispatch hear the next event; one removed during it (by an earlier listener) is not
+    /// called. The npm build's listeners are `js/client.js`'s dispatcher, which skips a
+    /// removed listener itself (and never removes its own): there the check is left out.
     pub(super) fn emit(&self, event: &Event) {
-        let listeners: Vec<Listener> = self
+        let listeners: Vec<(u64, Listener)> = self
             .listeners
             .borrow()
             .iter()
             .filter(|(_, k, _)| *k == event.kind)
-            .map(|(_, _, l)| l.clone())
+            .map(|(id, _, l)| (*id, l.clone()))
             .collect();
-        for l in listeners {
-            l(event);
+        for (id, l) in listeners {
+            if cfg!(not(feature = "std"))
+                || self.listeners.borrow().iter().any(|(i, _, _)| *i == id)
+            {
+                l(event);
+            }
         }
     }
 

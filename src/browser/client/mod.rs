@@ -158,6 +158,7 @@ impl TokenClient {
                 m,
                 &storage_key,
                 options.storage == StorageKind::Memory,
+                options.storage == StorageKind::Session && !options.cross_tab,
             )?)),
             None => None,
         };

@@ -82,6 +82,10 @@ pub enum Action {
     Emit(Box<Event>),
     /// Tell the other tabs.
     Announce(Announce),
+    /// Writing the record failed and storage holds one that would bring back a refresh
+    /// token the session no longer holds: write this "kept in memory" marker in its place,
+    /// or (when that fails too) remove it.
+    Unstore(String),
 }
 
 /// How a session ends: for every tab, from here (the marker, the record removed, the
@@ -291,7 +295,11 @@ impl Session {
         let app = self.cfg.app.as_deref();
         // Another tab's end-of-session marker, read between its writing and its removal:
         // no session.
-        let Some(text) = stored.filter(|t| super::tab_message::ended_by(t, app).is_none()) else {
+        // A "kept in memory" marker: no session either.
+        let Some(text) = stored.filter(|t| {
+            super::tab_message::ended_by(t, app).is_none()
+                && !super::tab_message::is_unstored(t, app)
+        }) else {
             return out;
         };
         match TokenSet::from_record_for(text, app) {
@@ -334,13 +342,23 @@ impl Session {
         out
     }
 
-    /// Storage refused a write: the session lives on in memory; reported once.
-    pub fn persist_failed(&mut self, error: Error) -> Vec<Action> {
-        if self.storage_failed {
-            return Vec::new();
+    /// Storage refused a write (quota, storage disabled): the session lives on in memory;
+    /// reported once. `stored`: what storage holds now. Anything but this session's
+    /// current record (an older record of it, whose refresh token a rotation may just have
+    /// spent; another session's) would be restored on reload and its refresh token spent
+    /// again, which revokes the grant where the server detects reuse: it is replaced
+    /// ([`Action::Unstore`]), and a reload starts signed out, as for a session in memory.
+    pub fn persist_failed(&mut self, error: Error, stored: Option<&str>) -> Vec<Action> {
+        let mut out = Vec::new();
+        if stored.is_some_and(|t| Some(t) != self.record().as_deref()) {
+            let app = self.cfg.app.as_deref();
+            out.push(Action::Unstore(super::tab_message::unstored(app)));
         }
-        self.storage_failed = true;
-        self.report(error)
+        if !self.storage_failed {
+            self.storage_failed = true;
+            self.emit_error(&mut out, error);
+        }
+        out
     }
 
     /// Reports an error as an event (for failures the shell meets, e.g. revocation).
@@ -438,6 +456,7 @@ pub(crate) mod testing {
             .iter()
             .map(|a| match a {
                 Action::Persist(_) => "persist".to_string(),
+                Action::Unstore(_) => "unstore".to_string(),
                 Action::Clear(_) | Action::Forget(_) => "clear".to_string(),
                 Action::Refresh(rt) => format!("refresh:{}", rt.as_deref().unwrap_or("-")),
                 Action::Emit(e) => match (e.reason, &e.error) {

@@ -132,7 +132,10 @@ impl Session {
                     }
                     false
                 }
-                None => TokenSet::from_record_for(v, app).is_err(),
+                // A tab's "kept in memory" marker is no record, and no loss.
+                None => {
+                    TokenSet::from_record_for(v, app).is_err() && !tab_message::is_unstored(v, app)
+                }
             },
         };
         if lost {

@@ -56,8 +56,43 @@ fn restore_handles_good_expired_and_corrupt_records() {
 #[test]
 fn storage_failure_is_reported_once() {
     let mut s = Session::new(cfg(RefreshMode::Endpoint));
-    assert_eq!(s.persist_failed(Error::storage("quota")).len(), 1);
-    assert!(s.persist_failed(Error::storage("quota")).is_empty());
+    assert_eq!(
+        kinds(&s.persist_failed(Error::storage("quota"), None)),
+        ["error:storage"]
+    );
+    assert!(s.persist_failed(Error::storage("quota"), None).is_empty());
+}
+
+#[test]
+fn a_failed_write_leaves_no_older_record_stored() {
+    let mut s = Session::new(cfg(RefreshMode::Endpoint));
+    s.set_tokens(0.0, resp("a1", Some("r1"), 600.0));
+    let first = s.record().unwrap();
+    // The session's current record (another tab wrote it): it stays.
+    assert_eq!(
+        kinds(&s.persist_failed(Error::storage("quota"), Some(&first))),
+        ["error:storage"]
+    );
+    // A rotation: the stored record's refresh token was spent; later failures replace it too.
+    let due = wake_when_due(&mut s);
+    s.refresh_done(due + 1.0, Some(Ok(resp("a2", Some("r2"), 600.0))));
+    let mut other = Session::new(cfg(RefreshMode::Endpoint));
+    other.set_tokens(5.0, resp("b1", Some("r2"), 600.0));
+    let junk = "junk".to_string();
+    // The older record, another session's, junk: each is replaced by the marker.
+    for stored in [first, other.record().unwrap(), junk] {
+        let out = s.persist_failed(Error::storage("quota"), Some(&stored));
+        assert_eq!(kinds(&out), ["unstore"], "{stored}");
+        let app = s.cfg.app.as_deref();
+        assert!(
+            matches!(&out[0], Action::Unstore(m) if crate::core::tab_message::is_unstored(m, app))
+        );
+    }
+    // Nothing stored, or the current record: nothing to replace.
+    let current = s.record();
+    for stored in [None, current.as_deref()] {
+        assert!(s.persist_failed(Error::storage("quota"), stored).is_empty());
+    }
 }
 
 /// Wakes `s` when its refresh is due (which asks for one) and gives the due time.

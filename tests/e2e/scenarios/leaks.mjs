@@ -368,10 +368,23 @@ export async function optionsAndArgumentsChecked(env) {
       let offTwice = 'ok';
       try { off(); off(); } catch (e) { offTwice = `${e?.name}: ${e?.message}`; }
       auth.setTokens(tokens);
+      // A listener removed by an earlier one during a dispatch is not called; one added
+      // during it hears the next event only.
+      const heard = [];
+      let offB = () => {};
+      const offA = auth.on('change', () => {
+        heard.push('a');
+        offB();
+        auth.on('change', () => heard.push('c'));
+        offA();
+      });
+      offB = auth.on('change', () => heard.push('b'));
+      auth.setTokens(tokens);
+      auth.setTokens(tokens);
       auth.dispose();
       const again = await createTokenClient({ ...clientOptions, storageKey: 'leaks-args-2' });
       again.dispose();
-      return { rejected, loopback, onErrors, changes, gotToken: token === tokens.access_token, offTwice };
+      return { rejected, loopback, onErrors, changes, gotToken: token === tokens.access_token, offTwice, heard };
     }, { clientOptions: stack.clientOptions, tokens });
     diagnostic(`options and arguments: ${JSON.stringify(out)}`);
     for (const [name, r] of Object.entries(out.rejected)) {
@@ -382,6 +395,7 @@ export async function optionsAndArgumentsChecked(env) {
     assert.equal(out.gotToken, true, 'the module still works after the bad calls');
     assert.equal(out.changes, 1, 'the listener ran until it was removed');
     assert.equal(out.offTwice, 'ok', 'unsubscribing twice is a no-op');
+    assert.deepEqual(out.heard, ['a', 'c'], 'removed during a dispatch: not called; added during it: the next event');
   } finally {
     await page.close().catch(() => {});
   }
