@@ -3,10 +3,11 @@
 // that the private key can sign but its bytes can never be read, exported or logged; its
 // place in IndexedDB under the client's `storageKey` (a CryptoKey survives structured
 // cloning, so every tab and every reload use the same key; with sessionStorage and no
-// crossTab, where each tab has a session of its own, each tab its own key); with memory storage, the key
-// kept in memory, handed to another tab that adopted the session over a BroadcastChannel
-// and parked in IndexedDB only across a sign-in's redirect. Only the public key is ever
-// exported. What a proof says (header, claims, thumbprint, nonces) is decided in Rust.
+// crossTab, where each tab has a session of its own, each tab its own key); with memory
+// storage, the key kept in memory, handed to another tab that adopted the session over a
+// BroadcastChannel and parked in IndexedDB only across a sign-in's redirect. Only the
+// public key is ever exported. What a proof says (header, claims, thumbprint, nonces) is
+// decided in Rust.
 
 const DB = 'tokenward-dpop';
 const STORE = 'keys';

@@ -130,10 +130,10 @@ pub fn ended_by(text: &str, app: Option<&str>) -> Option<(Reason, f64)> {
     Some((reason, v.get("s")?.as_f64()?))
 }
 
-/// The marker a tab whose write of the record failed puts in the place of a record that
-/// would bring back a refresh token the session no longer holds (the one a rotation just
-/// spent, an earlier session's): the session is kept in memory only. It is no session
-/// at start-up, and no change of the session in the other tabs.
+/// The marker a tab whose write of the record failed puts in the place of what storage
+/// held instead (an older record, whose refresh token a rotation may just have spent;
+/// another session's): the session is kept in memory only. It is no session at start-up,
+/// and no change of the session in the other tabs.
 pub fn unstored(app: Option<&str>) -> String {
     let mut o = ObjWriter::new();
     o.opt_str("app", app);

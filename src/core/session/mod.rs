@@ -68,9 +68,11 @@ pub enum Action {
     /// Write this record to storage.
     Persist(String),
     /// Remove the record from storage. With a marker (a session this tab ended), first
-    /// write the marker in its place: the other tabs' `storage` events then tell
-    /// tokenward's own sign-out, with its reason, from a record that disappeared
-    /// ([`Session::storage_changed`]).
+    /// write the marker in its place (`localStorage`): the other tabs' `storage` events
+    /// then tell tokenward's own sign-out, with its reason, from a record that disappeared
+    /// ([`Session::storage_changed`]). A record that cannot be removed is overwritten by
+    /// the marker, which restores no session; when neither works, the removal's error is
+    /// reported ([`Session::report`]): a reload may bring the session back.
     Clear(Option<String>),
     /// The session that started at this time ended on its own (expiry, storage), or
     /// (`None`) on another tab's word: remove this tab's copy of the record; the shared
@@ -82,9 +84,9 @@ pub enum Action {
     Emit(Box<Event>),
     /// Tell the other tabs.
     Announce(Announce),
-    /// Writing the record failed and storage holds one that would bring back a refresh
-    /// token the session no longer holds: write this "kept in memory" marker in its place,
-    /// or (when that fails too) remove it.
+    /// Writing the record failed and storage holds something other than the session's
+    /// current record ([`Session::persist_failed`]): write this "kept in memory" marker in
+    /// its place, or (when that fails too) remove it.
     Unstore(String),
 }
 
