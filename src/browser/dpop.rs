@@ -53,11 +53,9 @@ crate::local::local! {
 }
 
 /// Remembers the `DPoP-Nonce` header of an answer from `url` (every answer that carries
-/// one, from any server the page's tokenward clients talk to).
-pub(crate) fn learn_nonce(url: &str, nonce: Option<String>) {
-    if let Some(n) = nonce {
-        NONCES.with(|x| x.borrow_mut().learn(url, Some(&n)));
-    }
+/// one, from any server the page's tokenward clients talk to); whether it gave one.
+pub(crate) fn learn_nonce(url: &str, nonce: Option<String>) -> bool {
+    NONCES.with(|x| x.borrow_mut().learn(url, nonce.as_deref()))
 }
 
 pub(crate) fn nonce_for(url: &str) -> Option<String> {

@@ -71,6 +71,8 @@ pub struct Answer {
     pub body: String,
     /// `Retry-After` (seconds or an HTTP date) as ms from now.
     pub retry_after_ms: Option<f64>,
+    /// It gave a DPoP nonce (`DPoP-Nonce`), now remembered for its origin.
+    pub nonce_given: bool,
 }
 
 /// A request with a DPoP proof: the client's DPoP state, its clock, and whether the
@@ -165,8 +167,7 @@ fn request_once(
                 Err(e) => return done(Err(e)),
             };
             let wants = x.proved.is_some() && dpop::token_endpoint_wants_nonce(a.status, &a.body);
-            let nonce = super::dpop::nonce_for(&x.url);
-            if !dpop::retry_with_nonce(wants, retried, nonce.as_deref()) {
+            if !dpop::retry_with_nonce(wants, retried, a.nonce_given) {
                 return done(Ok(a));
             }
             request(x, true, done);
@@ -183,7 +184,7 @@ fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
                 .with_cause(super::describe(&at(&answer, 1))),
         );
     };
-    super::dpop::learn_nonce(url, super::text(&at(&answer, 3)));
+    let nonce_given = super::dpop::learn_nonce(url, super::text(&at(&answer, 3)));
     let body = at(&answer, 1);
     let body = match super::text_length(&body) {
         Some(length) => {
@@ -203,6 +204,7 @@ fn read(url: &str, answer: JsValue) -> Result<Answer, Error> {
         status,
         body,
         retry_after_ms,
+        nonce_given,
     })
 }
 

@@ -184,6 +184,33 @@ describe('DPoP (RFC 9449)', () => {
     }
   });
 
+  test('a use_dpop_nonce answer that gives no nonce is not retried with the nonce it refused', async () => {
+    stack.auth.setAccessTokenTtl(300);
+    const page = await freshApp(config({ storage: 'local' }));
+    try {
+      await signIn(page);
+      assert.equal((await apiCall(page)).status, 200, 'the API nonce learned (one retry)');
+      const gets = () => stack.api.requests.filter((r) => r.method === 'GET');
+      // The API moves to a nonce it never gives: the proof's nonce is refused, once.
+      stack.api.rotateNonce();
+      stack.api.withholdNonce(true);
+      stack.api.resetStats();
+      const refused = await apiCall(page);
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body?.error, 'use_dpop_nonce');
+      assert.equal(gets().length, 1, 'not sent again with the nonce just refused');
+      // The nonce given again: one retry with it.
+      stack.api.withholdNonce(false);
+      stack.api.resetStats();
+      assert.equal((await apiCall(page)).status, 200);
+      assert.equal(gets().length, 2, 'refused, then retried with the nonce it gave');
+      assert.equal(stack.auth.stats.invalidGrant, 0);
+    } finally {
+      stack.api.withholdNonce(false);
+      await page.close();
+    }
+  });
+
   test('a reload keeps the key (same jkt); invalid_grant deletes it', async () => {
     const page = await freshApp(config({ storage: 'local' }));
     try {

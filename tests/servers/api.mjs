@@ -84,6 +84,8 @@ export async function startApi({
   const stats = {};
   const requests = [];
   let nonce = randomBytes(16).toString('base64url');
+  // withholdNonce(true): `use_dpop_nonce` answers and the rest carry no `DPoP-Nonce`.
+  let withhold = false;
   const seenJti = new Map(); // jti -> expiry (ms)
   let url = ''; // the API's own origin, set once it listens
   const resetStats = () => {
@@ -184,7 +186,7 @@ export async function startApi({
     }
     if (dpopNonces && proof.nonce !== nonce) {
       stats.nonceDemanded += 1;
-      return refuse('use_dpop_nonce', 'Resource server requires nonce in DPoP proof', { 'DPoP-Nonce': nonce });
+      return refuse('use_dpop_nonce', 'Resource server requires nonce in DPoP proof', withhold ? {} : { 'DPoP-Nonce': nonce });
     }
     return claims;
   }
@@ -201,7 +203,7 @@ export async function startApi({
       method: req.method, path: pathname, authorization: req.headers.authorization, dpop: proof, time: Date.now(),
     };
     requests.push(entry);
-    if (dpop && dpopNonces) res.setHeader('DPoP-Nonce', nonce);
+    if (dpop && dpopNonces && !withhold) res.setHeader('DPoP-Nonce', nonce);
     cors(req, res, dpop);
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
@@ -250,6 +252,8 @@ export async function startApi({
     resetStats,
     /** DPoP mode: a new nonce; the next proof with the old one is answered `use_dpop_nonce`. */
     rotateNonce() { nonce = randomBytes(16).toString('base64url'); },
+    /** DPoP mode: answers without `DPoP-Nonce` (a server that asks for a nonce it never gives). */
+    withholdNonce(on) { withhold = on; },
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => { server.close(resolve); });

@@ -102,7 +102,7 @@ pub extern "C" fn floor_dpop() {
     keep(dpop::origin(text()));
     let htm = dpop::method(text());
     let mut nonces = black_box(Nonces::new());
-    nonces.learn(text(), opt_text());
+    keep(nonces.learn(text(), opt_text()));
     let nonces = black_box(nonces);
     let claims = dpop::Claims {
         jti: text(),
@@ -123,7 +123,7 @@ pub extern "C" fn floor_dpop() {
     keep(dpop::is_dpop(text()));
     let wants = dpop::token_endpoint_wants_nonce(http_status(), text())
         || dpop::resource_wants_nonce(http_status(), opt_text());
-    keep(dpop::retry_with_nonce(wants, flag(), opt_text()));
+    keep(dpop::retry_with_nonce(wants, flag(), flag()));
     keep(dpop::USE_DPOP_NONCE);
 }
 

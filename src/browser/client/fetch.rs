@@ -219,11 +219,10 @@ impl Inner {
                             Err(e) => return done(Err(e)),
                         };
                         let url = &target.0;
-                        crate::browser::dpop::learn_nonce(url, sent.nonce.clone());
+                        let given = crate::browser::dpop::learn_nonce(url, sent.nonce.clone());
                         let wants =
                             dpop::resource_wants_nonce(sent.status, sent.challenge.as_deref());
-                        let nonce = crate::browser::dpop::nonce_for(url);
-                        let retry = dpop::retry_with_nonce(wants, retried, nonce.as_deref());
+                        let retry = dpop::retry_with_nonce(wants, retried, given);
                         match spare {
                             Some(next) if retry => {
                                 inner.send_proved(d, target, next, None, token, again, true, done)

@@ -47,10 +47,11 @@ impl Nonces {
     }
 
     /// Remembers the `DPoP-Nonce` header of an answer from `url` (every answer that
-    /// carries one replaces the last, RFC 9449 §8.2); an invalid value is ignored.
-    pub fn learn(&mut self, url: &str, header: Option<&str>) {
+    /// carries one replaces the last, RFC 9449 §8.2); an invalid value is ignored. Whether
+    /// the answer gave a nonce.
+    pub fn learn(&mut self, url: &str, header: Option<&str>) -> bool {
         let Some(n) = header.map(str::trim_ascii).filter(|n| valid_nonce(n)) else {
-            return;
+            return false;
         };
         let o = origin(url);
         // One pass: this origin's old nonce goes, and the oldest one (the first) when the
@@ -60,6 +61,7 @@ impl Nonces {
         self.by_origin
             .retain(|(k, _)| k != o && !::core::mem::take(&mut drop_oldest));
         self.by_origin.push((o.to_string(), n.to_string()));
+        true
     }
 }
 
@@ -86,12 +88,13 @@ pub fn resource_wants_nonce(status: u16, www_authenticate: Option<&str>) -> bool
 }
 
 /// Whether to send the request again after an answer that asked for a nonce: only once
-/// (`already_retried` false), and only when the server's answer gave a nonce to use. A
-/// token request answered this way was refused before the grant was looked at (RFC 9449
-/// §8; oidc-provider checks the proof before it reads the refresh token), so the retry
-/// spends nothing twice.
-pub fn retry_with_nonce(wants_nonce: bool, already_retried: bool, nonce: Option<&str>) -> bool {
-    wants_nonce && !already_retried && nonce.is_some()
+/// (`already_retried` false), and only when that answer gave a nonce to use (`given`, see
+/// [`Nonces::learn`]): without one, the retry would carry the nonce just refused. A token
+/// request answered this way was refused before the grant was looked at (RFC 9449 §8;
+/// oidc-provider checks the proof before it reads the refresh token), so the retry spends
+/// nothing twice.
+pub fn retry_with_nonce(wants_nonce: bool, already_retried: bool, given: bool) -> bool {
+    wants_nonce && !already_retried && given
 }
 
 #[cfg(test)]
@@ -166,10 +169,18 @@ mod tests {
     }
 
     #[test]
-    fn a_nonce_challenge_is_retried_once_and_only_with_a_nonce() {
-        assert!(retry_with_nonce(true, false, Some("n")));
-        assert!(!retry_with_nonce(true, true, Some("n")));
-        assert!(!retry_with_nonce(true, false, None));
-        assert!(!retry_with_nonce(false, false, Some("n")));
+    fn a_nonce_challenge_is_retried_once_and_only_with_the_nonce_it_gave() {
+        assert!(retry_with_nonce(true, false, true));
+        assert!(!retry_with_nonce(true, true, true));
+        assert!(!retry_with_nonce(false, false, true));
+        // No nonce given (or one that is not remembered): the retry would carry the
+        // nonce just refused.
+        assert!(!retry_with_nonce(true, false, false));
+        let mut n = Nonces::new();
+        let long = "n".repeat(MAX_NONCE_LEN + 1);
+        for header in [None, Some(""), Some("a b"), Some("\\"), Some(long.as_str())] {
+            assert!(!n.learn("https://a.test/", header), "{header:?}");
+        }
+        assert!(n.learn("https://a.test/", Some(" n ")));
     }
 }
