@@ -260,7 +260,13 @@ export async function withoutCrossTabTheTabsRace({ context, stack, openApp, asse
     const tokens = await stack.auth.login();
     tabs.push(await openTab(env, options, tokens));
     tabs.push(await openTab(env, options));
-    await Promise.all(tabs.map(waitSignedIn));
+    // Each tab had the session: signed in now, or already signed out by the race (a loaded
+    // machine opens the second tab late, and its first poll may come after the race).
+    await Promise.all(tabs.map((tab) => tab.page.waitForFunction(
+      () => window.auth.status === 'signedIn' || window.tab.counts.signedOut > 0,
+      null,
+      { timeout: 5_000 },
+    )));
     await Promise.all(tabs.map((tab) => tab.page.waitForFunction(() => window.tab.counts.signedOut > 0, null, { timeout: 15_000 })));
     const reports = await Promise.all(tabs.map((tab) => tabReport(tab, storageKey)));
     const { stats } = stack.auth;
