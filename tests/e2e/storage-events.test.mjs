@@ -206,14 +206,17 @@ describe('storage events (Chromium)', () => {
         if (pages.length > 1) await b.waitForFunction(() => window.events.some((e) => e.type === 'refresh'), null, { timeout: 10_000 });
         const seen = [];
         for (const page of pages) {
-          seen.push(await page.evaluate(async ({ key, area, spent, apiUrl }) => ({
-            status: window.auth.status,
-            errors: window.events.filter((e) => e.type === 'error').map((e) => e.code),
-            signedOut: window.events.filter((e) => e.type === 'signedOut').length,
-            stored: window[area].getItem(key),
-            spentStored: String(window[area].getItem(key)).includes(spent),
-            api: (await window.auth.fetch(`${apiUrl}/api/me`)).status,
-          }), { key, area, spent, apiUrl: stack.api.url }));
+          seen.push(await page.evaluate(async ({ key, area, spent, apiUrl }) => {
+            const stored = window[area].getItem(key);
+            return {
+              status: window.auth.status,
+              errors: window.events.filter((e) => e.type === 'error').map((e) => e.code),
+              signedOut: window.events.filter((e) => e.type === 'signedOut').length,
+              stored,
+              spentStored: String(stored).includes(spent),
+              api: (await window.auth.fetch(`${apiUrl}/api/me`)).status,
+            };
+          }, { key, area, spent, apiUrl: stack.api.url }));
         }
         t.diagnostic(`after the rotation: ${JSON.stringify(seen)}; refresh requests ${stack.auth.stats.refreshRequests}`);
         assert.equal(stack.auth.stats.refreshRequests, 1, 'one rotation');

@@ -38,15 +38,16 @@ impl Inner {
                     }
                 }
                 Action::Clear(marker) => {
+                    let local = self.store.kind() == StorageKind::Local;
                     let write = |m: &String| self.store.write(m).is_ok();
                     // Only the other tabs' `storage` events read the marker; a failure to
                     // write it leaves them the channel's message.
-                    let marked = self.store.kind() == StorageKind::Local
-                        && marker.as_ref().is_some_and(write);
+                    let marked = local && marker.as_ref().is_some_and(write);
                     if let Err(e) = self.store.clear() {
                         // A record that stays would come back on reload: overwritten by the
-                        // marker, it does not; when that fails too, the app hears of it.
-                        if !(marked || marker.as_ref().is_some_and(write)) {
+                        // marker (tried above in `localStorage`), it does not; when that
+                        // fails too, the app hears of it.
+                        if !(marked || (!local && marker.as_ref().is_some_and(write))) {
                             self.report(e);
                         }
                     }
